@@ -1,0 +1,30 @@
+# The two commands a new user needs: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,serve]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, migrate the embedded SQLite database and serve on http://127.0.0.1:5000
+run: $(STAMP)
+	$(BIN)/breach-notify serve
+
+## Install and run the whole suite: ruff, mypy, pytest on SQLite and again on PostgreSQL
+test: $(STAMP)
+	VENV=$(VENV) bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

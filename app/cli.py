@@ -1,0 +1,130 @@
+"""The ``breach-notify`` command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from app import db
+from app.errors import BreachNotifyError
+
+
+def cli_actor() -> str:
+    """How a CLI user is named in the audit trail."""
+    return f"cli:{getpass.getuser()}"
+
+
+def _clock() -> Any:
+    return current_app.extensions["clock"]
+
+
+def fail(exc: BreachNotifyError) -> None:
+    """Print a domain error to stderr and exit 2."""
+    click.echo(f"error: {exc.message}", err=True)
+    for detail in exc.details:
+        click.echo(f"  {detail.get('path')}: {detail.get('reason')}", err=True)
+    sys.exit(2)
+
+
+def read_document(path: Path) -> Any:
+    """Read a YAML or JSON file; exit 2 naming the file and line on a syntax error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc}") from exc
+    try:
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        click.echo(f"error: {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    db.upgrade(db.engine_for(current_app))
+    click.echo(f"database at revision {db.current_revision(db.engine_for(current_app))}")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the database revision and the code's head."""
+    click.echo(f"database: {db.current_revision(db.engine_for(current_app))}  code: {db.head_revision()}")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first broken event."""
+    from app.audit import service
+
+    report = service.verify(db.get_session())
+    if report.ok:
+        click.echo(f"audit chain ok: {report.checked} events")
+        return
+    click.echo(f"audit chain BROKEN at event seq={report.broken_seq} (id={report.broken_id}): {report.reason}; "
+               f"{report.checked} events before it are intact", err=True)
+    sys.exit(1)
+
+
+@click.command("config")
+def config_command() -> None:
+    """Print every environment variable with its default and meaning (Markdown)."""
+    from app.config import markdown_table
+
+    click.echo(markdown_table())
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to ``flask``/``breach-notify``."""
+    from app.accounts.cli import users_group
+    from app.incidents.cli import incidents_group
+    from app.serve import serve_command
+
+    for command in (db_group, audit_group, users_group, incidents_group, serve_command):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    """Entry point of the ``breach-notify`` console script."""
+    group = FlaskGroup(create_app=_create_app, add_default_commands=True, load_dotenv=False,
+                       help="breach-notify: personal data breach response and notification.")
+    group.add_command(config_command)
+    for name, command in _standalone_commands().items():
+        group.add_command(command, name)
+    group.main(prog_name="breach-notify")
+
+
+def _standalone_commands() -> dict[str, click.Command]:
+    """Commands that need no app or database (``assess``, ``playbooks``), when present."""
+    try:
+        from app.playbooks.cli import assess_command, playbooks_group  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return {}
+    return {"assess": assess_command, "playbooks": playbooks_group}

@@ -1,0 +1,214 @@
+"""The incident file: the one document that describes a personal data breach.
+
+The shape is fixed by ``../shared/contracts/incident-file.md``: fields may be added, never renamed or
+dropped. Unknown keys are errors (``extra="forbid"``) so that a typo never passes silently, and every
+datetime must carry a UTC offset; it is normalised to UTC on validation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+def _aware_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must include a UTC offset, e.g. 2026-03-02T09:00:00+01:00")
+    return value.astimezone(dt.UTC)
+
+
+AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware_utc)]
+
+
+def _jurisdiction(value: str) -> str:
+    code = value.strip().upper()
+    if not _JURISDICTION.match(code):
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 or ISO 3166-2 code (e.g. DE, US-CA)")
+    return code
+
+
+JurisdictionCode = Annotated[str, AfterValidator(_jurisdiction)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, use_enum_values=True)
+
+
+class DiscoveredBy(StrEnum):
+    """Who found the breach."""
+
+    controller = "controller"
+    processor = "processor"
+    data_subject = "data_subject"
+    third_party = "third_party"
+    press = "press"
+    law_enforcement = "law_enforcement"
+
+
+class Sector(StrEnum):
+    """The controller's sector; some regimes apply only to one (e.g. HIPAA to health)."""
+
+    general = "general"
+    health = "health"
+    financial = "financial"
+    telecom = "telecom"
+    public = "public"
+    education = "education"
+
+
+class Cause(StrEnum):
+    """What caused the breach."""
+
+    ransomware = "ransomware"
+    hacking = "hacking"
+    malware = "malware"
+    phishing = "phishing"
+    credential_stuffing = "credential_stuffing"
+    skimming = "skimming"
+    insider_malicious = "insider_malicious"
+    insider_error = "insider_error"
+    loss = "loss"
+    theft = "theft"
+    misdelivery = "misdelivery"
+    misconfiguration = "misconfiguration"
+    social_engineering = "social_engineering"
+    other = "other"
+
+
+class Recipients(StrEnum):
+    """Who obtained the data; ``trusted`` means bound to confidentiality."""
+
+    none = "none"
+    trusted = "trusted"
+    known = "known"
+    unknown = "unknown"
+
+
+class Medium(StrEnum):
+    """Where the affected data was held."""
+
+    electronic = "electronic"
+    paper = "paper"
+
+
+class DataCategory(StrEnum):
+    """Categories of personal data; the same names are used in subject files."""
+
+    name = "name"
+    contact = "contact"
+    postal_address = "postal_address"
+    date_of_birth = "date_of_birth"
+    government_id = "government_id"
+    financial_account = "financial_account"
+    payment_card = "payment_card"
+    credentials = "credentials"
+    health = "health"
+    genetic = "genetic"
+    biometric = "biometric"
+    special_category = "special_category"
+    criminal = "criminal"
+    location = "location"
+    behavioural = "behavioural"
+    communications = "communications"
+    children = "children"
+    employment = "employment"
+    insurance = "insurance"
+    other = "other"
+
+
+class ContactPoint(_Strict):
+    """The controller's contact point (DPO or other), GDPR Art. 33(3)(b)."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Controller(_Strict):
+    """The organisation responsible for the personal data."""
+
+    name: str = Field(min_length=1)
+    establishment: JurisdictionCode | None = None
+    sector: Sector = Sector.general
+    hipaa_covered_entity: bool = False
+    contact: ContactPoint | None = None
+
+
+class Confidentiality(_Strict):
+    """Unauthorised disclosure of, or access to, personal data (EDPB 01/2021 §5)."""
+
+    affected: bool = False
+    recipients: Recipients = Recipients.none
+    recipient_count: int | None = Field(default=None, ge=0)
+    exfiltrated: bool | Literal["unknown"] = False
+    data_returned_or_deleted: bool = False
+    accounts_accessed: bool = False
+
+
+class Integrity(_Strict):
+    """Unauthorised or accidental alteration of personal data."""
+
+    affected: bool = False
+    recoverable: bool = True
+    misused: bool = False
+
+
+class Availability(_Strict):
+    """Accidental or unauthorised loss of access to, or destruction of, personal data."""
+
+    affected: bool = False
+    permanent: bool = False
+    outage_hours: float | None = Field(default=None, ge=0)
+    backup_available: bool = False
+    harms_individuals: bool = False
+
+
+class Protection(_Strict):
+    """Technical protection of the affected data (encryption exemption, GDPR Art. 34(3)(a))."""
+
+    encrypted: bool = False
+    key_compromised: bool = False
+    hashed: bool = False
+    medium: Medium = Medium.electronic
+
+
+class Subjects(_Strict):
+    """Estimate of the affected data subjects before a subject list is imported."""
+
+    count: int = Field(ge=0)
+    count_is_estimate: bool = True
+    by_jurisdiction: dict[JurisdictionCode, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    vulnerable: bool = False
+
+
+class IncidentFile(_Strict):
+    """A personal data breach as described by the incident file contract.
+
+    Raises ``pydantic.ValidationError`` on construction with the path and reason of every problem.
+    """
+
+    title: str = Field(min_length=1, max_length=300)
+    description: str | None = None
+    aware_at: AwareDatetime
+    occurred_at: AwareDatetime | None = None
+    discovered_by: DiscoveredBy | None = None
+    controller: Controller
+    cause: Cause = Cause.other
+    malicious: bool = False
+    confidentiality: Confidentiality = Field(default_factory=Confidentiality)
+    integrity: Integrity = Field(default_factory=Integrity)
+    availability: Availability = Field(default_factory=Availability)
+    protection: Protection = Field(default_factory=Protection)
+    data_categories: list[DataCategory] = Field(default_factory=list)
+    subjects: Subjects
+    measures_taken: str | None = None
+
+    def as_document(self) -> dict[str, Any]:
+        """The JSON-ready document (datetimes as ISO 8601 UTC strings), as stored and exported."""
+        return self.model_dump(mode="json")

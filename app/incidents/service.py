@@ -1,0 +1,159 @@
+"""Filing, changing and reading incidents. Each change writes a timeline entry and an audit event in the
+same transaction as the change itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.clock import Clock
+from app.errors import InvalidInput, NotFound
+from app.incidents.lifecycle import Status, check_transition
+from app.incidents.models import Incident, TimelineEntry
+from app.incidents.schema import IncidentFile
+
+SUMMARY_FIELDS = ("title", "status", "aware_at", "cause", "subjects_count")
+
+
+def validate_document(data: Any) -> IncidentFile:
+    """Validate an incident file (mapping); raises ``InvalidInput`` with field paths and reasons."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("the incident must be a JSON/YAML object",
+                           details=[{"path": "", "reason": "expected an object"}])
+    try:
+        return IncidentFile.model_validate(dict(data))
+    except PydanticValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from exc
+
+
+def _summary(incident: Incident) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k in SUMMARY_FIELDS for v in [getattr(incident, k)]}
+
+
+def _apply(incident: Incident, facts: IncidentFile) -> None:
+    incident.title = facts.title
+    incident.aware_at = facts.aware_at
+    incident.occurred_at = facts.occurred_at
+    incident.controller_name = facts.controller.name
+    incident.cause = str(facts.cause)
+    incident.subjects_count = facts.subjects.count
+    incident.document = facts.as_document()
+
+
+def _timeline(session: Session, incident: Incident, *, clock: Clock, actor: str, kind: str, text: str) -> None:
+    session.add(TimelineEntry(incident_id=incident.id or 0, at=clock.now(), actor=actor, kind=kind, text=text))
+
+
+def create(session: Session, *, clock: Clock, actor: str, data: Any) -> Incident:
+    """File a new incident from an incident-file mapping; status ``detected``; commits.
+
+    Raises ``InvalidInput`` (nothing is written) when the file is invalid.
+    """
+    facts = validate_document(data)
+    now = clock.now()
+    incident = Incident(status=Status.detected.value, created_at=now, updated_at=now, created_by=actor,
+                        title="", aware_at=facts.aware_at, controller_name="", cause="", document={})
+    _apply(incident, facts)
+    session.add(incident)
+    session.flush()
+    _timeline(session, incident, clock=clock, actor=actor, kind="created", text=f"Incident filed: {facts.title}")
+    audit.record(session, clock=clock, actor=actor, action="incident.created", entity="incident",
+                 entity_id=incident.id or 0, incident_id=incident.id, after=_summary(incident))
+    session.commit()
+    return incident
+
+
+def get(session: Session, *, incident_id: int) -> Incident:
+    """The incident, or ``NotFound``."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return incident
+
+
+def list_all(session: Session, *, status: str | None = None, limit: int = 200) -> list[Incident]:
+    """Incidents, newest awareness first, optionally of one status."""
+    query = select(Incident).order_by(col(Incident.aware_at).desc()).limit(limit)
+    if status:
+        query = query.where(Incident.status == status)
+    return list(session.exec(query).all())
+
+
+def _merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict) and key != "by_jurisdiction":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of the leaves that differ between two incident documents."""
+    paths: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping) and key != "by_jurisdiction":
+            paths += changed_paths(a, b, f"{prefix}{key}.")
+        elif a != b:
+            paths.append(f"{prefix}{key}")
+    return paths
+
+
+def update(
+    session: Session, *, clock: Clock, actor: str, incident_id: int, changes: Any, note: str | None = None
+) -> Incident:
+    """Apply a partial change: incident-file fields (deep-merged, then the whole file re-validated) and/or
+    ``status`` (checked against the lifecycle). Commits, or raises with nothing written:
+    ``InvalidInput`` for bad fields, ``Conflict`` for a disallowed transition, ``NotFound``.
+    """
+    if not isinstance(changes, Mapping):
+        raise InvalidInput("the change must be a JSON object", details=[{"path": "", "reason": "expected an object"}])
+    incident = get(session, incident_id=incident_id)
+    fields = {k: v for k, v in changes.items() if k != "status"}
+    target = changes.get("status")
+    facts = validate_document(_merge(incident.document, fields)) if fields else None
+    new_status = check_transition(incident.status, str(target)) if target is not None else None
+    before = _summary(incident)
+    changed = changed_paths(incident.document, facts.as_document()) if facts is not None else []
+    if facts is not None and changed:
+        _apply(incident, facts)
+        _timeline(session, incident, clock=clock, actor=actor, kind="updated", text="Changed: " + ", ".join(changed))
+    if new_status is not None:
+        incident.status = new_status.value
+        _timeline(session, incident, clock=clock, actor=actor, kind="status",
+                  text=f"Status {before['status']} -> {new_status.value}")
+    if note:
+        _timeline(session, incident, clock=clock, actor=actor, kind="note", text=note)
+    incident.updated_at = clock.now()
+    incident.version += 1
+    session.add(incident)
+    audit.record(session, clock=clock, actor=actor, action="incident.updated", entity="incident",
+                 entity_id=incident_id, incident_id=incident_id, before=before,
+                 after={**_summary(incident), "changed": changed, "note": bool(note)})
+    session.commit()
+    return incident
+
+
+def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:
+    """The incident's timeline, oldest first."""
+    return list(session.exec(select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+                             .order_by(col(TimelineEntry.at), col(TimelineEntry.id))).all())
+
+
+def to_json(incident: Incident) -> dict[str, Any]:
+    """API representation: the incident file plus ``id``, ``status``, timestamps and ``version``."""
+    return {
+        "id": incident.id,
+        "status": incident.status,
+        "created_at": incident.created_at.isoformat(),
+        "updated_at": incident.updated_at.isoformat(),
+        "version": incident.version,
+        "incident": incident.document,
+    }

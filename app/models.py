@@ -1,0 +1,7 @@
+"""Imports every table module so ``SQLModel.metadata`` is complete (for Alembic and tests)."""
+
+from app.accounts.models import ApiToken, User
+from app.audit.models import AuditEvent
+from app.incidents.models import Incident, TimelineEntry
+
+__all__ = ["ApiToken", "AuditEvent", "Incident", "TimelineEntry", "User"]

@@ -1,0 +1,67 @@
+"""Error mapping (once, for the whole app) and the migration gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from app import db
+from app.errors import BreachNotifyError, NotMigrated, PayloadTooLarge, Unauthenticated
+
+UNGATED = ("/healthz", "/static/")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(exc: BreachNotifyError) -> Any:
+    """JSON under ``/api``; a login redirect for an anonymous page visit; an HTML page otherwise."""
+    if _wants_json():
+        return jsonify(exc.to_dict()), exc.status
+    if isinstance(exc, Unauthenticated):
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+    return render_template("error.html", error=exc), exc.status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map domain errors, HTTP errors, oversize bodies and CSRF failures to responses."""
+
+    @app.errorhandler(BreachNotifyError)
+    def _domain(exc: BreachNotifyError) -> Any:
+        return render_error(exc)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge) -> Any:
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return render_error(PayloadTooLarge(f"request body over the limit of {limit} bytes"))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        error = BreachNotifyError(f"form expired or forged: {exc.description}")
+        error.status, error.code = 400, "csrf"
+        return render_error(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        error = BreachNotifyError(exc.description or exc.name)
+        error.status, error.code = exc.code or 500, exc.name.lower().replace(" ", "_")
+        return render_error(error)
+
+
+def register_migration_gate(app: Flask) -> None:
+    """Refuse to serve (503, naming the command) until the database is at the code's revision."""
+    head = db.head_revision()
+
+    @app.before_request
+    def _gate() -> Response | None:
+        if app.extensions.get("schema_current") or request.path.startswith(UNGATED):
+            return None
+        if db.current_revision(db.engine_for(app)) != head:
+            raise NotMigrated("the database is not migrated: run `breach-notify db upgrade`")
+        app.extensions["schema_current"] = True
+        return None

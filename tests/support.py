@@ -1,0 +1,48 @@
+"""Helpers shared by the tests (import as ``tests.support``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from app.accounts import service as accounts
+
+T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def bearer(new_user: accounts.NewUser) -> dict[str, str]:
+    """Authorization header for a user made by ``make_user``."""
+    return {"Authorization": f"Bearer {new_user.token}"}
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token embedded in a rendered page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def login(client: FlaskClient, new_user: accounts.NewUser) -> None:
+    """Sign in through the real login form."""
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login", data={"email": new_user.user.email, "password": new_user.password,
+                                           "csrf_token": csrf_from(page)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EXAMPLE_INCIDENT: dict[str, Any] = {
+    "title": "Ransomware on the billing file server",
+    "aware_at": "2026-03-02T09:00:00+01:00",
+    "controller": {"name": "Example Logistics GmbH", "establishment": "DE"},
+    "cause": "ransomware",
+    "malicious": True,
+    "availability": {"affected": True, "outage_hours": 6, "backup_available": True},
+    "data_categories": ["name", "contact"],
+    "subjects": {"count": 40, "by_jurisdiction": {"DE": 38, "AT": 2}},
+}

@@ -1,0 +1,45 @@
+"""Timestamps round-trip as aware UTC on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session
+
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.clock import FixedClock
+
+
+def test_aware_non_utc_time_reads_back_as_same_instant_in_utc(session: Session) -> None:
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    at = dt.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=berlin)
+    event = audit.record(session, clock=FixedClock(at), actor="t", action="x", entity="e", entity_id=1)
+    session.commit()
+    session.expunge_all()
+    loaded = session.get(AuditEvent, event.id)
+    assert loaded is not None
+    assert loaded.at.tzinfo is not None and loaded.at.utcoffset() == dt.timedelta(0)
+    assert loaded.at == at
+    assert loaded.at.isoformat() == "2026-03-29T00:30:15.123456+00:00"
+
+
+def test_stored_value_is_utc_in_the_database_itself(session: Session) -> None:
+    at = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
+    audit.record(session, clock=FixedClock(at), actor="t", action="x", entity="e", entity_id=1)
+    session.commit()
+    raw = session.execute(text("SELECT at FROM audit_event")).scalar_one()
+    if isinstance(raw, str):  # SQLite keeps text
+        assert raw.startswith("2026-07-01 19:00:00")
+    else:
+        assert raw.astimezone(dt.UTC).hour == 19
+
+
+def test_naive_datetime_is_refused(session: Session) -> None:
+    event = AuditEvent(seq=1, at=dt.datetime(2026, 1, 1), actor="a", action="b", entity="c", entity_id="1",
+                       prev_hash="0", hash="0")
+    session.add(event)
+    with pytest.raises(Exception, match="naive datetime"):
+        session.commit()
