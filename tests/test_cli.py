@@ -24,10 +24,11 @@ def test_incident_create_list_show(runner: FlaskCliRunner, tmp_path: Path) -> No
     path = tmp_path / "incident.yaml"
     path.write_text(yaml.safe_dump(EXAMPLE_INCIDENT))
     created = runner.invoke(args=["incidents", "create", "--file", str(path)])
-    assert created.exit_code == 0 and "incident 1 filed" in created.output
+    assert created.exit_code == 0 and "filed: Ransomware" in created.output
+    incident_id = created.output.split()[1]
     listed = runner.invoke(args=["incidents", "list"])
-    assert "1\tdetected\t2026-03-02T08:00:00+00:00\tRansomware on the billing file server" in listed.output
-    shown = json.loads(runner.invoke(args=["incidents", "show", "1"]).output)
+    assert f"{incident_id}\tdetected\t2026-03-02T08:00:00+00:00\tRansomware on the billing file server" in listed.output
+    shown = json.loads(runner.invoke(args=["incidents", "show", incident_id]).output)
     assert shown["incident"]["controller"]["establishment"] == "DE"
     assert shown["timeline"][0]["actor"].startswith("cli:")
 
