@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
 from sqlmodel import select
 
 from app.accounts.access import PUBLIC_ENDPOINTS
