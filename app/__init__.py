@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 from app import config as app_config
 from app import db
 from app.clock import SystemClock
+from app.playbooks.loader import load_playbooks
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -38,7 +39,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_config_defaults(app: Flask) -> None:
-    """Fill the database URL, secret key and clock when not configured."""
+    """Fill the database URL, secret key, clock and playbooks when not configured.
+
+    Raises ``PlaybookError`` (naming file, field and reason) when a playbook is broken: start-up stops.
+    """
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'breach-notify.sqlite'}")
@@ -47,6 +51,10 @@ def register_config_defaults(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
+    app.config.setdefault("SWEEP_SECONDS", 60)
+    app.config.setdefault("REMINDER_OFFSETS", (86400, 21600))
+    app.extensions["playbooks"] = load_playbooks(Path(app.config["PLAYBOOKS_DIR"]) if app.config.get(
+        "PLAYBOOKS_DIR") else None)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
 
@@ -71,10 +79,13 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.incidents.routes import api as incidents_api
     from app.incidents.routes import ui as incidents_ui
+    from app.obligations.routes import api as obligations_api
+    from app.obligations.routes import ui as obligations_ui
 
-    for api in (incidents_api,):
+    apis = (incidents_api, obligations_api, audit_bp)
+    for api in apis:
         csrf.exempt(api)
-    for bp in (health_bp, accounts_bp, incidents_api, incidents_ui, audit_bp):
+    for bp in (health_bp, accounts_bp, incidents_ui, obligations_ui, *apis):
         app.register_blueprint(bp)
 
 

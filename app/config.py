@@ -35,6 +35,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_MAX_BODY_BYTES", "MAX_CONTENT_LENGTH", "1048576",
             "Largest accepted request body in bytes (JSON and forms); larger answers 413.", int),
     Setting("BREACH_NOTIFY_LOG_LEVEL", "LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("BREACH_NOTIFY_PLAYBOOKS", "PLAYBOOKS_DIR", None,
+            "Folder of regime playbooks (YAML). Default: the `incident_playbooks/` shipped with the code. "
+            "A broken playbook stops start-up naming file, field and reason."),
+    Setting("BREACH_NOTIFY_SCHEDULER", "SCHEDULER", "embedded",
+            "`embedded`: `breach-notify serve` runs one in-process scheduler. `off`: run `breach-notify "
+            "scheduler` as its own process (production)."),
+    Setting("BREACH_NOTIFY_SWEEP_SECONDS", "SWEEP_SECONDS", "60",
+            "Seconds between scheduler sweeps (deadline reminders and escalation).", int),
+    Setting("BREACH_NOTIFY_REMINDER_OFFSETS", "REMINDER_OFFSETS", "24h,6h",
+            "Reminders before each obligation's deadline: comma-separated durations (`d`, `h`, `m`, `s`).",
+            tuple),
 )
 
 
@@ -49,7 +60,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         raw = env.get(setting.env, setting.default)
         if raw is None:
             continue
-        if setting.kind is int:
+        if setting.kind is tuple:
+            config[setting.key] = parse_durations(setting.env, raw)
+        elif setting.kind is int:
             try:
                 config[setting.key] = int(raw)
             except ValueError as exc:
@@ -57,6 +70,20 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         else:
             config[setting.key] = raw
     return config
+
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_durations(name: str, text: str) -> tuple[int, ...]:
+    """``"24h,6h"`` -> ``(86400, 21600)`` seconds; ``ValueError`` naming ``name`` on a bad item."""
+    values = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        number, unit = item[:-1], item[-1:]
+        if unit not in _UNITS or not number.isdigit():
+            raise ValueError(f"{name}: {item!r} is not a duration like 24h, 30m, 2d or 90s")
+        values.append(int(number) * _UNITS[unit])
+    return tuple(sorted(values, reverse=True))
 
 
 def instance_secret(instance_path: Path, name: str = "secret_key") -> str:

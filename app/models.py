@@ -3,5 +3,7 @@
 from app.accounts.models import ApiToken, User
 from app.audit.models import AuditEvent
 from app.incidents.models import Incident, TimelineEntry
+from app.obligations.models import IncidentAssessment, ObligationAlert, ObligationRecord, SchedulerLease
 
-__all__ = ["ApiToken", "AuditEvent", "Incident", "TimelineEntry", "User"]
+__all__ = ["ApiToken", "AuditEvent", "Incident", "IncidentAssessment", "ObligationAlert", "ObligationRecord",
+           "SchedulerLease", "TimelineEntry", "User"]

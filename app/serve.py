@@ -12,6 +12,7 @@ from app import db
 from app.accounts import service as accounts
 from app.accounts.models import Role, User
 from app.cli import cli_actor
+from app.scheduler import build
 
 
 def _first_admin() -> None:
@@ -33,5 +34,14 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     db.upgrade(db.engine_for(app))
     _first_admin()
+    scheduler = None
+    if app.config.get("SCHEDULER", "embedded") == "embedded":
+        scheduler = build(app, blocking=False)
+        scheduler.start()
+        click.echo(f"embedded scheduler sweeping every {app.config['SWEEP_SECONDS']} s")
     click.echo(f"breach-notify is serving on http://{host}:{port}/login  (Ctrl+C stops)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

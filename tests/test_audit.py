@@ -25,13 +25,14 @@ def test_every_step_is_chained_and_verifies(client: FlaskClient, make_user: Any,
     officer = make_user("privacy_officer")
     incident_id = _walk(client, officer)
     events = client.get(f"/api/audit?incident_id={incident_id}", headers=bearer(officer)).json["events"]
-    assert [e["action"] for e in events] == ["incident.created", "incident.updated", "incident.updated"]
-    assert events[1]["before"].find('"status":"detected"') >= 0 and '"status":"triaged"' in events[1]["after"]
+    assert [e["action"] for e in events] == ["incident.created", "obligations.assessed", "incident.updated",
+                                             "incident.updated", "obligations.assessed"]
+    assert '"status":"detected"' in events[2]["before"] and '"status":"triaged"' in events[2]["after"]
     assert all(e["actor"].startswith(f"user:{officer.user.id}:") for e in events)
     report = audit.verify(session)
-    assert report.ok and report.checked == 5  # user.created, token.issued, and the three above
+    assert report.ok and report.checked == 7  # user.created, token.issued, and the five above
     result = runner.invoke(args=["audit", "verify"])
-    assert result.exit_code == 0 and "5 events" in result.output
+    assert result.exit_code == 0 and "7 events" in result.output
 
 
 def test_altered_row_breaks_the_chain_at_that_event(make_user: Any, client: FlaskClient, session: Session,

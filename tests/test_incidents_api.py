@@ -36,7 +36,7 @@ def test_create_get_list(client: FlaskClient, responder: Any) -> None:
     assert body["incident"]["confidentiality"]["recipients"] == "none"  # defaults filled in
     shown = client.get(f"/api/incidents/{body['id']}", headers=bearer(responder)).json
     assert shown["incident"] == body["incident"]
-    assert [e["kind"] for e in shown["timeline"]] == ["created"]
+    assert [e["kind"] for e in shown["timeline"]] == ["created", "obligations"]
     listed = client.get("/api/incidents", headers=bearer(responder)).json["incidents"]
     assert [i["id"] for i in listed] == [body["id"]]
 
@@ -53,8 +53,8 @@ def test_patch_deep_merges_and_revalidates(client: FlaskClient, responder: Any) 
     assert doc["confidentiality"]["recipients"] == "none"  # untouched sibling kept
     assert doc["availability"]["outage_hours"] == 6
     timeline = client.get(f"/api/incidents/{incident_id}", headers=bearer(responder)).json["timeline"]
-    assert [e["kind"] for e in timeline] == ["created", "updated", "note"]
-    assert timeline[2]["text"] == "forensics found outbound traffic"
+    assert [e["kind"] for e in timeline] == ["created", "obligations", "updated", "note", "obligations"]
+    assert timeline[3]["text"] == "forensics found outbound traffic"
 
 
 def test_lifecycle_walk_and_refused_transition(client: FlaskClient, responder: Any, session: Session) -> None:

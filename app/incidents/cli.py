@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 from app.cli import cli_actor, fail, read_document
 from app.db import get_session
 from app.errors import BreachNotifyError
-from app.incidents import service
+from app.incidents import flows, service
 
 
 @click.group("incidents")
@@ -26,8 +26,8 @@ def incidents_group() -> None:
 def create(path: Path) -> None:
     """File an incident from an incident file (YAML or JSON); prints its id."""
     try:
-        incident = service.create(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
-                                  data=read_document(path))
+        incident = flows.file_incident(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
+                                       data=read_document(path), playbooks=current_app.extensions["playbooks"])
     except BreachNotifyError as exc:
         fail(exc)
         return

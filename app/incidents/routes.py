@@ -14,9 +14,10 @@ from werkzeug.wrappers import Response
 from app.accounts.access import FILE, READ, RESPOND, requires
 from app.db import get_session
 from app.errors import InvalidInput
-from app.incidents import service
+from app.incidents import flows, service
 from app.incidents.form import FIELDS, document_from_form, form_values
 from app.incidents.lifecycle import TRANSITIONS, Status
+from app.obligations import service as obligations
 
 api = Blueprint("incidents_api", __name__, url_prefix="/api/incidents")
 ui = Blueprint("incidents_ui", __name__)
@@ -24,6 +25,10 @@ ui = Blueprint("incidents_ui", __name__)
 
 def _clock() -> Any:
     return current_app.extensions["clock"]
+
+
+def _playbooks() -> Any:
+    return current_app.extensions["playbooks"]
 
 
 def json_body() -> Any:
@@ -38,7 +43,8 @@ def json_body() -> Any:
 @requires(FILE)
 def api_create() -> tuple[Response, int]:
     """File an incident from an incident-file JSON body; 201 with the stored incident."""
-    incident = service.create(get_session(), clock=_clock(), actor=g.user.actor, data=json_body())
+    incident = flows.file_incident(get_session(), clock=_clock(), actor=g.user.actor, data=json_body(),
+                                   playbooks=_playbooks())
     return jsonify(service.to_json(incident)), 201
 
 
@@ -67,8 +73,8 @@ def api_update(incident_id: int) -> Response:
     """Change fields and/or ``status``; an optional ``note`` goes to the timeline."""
     body = json_body()
     note = body.pop("note", None) if isinstance(body, dict) else None
-    incident = service.update(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id,
-                              changes=body, note=note)
+    incident = flows.change_incident(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id,
+                                     changes=body, note=note, playbooks=_playbooks())
     return jsonify(service.to_json(incident))
 
 
@@ -104,8 +110,8 @@ def new() -> tuple[str, int] | Response:
     if request.method == "GET":
         return _form_page({"controller.sector": "general", "subjects.count_is_estimate": True}, {})
     try:
-        incident = service.create(get_session(), clock=_clock(), actor=g.user.actor,
-                                  data=document_from_form(request.form))
+        incident = flows.file_incident(get_session(), clock=_clock(), actor=g.user.actor,
+                                       data=document_from_form(request.form), playbooks=_playbooks())
     except InvalidInput as exc:
         return _form_page(request.form.to_dict(flat=True) | _multi(), _errors(exc), status=422)
     return redirect(url_for("incidents_ui.show", incident_id=incident.id))
@@ -124,6 +130,8 @@ def show(incident_id: int) -> str:
     incident = service.get(session, incident_id=incident_id)
     return render_template("incidents/detail.html", incident=incident, now=_clock().now(),
                            timeline=service.timeline(session, incident_id=incident_id),
+                           obligations=obligations.for_incident(session, incident_id=incident_id),
+                           assessment=obligations.latest_assessment(session, incident_id=incident_id),
                            next_statuses=sorted(s.value for s in TRANSITIONS[Status(incident.status)]))
 
 
@@ -136,8 +144,8 @@ def edit(incident_id: int) -> tuple[str, int] | Response:
     if request.method == "GET":
         return _form_page(form_values(incident.document), {}, incident)
     try:
-        service.update(session, clock=_clock(), actor=g.user.actor, incident_id=incident_id,
-                       changes=document_from_form(request.form))
+        flows.change_incident(session, clock=_clock(), actor=g.user.actor, incident_id=incident_id,
+                              changes=document_from_form(request.form), note=None, playbooks=_playbooks())
     except InvalidInput as exc:
         session.rollback()
         return _form_page(request.form.to_dict(flat=True) | _multi(), _errors(exc), incident, 422)

@@ -45,8 +45,13 @@ def _apply(incident: Incident, facts: IncidentFile) -> None:
     incident.document = facts.as_document()
 
 
+def add_timeline(session: Session, *, clock: Clock, incident_id: int, actor: str, kind: str, text: str) -> None:
+    """Add a timeline entry in the caller's transaction (no commit); for other domains' steps."""
+    session.add(TimelineEntry(incident_id=incident_id, at=clock.now(), actor=actor, kind=kind, text=text))
+
+
 def _timeline(session: Session, incident: Incident, *, clock: Clock, actor: str, kind: str, text: str) -> None:
-    session.add(TimelineEntry(incident_id=incident.id or 0, at=clock.now(), actor=actor, kind=kind, text=text))
+    add_timeline(session, clock=clock, incident_id=incident.id or 0, actor=actor, kind=kind, text=text)
 
 
 def create(session: Session, *, clock: Clock, actor: str, data: Any) -> Incident:

@@ -1,0 +1,35 @@
+"""Orchestration across domains: filing or changing an incident re-decides its obligations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session
+
+from app.clock import Clock
+from app.incidents import service
+from app.incidents.models import Incident
+from app.obligations import service as obligations
+from app.playbooks.schema import Playbook
+
+
+def file_incident(
+    session: Session, *, clock: Clock, actor: str, data: Any, playbooks: Mapping[str, Playbook]
+) -> Incident:
+    """Create the incident (``service.create``), then materialise its obligations."""
+    incident = service.create(session, clock=clock, actor=actor, data=data)
+    obligations.refresh(session, clock=clock, actor=actor, incident_id=incident.id or 0, playbooks=playbooks)
+    return incident
+
+
+def change_incident(
+    session: Session, *, clock: Clock, actor: str, incident_id: int, changes: Any, note: str | None,
+    playbooks: Mapping[str, Playbook],
+) -> Incident:
+    """Apply ``service.update``; when facts changed (not only status or a note), re-decide obligations."""
+    incident = service.update(session, clock=clock, actor=actor, incident_id=incident_id, changes=changes,
+                              note=note)
+    if isinstance(changes, Mapping) and set(changes) - {"status"}:
+        obligations.refresh(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks)
+    return incident

@@ -1,0 +1,129 @@
+"""Build a notice email as an ``email.message.EmailMessage`` (policy ``email.policy.SMTP``).
+
+* ``multipart/alternative`` with a ``text/plain`` and a ``text/html`` part, both UTF-8 and
+  quoted-printable, so every body line stays far below the RFC 5322 limit of 998 octets (2.1.1) whatever
+  the template produced; attachments (e.g. the PDF letter) make it ``multipart/mixed``.
+* ``From``, ``To`` and ``Reply-To`` are ``email.headerregistry.Address`` objects, never strings:
+  non-ASCII display names and subjects are encoded as RFC 2047 encoded-words on serialisation.
+* A CR or LF (or any other line break) in any header value raises ``HeaderInjectionError``.
+* ``Message-ID`` is ``<delivery-{delivery_id}@{domain}>`` so a bounce or reply can be matched to the
+  delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_DELIVERY_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]"
+                     r"([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+class HeaderInjectionError(ValueError):
+    """A header value contains CR, LF or another line break; ``field`` names the header input."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"line break (CR/LF) not allowed in email header value: {field}")
+        self.field = field
+
+
+class InvalidAddressError(ValueError):
+    """An address, delivery id or domain is not acceptable for a header."""
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A display name (any Unicode, may be empty) and an ASCII ``addr_spec`` such as ``a@example.org``."""
+
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to attach: ``filename``, raw ``content`` bytes and ``mime_type`` like ``application/pdf``."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/pdf"
+
+
+def _clean(value: str, field: str) -> str:
+    if _LINE_BREAKS.search(value):
+        raise HeaderInjectionError(field)
+    return value
+
+
+def _address(box: Mailbox, field: str) -> Address:
+    name = _clean(box.name, f"{field} name")
+    spec = _clean(box.address, f"{field} address").strip()
+    if not spec.isascii() or spec.count("@") != 1 or " " in spec:
+        raise InvalidAddressError(f"{field} address is not a plain ASCII addr-spec: {spec!r}")
+    local, domain = spec.split("@")
+    if not local or not domain:
+        raise InvalidAddressError(f"{field} address is incomplete: {spec!r}")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def message_id(delivery_id: str | int, domain: str) -> str:
+    """``<delivery-{delivery_id}@{domain}>``; the id is ``[A-Za-z0-9._-]``, the domain a hostname."""
+    ident = _clean(str(delivery_id), "delivery_id")
+    host = _clean(domain, "domain")
+    if not _DELIVERY_ID.match(ident):
+        raise InvalidAddressError(f"delivery id not usable in Message-ID: {ident!r}")
+    if not _DOMAIN.match(host):
+        raise InvalidAddressError(f"domain not usable in Message-ID: {host!r}")
+    return f"<delivery-{ident}@{host}>"
+
+
+def _attach(msg: EmailMessage, item: Attachment) -> None:
+    filename = _clean(item.filename, "attachment filename")
+    maintype, _, subtype = _clean(item.mime_type, "attachment mime_type").partition("/")
+    if not maintype or not subtype:
+        raise ValueError(f"attachment mime_type must be type/subtype: {item.mime_type!r}")
+    msg.add_attachment(item.content, maintype=maintype, subtype=subtype, filename=filename)
+
+
+def build_email(
+    *,
+    sender: Mailbox,
+    reply_to: Mailbox | None,
+    to: Mailbox,
+    subject: str,
+    text: str,
+    html: str,
+    delivery_id: str | int,
+    domain: str,
+    attachments: Sequence[Attachment] = (),
+    sent_at: dt.datetime | None = None,
+) -> EmailMessage:
+    """Build the notice email; see the module docstring for the guarantees.
+
+    ``sent_at`` (aware) sets the ``Date`` header; without it the sending transport adds one.
+    Raises ``HeaderInjectionError`` for a line break in any header value and ``InvalidAddressError``
+    for an unusable address, delivery id or domain.
+    """
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = _address(sender, "sender")
+    msg["To"] = _address(to, "to")
+    if reply_to is not None:
+        msg["Reply-To"] = _address(reply_to, "reply_to")
+    msg["Subject"] = _clean(subject, "subject")
+    msg["Message-ID"] = message_id(delivery_id, domain)
+    if sent_at is not None:
+        if sent_at.tzinfo is None:
+            raise ValueError("sent_at must be timezone-aware")
+        msg["Date"] = format_datetime(sent_at)
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for item in attachments:
+        _attach(msg, item)
+    return msg

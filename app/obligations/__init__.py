@@ -1,0 +1,1 @@
+"""Obligations per incident (materialised from the engine's decision) and their deadline sweeps."""

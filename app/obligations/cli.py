@@ -1,0 +1,65 @@
+"""``breach-notify obligations ...`` and ``breach-notify scheduler``."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app import scheduler as sched
+from app.cli import cli_actor, fail
+from app.db import get_session
+from app.errors import BreachNotifyError
+from app.obligations import service
+from app.obligations.scheduled import sweep
+
+
+@click.group("obligations")
+def obligations_group() -> None:
+    """Obligations and deadlines."""
+
+
+@obligations_group.command("refresh")
+@click.argument("incident_id", type=int)
+@with_appcontext
+def refresh(incident_id: int) -> None:
+    """Re-decide the incident's obligations and list them."""
+    try:
+        service.refresh(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
+                        incident_id=incident_id, playbooks=current_app.extensions["playbooks"])
+    except BreachNotifyError as exc:
+        fail(exc)
+    _print(incident_id)
+
+
+@obligations_group.command("list")
+@click.argument("incident_id", type=int)
+@with_appcontext
+def list_(incident_id: int) -> None:
+    """One line per obligation: status, due (UTC), regime/audience/part, recipient."""
+    _print(incident_id)
+
+
+def _print(incident_id: int) -> None:
+    for r in service.for_incident(get_session(), incident_id=incident_id):
+        due = r.due_at.isoformat() if r.due_at else "-"
+        click.echo(f"{r.id}\t{r.status}\t{due}\t{'/'.join(filter(None, (r.regime, r.audience, r.part)))}"
+                   f"\t{r.recipient}")
+
+
+@obligations_group.command("sweep")
+@with_appcontext
+def sweep_once() -> None:
+    """Run the deadline sweep once (reminders and escalation) and say what fired."""
+    report = sweep(get_session(), clock=current_app.extensions["clock"],
+                   offsets=current_app.config["REMINDER_OFFSETS"])
+    click.echo(f"{len(report.reminders)} reminders, {len(report.escalations)} escalations")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the periodic sweeps in this process (exactly one per deployment; a lease keeps others idle)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"scheduler {sched.holder_name()} sweeping every {app.config['SWEEP_SECONDS']} s (Ctrl+C stops)")
+    sched.build(app, blocking=True).start()

@@ -1,0 +1,101 @@
+"""The deadline sweep: reminders before each open obligation's due time, escalation once it passes.
+
+State lives in our tables, not in the scheduler: a reminder is fired at most once (``obligation_alert``
+has a unique key per obligation and kind), a sweep that runs late still fires what is owed (noting how
+late), and a restart loses nothing. Offsets are absolute durations (seconds) before ``due_at`` (UTC), so a
+daylight-saving change in the controller's zone never moves them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.clock import Clock
+from app.incidents import service as incidents
+from app.obligations.models import ObligationAlert, ObligationRecord, ObligationStatus
+
+ACTOR = "scheduler"
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did: reminders and escalations fired (``(obligation_id, kind)`` pairs)."""
+
+    reminders: list[tuple[int, str]] = field(default_factory=list)
+    escalations: list[int] = field(default_factory=list)
+
+
+def _label(ob: ObligationRecord) -> str:
+    return "/".join(filter(None, (ob.regime, ob.audience, ob.part)))
+
+
+def _fire(session: Session, *, clock: Clock, ob: ObligationRecord, kind: str, scheduled_for: dt.datetime,
+          skipped: Sequence[str] = ()) -> bool:
+    """Record one alert with its audit event and timeline entry in one transaction; False if already fired."""
+    now = clock.now()
+    due = ob.due_at or now
+    session.add(ObligationAlert(obligation_id=ob.id or 0, kind=kind, due_at=due, scheduled_for=scheduled_for,
+                                fired_at=now))
+    for other in skipped:  # earlier reminders the sweep missed: recorded so they never fire after this one
+        session.add(ObligationAlert(obligation_id=ob.id or 0, kind=other, due_at=due, scheduled_for=scheduled_for,
+                                    fired_at=now))
+    late = max(0, int((now - scheduled_for).total_seconds()))
+    escalation = kind == "overdue"
+    if escalation:
+        ob.status = ObligationStatus.overdue.value
+        session.add(ob)
+    action = "obligation.escalated" if escalation else "obligation.reminder"
+    audit.record(session, clock=clock, actor=ACTOR, action=action, entity="obligation", entity_id=ob.id or 0,
+                 incident_id=ob.incident_id, after={"obligation": _label(ob), "kind": kind, "due_at": due.isoformat(),
+                                                    "late_seconds": late, "skipped": list(skipped)})
+    left = int((due - now).total_seconds() // 3600)
+    text = (f"OVERDUE: {_label(ob)} was due {due.isoformat()}" if escalation
+            else f"Reminder: {_label(ob)} due {due.isoformat()} (about {left} h left)")
+    incidents.add_timeline(session, clock=clock, incident_id=ob.incident_id, actor=ACTOR, kind="deadline", text=text)
+    try:
+        session.commit()
+    except IntegrityError:  # another sweep fired it first
+        session.rollback()
+        return False
+    return True
+
+
+def _fired(session: Session, ids: list[int]) -> set[tuple[int, str]]:
+    rows = session.exec(select(ObligationAlert).where(col(ObligationAlert.obligation_id).in_(ids))).all()
+    return {(a.obligation_id, a.kind) for a in rows}
+
+
+def sweep(session: Session, *, clock: Clock, offsets: Sequence[int]) -> SweepReport:
+    """Fire owed reminders (``offsets``: seconds before due, e.g. ``(86400, 21600)``) and escalations.
+
+    Each alert commits on its own, so a crash part-way keeps what was done. Of several reminders owed
+    at once (the scheduler was down), only the nearest to the deadline is announced.
+    """
+    now, report = clock.now(), SweepReport()
+    open_rows = list(session.exec(select(ObligationRecord).where(
+        col(ObligationRecord.status).in_([ObligationStatus.due.value, ObligationStatus.overdue.value]),
+        col(ObligationRecord.required).is_(True), col(ObligationRecord.due_at).is_not(None))).all())
+    fired = _fired(session, [r.id or 0 for r in open_rows])
+    for ob in open_rows:
+        due = ob.due_at
+        assert due is not None
+        if now >= due:
+            if (ob.id or 0, "overdue") not in fired and _fire(session, clock=clock, ob=ob, kind="overdue",
+                                                               scheduled_for=due):
+                report.escalations.append(ob.id or 0)
+            continue
+        owed = sorted((o for o in offsets if now >= due - dt.timedelta(seconds=o)
+                       and (ob.id or 0, f"reminder:{o}") not in fired), reverse=True)
+        if owed:
+            kind = f"reminder:{owed[-1]}"
+            skipped = [f"reminder:{o}" for o in owed[:-1]]
+            if _fire(session, clock=clock, ob=ob, kind=kind, scheduled_for=due - dt.timedelta(seconds=owed[-1]),
+                     skipped=skipped):
+                report.reminders.append((ob.id or 0, kind))
+    return report

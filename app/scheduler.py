@@ -1,0 +1,98 @@
+"""The periodic sweeps and the one process that runs them.
+
+``breach-notify scheduler`` runs them in its own process (the production shape, next to the web
+workers); ``breach-notify serve`` runs one in-process for the embedded default. A database lease makes
+sure only one scheduler sweeps at a time even if two are started: the other stands by and takes over when
+the lease expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from app import db
+from app.clock import Clock
+from app.obligations.models import SchedulerLease
+from app.obligations.scheduled import sweep as obligation_sweep
+
+log = logging.getLogger(__name__)
+LEASE = "sweeps"
+
+
+def holder_name() -> str:
+    """This process's name in the lease: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def acquire_lease(session: Session, *, clock: Clock, holder: str, ttl_seconds: int, name: str = LEASE) -> bool:
+    """Take or renew the lease ``name`` for ``ttl_seconds``; False while another holder's lease is live."""
+    now = clock.now()
+    expires = now + dt.timedelta(seconds=ttl_seconds)
+    result = session.execute(
+        update(SchedulerLease)
+        .where(col(SchedulerLease.name) == name)
+        .where((col(SchedulerLease.holder) == holder) | (col(SchedulerLease.expires_at) < now))
+        .values(holder=holder, expires_at=expires)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        session.commit()
+        return True
+    session.rollback()
+    if session.get(SchedulerLease, name) is not None:
+        return False
+    session.add(SchedulerLease(name=name, holder=holder, expires_at=expires))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def run_sweeps(app: Flask, holder: str) -> bool:
+    """One tick: take the lease, then run every sweep. Returns False when standing by."""
+    clock = app.extensions["clock"]
+    with app.app_context(), db.session_scope(db.engine_for(app)) as session:
+        ttl = 3 * int(app.config["SWEEP_SECONDS"])
+        if not acquire_lease(session, clock=clock, holder=holder, ttl_seconds=ttl):
+            log.info("another scheduler holds the lease; standing by")
+            return False
+        for job in sweeps():
+            job(app, session)
+    return True
+
+
+def _obligations(app: Flask, session: Session) -> None:
+    report = obligation_sweep(session, clock=app.extensions["clock"], offsets=app.config["REMINDER_OFFSETS"])
+    if report.reminders or report.escalations:
+        log.info("deadline sweep: %d reminders, %d escalations", len(report.reminders), len(report.escalations))
+
+
+def sweeps() -> list[Callable[[Flask, Session], None]]:
+    """The periodic jobs, in order."""
+    return [_obligations]
+
+
+def build(app: Flask, *, blocking: bool) -> BaseScheduler:
+    """An APScheduler with one interval job running ``run_sweeps`` every ``SWEEP_SECONDS``.
+
+    Coalesced, one instance at a time, no misfire limit: a late tick runs once and catches up from the
+    database state.
+    """
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+    scheduler.add_job(run_sweeps, "interval", seconds=int(app.config["SWEEP_SECONDS"]), args=[app, holder_name()],
+                      id="sweeps", next_run_time=app.extensions["clock"].now())
+    return scheduler

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+from email.message import EmailMessage
+
+import pytest
+
+from app.notices.email_build import (
+    Attachment,
+    HeaderInjectionError,
+    InvalidAddressError,
+    Mailbox,
+    build_email,
+    message_id,
+)
+
+SENDER = Mailbox("Zoë Müller-Łukasiewicz, Datenschutz", "privacy@acme.example")
+REPLY = Mailbox("Hotline «Acme»", "hotline@acme.example")
+TO = Mailbox("王小明", "xiaoming@example.org")
+SUBJECT = "Benachrichtigung über eine Datenpanne \u2013 个人信息安全事件告知 " + "lang " * 20
+
+
+def build(**changes: object) -> EmailMessage:
+    values: dict[str, object] = {
+        "sender": SENDER, "reply_to": REPLY, "to": TO, "subject": SUBJECT,
+        "text": "Hallo O'Brien,\nmehr Text.\n", "html": "<p>Hallo O&#39;Brien</p>\n",
+        "delivery_id": 4711, "domain": "notify.acme.example",
+    }
+    values.update(changes)
+    return build_email(**values)  # type: ignore[arg-type]
+
+
+def content(part: EmailMessage | None) -> str:
+    """Decoded text of a part; line breaks are canonical CRLF on the wire (RFC 2046 4.1.1)."""
+    assert part is not None
+    text = part.get_content()
+    assert isinstance(text, str)
+    return text.replace("\r\n", "\n")
+
+
+def parse(msg: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_rfc2047_round_trip_of_subject_and_names() -> None:
+    raw = build().as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    assert b"=?utf-8?" in head
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78
+    back = parse(build())
+    assert back["Subject"] == SUBJECT
+    sender = back["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == (SENDER.name, SENDER.address)
+    to = back["To"].addresses[0]
+    assert (to.display_name, to.addr_spec) == (TO.name, TO.address)
+    assert back["Reply-To"].addresses[0].display_name == REPLY.name
+    assert back["Message-ID"] == "<delivery-4711@notify.acme.example>"
+
+
+def test_multipart_alternative_with_text_and_html() -> None:
+    back = parse(build())
+    assert back.get_content_type() == "multipart/alternative"
+    plain = back.get_body(preferencelist=("plain",))
+    assert content(plain) == "Hallo O'Brien,\nmehr Text.\n"
+    assert content(back.get_body(preferencelist=("html",))) == "<p>Hallo O&#39;Brien</p>\n"
+    assert plain is not None and plain["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_long_body_lines_stay_within_rfc5322_limit() -> None:
+    text = "x" * 5000 + "\n" + "ü" * 3000 + "\n"
+    msg = build(text=text, html="<p>" + "y" * 4000 + "</p>\n")
+    raw = msg.as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    back = parse(msg)
+    assert content(back.get_body(preferencelist=("plain",))) == text
+
+
+@pytest.mark.parametrize(("field", "changes"), [
+    ("subject", {"subject": "Hello\r\nBcc: victim@example.org"}),
+    ("subject", {"subject": "Hello\nthere"}),
+    ("sender name", {"sender": Mailbox("Acme\rX", "a@acme.example")}),
+    ("to name", {"to": Mailbox("Eve\n", "e@example.org")}),
+    ("to address", {"to": Mailbox("Eve", "e@example.org\r\nBcc: x@y.z")}),
+    ("reply_to address", {"reply_to": Mailbox("R", "r@example.org\n")}),
+    ("delivery_id", {"delivery_id": "1\r\n2"}),
+    ("attachment filename", {"attachments": [Attachment("a\n.pdf", b"%PDF")]}),
+])
+def test_line_breaks_in_headers_are_rejected(field: str, changes: dict[str, object]) -> None:
+    with pytest.raises(HeaderInjectionError) as info:
+        build(**changes)
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+def test_invalid_addresses_and_ids() -> None:
+    with pytest.raises(InvalidAddressError):
+        build(to=Mailbox("X", "no-at-sign"))
+    with pytest.raises(InvalidAddressError):
+        build(to=Mailbox("X", "jörg@example.org"))
+    with pytest.raises(InvalidAddressError):
+        message_id("a b", "example.org")
+    with pytest.raises(InvalidAddressError):
+        message_id("1", "exa mple.org")
+
+
+def test_attachment_date_and_no_reply_to() -> None:
+    sent = dt.datetime(2026, 3, 20, 9, 30, tzinfo=dt.UTC)
+    msg = build(reply_to=None, attachments=[Attachment("Benachrichtigung.pdf", b"%PDF-1.7 test")], sent_at=sent)
+    back = parse(msg)
+    assert back.get_content_type() == "multipart/mixed"
+    assert back["Reply-To"] is None
+    assert back["Date"].datetime == sent
+    attachments = list(back.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["Benachrichtigung.pdf"]
+    assert attachments[0].get_content() == b"%PDF-1.7 test"
+    with pytest.raises(ValueError):
+        build(sent_at=dt.datetime(2026, 3, 20, 9, 30))

@@ -1,0 +1,223 @@
+"""Obligations materialised per incident, closed with reasons, and swept for reminders and escalation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, select
+
+from app import create_app
+from app import scheduler as sched
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.clock import FixedClock
+from app.obligations.models import ObligationAlert, ObligationRecord
+from app.obligations.scheduled import sweep
+from tests.support import bearer
+
+LAPTOP: dict[str, Any] = {
+    "title": "Unencrypted laptop with patient records lost",
+    "aware_at": "2026-04-01T09:00:00-07:00",
+    "controller": {"name": "Example Clinic", "establishment": "US-CA", "sector": "health",
+                   "hipaa_covered_entity": True},
+    "cause": "loss",
+    "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": "unknown"},
+    "protection": {"encrypted": False, "medium": "electronic"},
+    "data_categories": ["name", "date_of_birth", "health", "insurance"],
+    "subjects": {"count": 600, "count_is_estimate": False, "by_jurisdiction": {"US-CA": 600}},
+}
+AWARE = dt.datetime(2026, 4, 1, 16, 0, tzinfo=dt.UTC)
+OFFSETS = (86400, 21600)
+
+
+def _file(client: FlaskClient, user: Any, doc: dict[str, Any] = LAPTOP) -> int:
+    response = client.post("/api/incidents", json=doc, headers=bearer(user))
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def _by_key(client: FlaskClient, user: Any, incident_id: int) -> dict[tuple[str, str, str], dict[str, Any]]:
+    rows = client.get(f"/api/incidents/{incident_id}/obligations", headers=bearer(user)).json["obligations"]
+    return {(r["regime"], r["audience"], r["part"]): r for r in rows}
+
+
+def test_filing_materialises_the_decision_with_deadlines(client: FlaskClient, make_user: Any) -> None:
+    user = make_user("responder")
+    obligations = _by_key(client, user, _file(client, user))
+    hipaa = obligations[("us-hipaa", "individuals", "")]
+    assert hipaa["required"] and hipaa["status"] == "due"
+    assert dt.datetime.fromisoformat(hipaa["due_at"]) == AWARE + dt.timedelta(days=60)
+    assert any("164.404" in c for c in hipaa["citations"]) and hipaa["reasons"]
+    assert obligations[("us-hipaa", "media", "")]["required"]
+    assert obligations[("us-hipaa", "regulator", "")]["required"]
+    assert obligations[("us-ca", "individuals", "")]["required"]
+    assert obligations[("us-ca", "regulator", "")]["required"]
+    assessment = client.get("/api/incidents/1/obligations", headers=bearer(user)).json["assessment"]
+    assert assessment["severity"]["method"] == "ENISA-2013"
+
+
+def test_encryption_with_safe_key_removes_the_duties_on_recompute(client: FlaskClient, make_user: Any) -> None:
+    user = make_user("responder")
+    incident_id = _file(client, user)
+    patched = client.patch(f"/api/incidents/{incident_id}", headers=bearer(user),
+                           json={"protection": {"encrypted": True, "key_compromised": False}})
+    assert patched.status_code == 200
+    obligations = _by_key(client, user, incident_id)
+    for key in [("us-hipaa", "individuals", ""), ("us-hipaa", "media", ""), ("us-ca", "individuals", "")]:
+        assert obligations[key]["status"] == "not_required", key
+
+
+def test_waiver_needs_privacy_officer_and_reason_and_survives_recompute(
+    client: FlaskClient, make_user: Any, session: Session
+) -> None:
+    responder, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = _file(client, responder)
+    target = _by_key(client, responder, incident_id)[("us-hipaa", "media", "")]["id"]
+    assert client.post(f"/api/obligations/{target}/waive", json={"reason": "x"},
+                       headers=bearer(responder)).status_code == 403
+    empty = client.post(f"/api/obligations/{target}/waive", json={"reason": " "}, headers=bearer(officer))
+    assert empty.status_code == 422 and empty.json["details"][0]["path"] == "reason"
+    ok = client.post(f"/api/obligations/{target}/waive", json={"reason": "media notice replaced by regulator order"},
+                     headers=bearer(officer))
+    assert ok.status_code == 200 and ok.json["status"] == "waived"
+    assert client.post(f"/api/incidents/{incident_id}/assess", headers=bearer(responder)).status_code == 200
+    assert _by_key(client, responder, incident_id)[("us-hipaa", "media", "")]["status"] == "waived"
+    again = client.post(f"/api/obligations/{target}/met", json={"reason": "x"}, headers=bearer(officer))
+    assert again.status_code == 409
+    actions = [e.action for e in session.exec(select(AuditEvent)).all()]
+    assert "obligation.waived" in actions
+
+
+def _hipaa_individuals(session: Session) -> ObligationRecord:
+    session.expire_all()
+    return session.exec(select(ObligationRecord).where(ObligationRecord.regime == "us-hipaa",
+                                                       ObligationRecord.audience == "individuals")).one()
+
+
+def _alerts(session: Session, obligation_id: int) -> list[str]:
+    return sorted(a.kind for a in session.exec(select(ObligationAlert)
+                                                .where(ObligationAlert.obligation_id == obligation_id)).all())
+
+
+def test_reminders_fire_once_at_their_offsets_then_escalate(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock
+) -> None:
+    _file(client, make_user("responder"))
+    ob = _hipaa_individuals(session)
+    assert ob.due_at is not None
+    clock.set(ob.due_at - dt.timedelta(seconds=86401))
+    assert (ob.id, "reminder:86400") not in sweep(session, clock=clock, offsets=OFFSETS).reminders
+    clock.set(ob.due_at - dt.timedelta(seconds=86400))
+    assert (ob.id, "reminder:86400") in sweep(session, clock=clock, offsets=OFFSETS).reminders
+    assert (ob.id, "reminder:86400") not in sweep(session, clock=clock, offsets=OFFSETS).reminders
+    clock.set(ob.due_at - dt.timedelta(hours=6))
+    assert (ob.id, "reminder:21600") in sweep(session, clock=clock, offsets=OFFSETS).reminders
+    clock.set(ob.due_at + dt.timedelta(seconds=1))
+    assert ob.id in sweep(session, clock=clock, offsets=OFFSETS).escalations
+    assert _hipaa_individuals(session).status == "overdue"
+    assert _alerts(session, ob.id or 0) == ["overdue", "reminder:21600", "reminder:86400"]
+    escalated = session.exec(select(AuditEvent).where(AuditEvent.action == "obligation.escalated",
+                                                      AuditEvent.entity_id == str(ob.id))).one()
+    assert json.loads(escalated.after)["late_seconds"] == 1
+    assert audit.verify(session).ok
+
+
+def test_restart_never_fires_twice(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock, app: Flask
+) -> None:
+    _file(client, make_user("responder"))
+    ob = _hipaa_individuals(session)
+    assert ob.due_at is not None
+    clock.set(ob.due_at - dt.timedelta(hours=20))
+    first = create_app(dict(app.config, CLOCK=clock))  # a scheduler process ...
+    assert sched.run_sweeps(first, "host-a:1")
+    second = create_app(dict(app.config, CLOCK=clock))  # ... restarted after a crash
+    clock.advance(3 * 60 * 60 + 1)  # lease of host-a:1 expired
+    assert sched.run_sweeps(second, "host-a:2")
+    assert _alerts(session, ob.id or 0) == ["reminder:86400"]
+
+
+def test_late_scheduler_still_delivers_the_nearest_reminder(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock
+) -> None:
+    _file(client, make_user("responder"))
+    ob = _hipaa_individuals(session)
+    assert ob.due_at is not None
+    clock.set(ob.due_at - dt.timedelta(hours=5))  # down from 30 h to 5 h before the deadline
+    report = sweep(session, clock=clock, offsets=OFFSETS)
+    mine = [kind for oid, kind in report.reminders if oid == ob.id]
+    assert mine == ["reminder:21600"]
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "obligation.reminder",
+                                                  AuditEvent.entity_id == str(ob.id))).one()
+    after = json.loads(event.after)
+    assert after["late_seconds"] == 3600 and after["skipped"] == ["reminder:86400"]
+    assert [k for oid, k in sweep(session, clock=clock, offsets=OFFSETS).reminders if oid == ob.id] == []
+
+
+def test_deadline_hours_are_elapsed_time_across_a_dst_change(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock
+) -> None:
+    doc = {"title": "Customer database exfiltrated", "aware_at": "2026-03-27T10:00:00+01:00",
+           "controller": {"name": "Beispiel GmbH", "establishment": "DE"}, "cause": "hacking", "malicious": True,
+           "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": True},
+           "data_categories": ["name", "contact", "financial_account"],
+           "subjects": {"count": 1000, "by_jurisdiction": {"DE": 1000}}}
+    _file(client, make_user("responder"), doc)
+    session.expire_all()
+    regulator = session.exec(select(ObligationRecord).where(ObligationRecord.regime == "eu-gdpr",
+                                                            ObligationRecord.audience == "regulator",
+                                                            ObligationRecord.part == "")).one()
+    # 72 h after 09:00 UTC on 27 March is 09:00 UTC on 30 March (11:00 in Berlin after the clocks went forward)
+    assert regulator.due_at == dt.datetime(2026, 3, 30, 9, 0, tzinfo=dt.UTC)
+    clock.set(dt.datetime(2026, 3, 29, 8, 59, 59, tzinfo=dt.UTC))
+    assert (regulator.id, "reminder:86400") not in sweep(session, clock=clock, offsets=OFFSETS).reminders
+    clock.set(dt.datetime(2026, 3, 29, 9, 0, tzinfo=dt.UTC))
+    assert (regulator.id, "reminder:86400") in sweep(session, clock=clock, offsets=OFFSETS).reminders
+
+
+def test_lease_keeps_a_second_scheduler_idle(session: Session, clock: FixedClock) -> None:
+    assert sched.acquire_lease(session, clock=clock, holder="a", ttl_seconds=180)
+    assert not sched.acquire_lease(session, clock=clock, holder="b", ttl_seconds=180)
+    assert sched.acquire_lease(session, clock=clock, holder="a", ttl_seconds=180)  # renewal
+    clock.advance(181)
+    assert sched.acquire_lease(session, clock=clock, holder="b", ttl_seconds=180)
+    assert not sched.acquire_lease(session, clock=clock, holder="a", ttl_seconds=180)
+
+
+def test_apscheduler_runs_a_missed_tick_and_delivers(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock, app: Flask
+) -> None:
+    _file(client, make_user("responder"))
+    ob = _hipaa_individuals(session)
+    assert ob.due_at is not None
+    clock.set(ob.due_at - dt.timedelta(hours=23))
+    # the job's first run time is the frozen clock: in the real past, so APScheduler sees a misfire
+    scheduler = sched.build(app, blocking=False)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _alerts(session, ob.id or 0):
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert _alerts(session, ob.id or 0) == ["reminder:86400"]
+
+
+@pytest.mark.parametrize("role", ["reporter", "responder"])
+def test_incident_page_shows_obligations_with_countdown(client: FlaskClient, make_user: Any, role: str) -> None:
+    from tests.support import login
+
+    user = make_user(role)
+    incident_id = _file(client, make_user("responder"))
+    login(client, user)
+    html = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "us-hipaa" in html and "45 CFR 164.404" in html
+    assert "2026-05-31 16:00" in html  # HIPAA individual notice due, UTC
+    assert "90 d 6 h 0 min" in html  # countdown from the test clock (2 March 10:00 UTC)
+    assert ("Waive" in html) is False  # only privacy officers see the waiver form
