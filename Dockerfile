@@ -9,7 +9,7 @@ COPY app ./app
 COPY templates ./templates
 COPY incident_playbooks ./incident_playbooks
 # the same install step as `make run`, without the test extras
-RUN python -m pip install --no-cache-dir '.[serve]'
+RUN python -m pip install --no-cache-dir -e '.[serve]'
 USER breach
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"

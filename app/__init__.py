@@ -1,99 +1,19 @@
 """breach-notify: from a confirmed personal data breach to proof of notice.
 
-``create_app`` builds the Flask application; nothing runs at import time.
+``create_app`` builds the Flask application; nothing runs at import time, and importing a domain package
+(e.g. ``app.subjects`` in a worker process) does not pull in Flask.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
-
-from app import config as app_config
-from app import db
-from app.clock import SystemClock
-from app.playbooks.loader import load_playbooks
-
-ROOT = Path(__file__).resolve().parent.parent
-csrf = CSRFProtect()
-login_manager = LoginManager()
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: configuration (environment, then ``config``), extensions, blueprints, errors."""
-    settings = app_config.from_environment()
-    settings.update(config or {})
-    instance = Path(settings.get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
-    app = Flask(__name__, instance_path=str(instance), template_folder=str(ROOT / "templates"),
-                static_folder=str(ROOT / "app" / "static"))
-    app.config.update(settings)
-    register_config_defaults(app)
-    register_extensions(app)
-    register_blueprints(app)
-    register_handlers(app)
-    return app
+    """Build the app; see :func:`app.factory.create_app`."""
+    from app.factory import create_app as factory
 
-
-def register_config_defaults(app: Flask) -> None:
-    """Fill the database URL, secret key, clock and playbooks when not configured.
-
-    Raises ``PlaybookError`` (naming file, field and reason) when a playbook is broken: start-up stops.
-    """
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
-    app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'breach-notify.sqlite'}")
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = app_config.instance_secret(instance)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
-    app.config.setdefault("SWEEP_SECONDS", 60)
-    app.config.setdefault("REMINDER_OFFSETS", (86400, 21600))
-    app.extensions["playbooks"] = load_playbooks(Path(app.config["PLAYBOOKS_DIR"]) if app.config.get(
-        "PLAYBOOKS_DIR") else None)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
-
-
-def register_extensions(app: Flask) -> None:
-    """Database, CSRF protection and the login manager."""
-    from app.accounts import service as accounts
-
-    db.init_app(app)
-    csrf.init_app(app)
-    login_manager.init_app(app)
-    login_manager.login_view = "accounts.login"
-
-    @login_manager.user_loader  # type: ignore[untyped-decorator]
-    def _load(user_id: str) -> Any:
-        return accounts.load_user(db.get_session(), user_id)
-
-
-def register_blueprints(app: Flask) -> None:
-    """Every blueprint; the JSON API authenticates by token only and is exempt from CSRF."""
-    from app.accounts.routes import bp as accounts_bp
-    from app.audit.routes import bp as audit_bp
-    from app.health import bp as health_bp
-    from app.incidents.routes import api as incidents_api
-    from app.incidents.routes import ui as incidents_ui
-    from app.obligations.routes import api as obligations_api
-    from app.obligations.routes import ui as obligations_ui
-
-    apis = (incidents_api, obligations_api, audit_bp)
-    for api in apis:
-        csrf.exempt(api)
-    for bp in (health_bp, accounts_bp, incidents_ui, obligations_ui, *apis):
-        app.register_blueprint(bp)
-
-
-def register_handlers(app: Flask) -> None:
-    """Error mapping, the migration gate and the CLI."""
-    from app.cli import register_cli
-    from app.web import register_error_handlers, register_migration_gate
-
-    register_error_handlers(app)
-    register_migration_gate(app)
-    register_cli(app)
+    return factory(config)

@@ -101,9 +101,10 @@ def register_cli(app: Flask) -> None:
     from app.incidents.cli import incidents_group
     from app.obligations.cli import obligations_group, scheduler_command
     from app.serve import serve_command
+    from app.subjects.cli import subjects_group
 
     for command in (db_group, audit_group, users_group, incidents_group, obligations_group, scheduler_command,
-                    serve_command):
+                    serve_command, subjects_group):
         app.cli.add_command(command)
 
 

@@ -35,6 +35,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_MAX_BODY_BYTES", "MAX_CONTENT_LENGTH", "1048576",
             "Largest accepted request body in bytes (JSON and forms); larger answers 413.", int),
     Setting("BREACH_NOTIFY_LOG_LEVEL", "LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("BREACH_NOTIFY_DATA_KEYS", "DATA_KEYS", None,
+            "Comma-separated base64 AES-256 keys for contact data at rest, newest first (older keys still "
+            "decrypt: rotation). Default: generated once in `instance/data-keys`. Share it across servers."),
+    Setting("BREACH_NOTIFY_INDEX_KEY", "INDEX_KEY", None,
+            "base64 HMAC key for blind indexes (lookups, de-duplication). Default: generated once in the "
+            "instance folder. Never rotate it without re-indexing."),
+    Setting("BREACH_NOTIFY_UPLOAD_MAX_BYTES", "UPLOAD_MAX_BYTES", "536870912",
+            "Largest subject or evidence file accepted by upload, in bytes; larger answers 413.", int),
+    Setting("BREACH_NOTIFY_IMPORT_PROCESSES", "IMPORT_PROCESSES", "1",
+            "Worker processes normalising rows during an import (CLI and API).", int),
     Setting("BREACH_NOTIFY_PLAYBOOKS", "PLAYBOOKS_DIR", None,
             "Folder of regime playbooks (YAML). Default: the `incident_playbooks/` shipped with the code. "
             "A broken playbook stops start-up naming file, field and reason."),

@@ -4,6 +4,8 @@ from app.accounts.models import ApiToken, User
 from app.audit.models import AuditEvent
 from app.incidents.models import Incident, TimelineEntry
 from app.obligations.models import IncidentAssessment, ObligationAlert, ObligationRecord, SchedulerLease
+from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport
 
-__all__ = ["ApiToken", "AuditEvent", "Incident", "IncidentAssessment", "ObligationAlert", "ObligationRecord",
-           "SchedulerLease", "TimelineEntry", "User"]
+__all__ = ["ApiToken", "AuditEvent", "DataSubject", "Incident", "IncidentAssessment", "IncidentSubject",
+           "ObligationAlert", "ObligationRecord", "SchedulerLease", "SubjectIdentifier", "SubjectImport", "TimelineEntry",
+           "User"]

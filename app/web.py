@@ -53,6 +53,18 @@ def register_error_handlers(app: Flask) -> None:
         return render_error(error)
 
 
+UPLOAD_ENDPOINTS = frozenset({"subjects_ui.page", "subjects_api.api_import", "subjects_api.api_identify"})
+
+
+def register_upload_limits(app: Flask) -> None:
+    """File uploads may be up to ``UPLOAD_MAX_BYTES``; every other body stays under ``MAX_CONTENT_LENGTH``."""
+
+    @app.before_request
+    def _limit() -> None:
+        if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
+            request.max_content_length = app.config["UPLOAD_MAX_BYTES"]
+
+
 def register_migration_gate(app: Flask) -> None:
     """Refuse to serve (503, naming the command) until the database is at the code's revision."""
     head = db.head_revision()

@@ -11,7 +11,9 @@ from app.clock import Clock
 from app.incidents import service
 from app.incidents.models import Incident
 from app.obligations import service as obligations
+from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
+from app.subjects import service as subjects
 
 
 def file_incident(
@@ -19,8 +21,17 @@ def file_incident(
 ) -> Incident:
     """Create the incident (``service.create``), then materialise its obligations."""
     incident = service.create(session, clock=clock, actor=actor, data=data)
-    obligations.refresh(session, clock=clock, actor=actor, incident_id=incident.id or 0, playbooks=playbooks)
+    reassess(session, clock=clock, actor=actor, incident_id=incident.id or 0, playbooks=playbooks)
     return incident
+
+
+def reassess(session: Session, *, clock: Clock, actor: str, incident_id: int, playbooks: Mapping[str, Playbook]
+             ) -> list[ObligationRecord]:
+    """Re-decide obligations; once subjects are linked, their resolved jurisdictions replace the file's
+    estimate (``subjects.by_jurisdiction``), as the incident-file contract says."""
+    counts = subjects.jurisdiction_counts(session, incident_id=incident_id) or None
+    return obligations.refresh(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks,
+                               jurisdiction_counts=counts)
 
 
 def change_incident(
@@ -31,5 +42,5 @@ def change_incident(
     incident = service.update(session, clock=clock, actor=actor, incident_id=incident_id, changes=changes,
                               note=note)
     if isinstance(changes, Mapping) and set(changes) - {"status"}:
-        obligations.refresh(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks)
+        reassess(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks)
     return incident

@@ -18,6 +18,7 @@ from app.incidents import flows, service
 from app.incidents.form import FIELDS, document_from_form, form_values
 from app.incidents.lifecycle import TRANSITIONS, Status
 from app.obligations import service as obligations
+from app.subjects import service as subjects
 
 api = Blueprint("incidents_api", __name__, url_prefix="/api/incidents")
 ui = Blueprint("incidents_ui", __name__)
@@ -132,6 +133,7 @@ def show(incident_id: int) -> str:
                            timeline=service.timeline(session, incident_id=incident_id),
                            obligations=obligations.for_incident(session, incident_id=incident_id),
                            assessment=obligations.latest_assessment(session, incident_id=incident_id),
+                           reach=subjects.reach(session, incident_id=incident_id),
                            next_statuses=sorted(s.value for s in TRANSITIONS[Status(incident.status)]))
 
 

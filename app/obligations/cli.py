@@ -10,6 +10,7 @@ from app import scheduler as sched
 from app.cli import cli_actor, fail
 from app.db import get_session
 from app.errors import BreachNotifyError
+from app.incidents import flows
 from app.obligations import service
 from app.obligations.scheduled import sweep
 
@@ -25,8 +26,8 @@ def obligations_group() -> None:
 def refresh(incident_id: int) -> None:
     """Re-decide the incident's obligations and list them."""
     try:
-        service.refresh(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
-                        incident_id=incident_id, playbooks=current_app.extensions["playbooks"])
+        flows.reassess(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
+                       incident_id=incident_id, playbooks=current_app.extensions["playbooks"])
     except BreachNotifyError as exc:
         fail(exc)
     _print(incident_id)

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from app.accounts.access import APPROVE, READ, RESPOND, requires
 from app.db import get_session
 from app.incidents.routes import json_body
+from app.incidents import flows
 from app.obligations import service
 from app.obligations.models import ObligationRecord
 
@@ -40,8 +41,8 @@ def list_(incident_id: int) -> Response:
 @requires(RESPOND)
 def reassess(incident_id: int) -> Response:
     """Re-decide the incident's obligations now."""
-    rows = service.refresh(get_session(), clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
-                           playbooks=_ext("playbooks"))
+    rows = flows.reassess(get_session(), clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
+                          playbooks=_ext("playbooks"))
     return jsonify({"obligations": [to_json(r) for r in rows]})
 
 

@@ -1,0 +1,121 @@
+"""Text encoding and CSV delimiter detection on bounded samples; memory stays flat.
+
+UTF-8 is checked over the whole file in 1 MiB chunks (cheap, and the only way to be sure a file
+whose first accent comes late is really UTF-8). Anything else is guessed by charset-normalizer
+on a bounded sample around the first non-UTF-8 byte.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from pathlib import Path
+
+import charset_normalizer
+
+SAMPLE_BYTES = 64 * 1024
+"""Bytes handed to charset-normalizer / read for sniffing."""
+
+_CHUNK = 1024 * 1024
+_DELIMITERS = ",;\t"
+_WESTERN = "cp1252"
+_CHAOS_TOLERANCE = 0.01
+_LATIN1_ALIASES = frozenset({"latin_1", "iso8859_1", "iso8859_15", "ascii"})
+
+
+def detect_encoding(path: Path) -> str:
+    """The Python codec name to read ``path`` with.
+
+    Returns ``utf-8-sig`` for a UTF-8 BOM (the BOM is then stripped and never sticks to the first
+    header), ``utf-16`` for a UTF-16 BOM, ``utf-8`` for valid UTF-8 (ASCII included), else
+    charset-normalizer's guess. Latin-1 guesses, and ties where Windows-1252 decodes the sample
+    (almost) as cleanly, become ``cp1252`` (the WHATWG rule: spreadsheet exports say Latin-1 and mean it).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    bad = first_invalid_utf8(path)
+    if bad is None:
+        return "utf-8"
+    with path.open("rb") as handle:
+        handle.seek(max(0, bad - SAMPLE_BYTES // 2))
+        window = handle.read(SAMPLE_BYTES)
+    return _guess_legacy(head if bad < SAMPLE_BYTES else head[: SAMPLE_BYTES // 2] + window)
+
+
+def first_invalid_utf8(path: Path) -> int | None:
+    """Byte offset of the first invalid UTF-8 sequence in ``path``, or None if all valid."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            pending = decoder.getstate()[0]
+            if not pending and chunk.isascii():
+                offset += len(chunk)
+                continue
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return max(0, offset - len(pending) + exc.start)
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return offset
+    return None
+
+
+def _guess_legacy(sample: bytes) -> str:
+    matches = charset_normalizer.from_bytes(sample)
+    best = matches.best()
+    if best is None:
+        return _WESTERN
+    if best.encoding in _LATIN1_ALIASES:
+        return _WESTERN if _decodes(sample, _WESTERN) else best.encoding
+    for match in matches:
+        as_clean = match.chaos <= best.chaos + _CHAOS_TOLERANCE
+        if as_clean and _WESTERN in match.could_be_from_charset and _decodes(sample, _WESTERN):
+            return _WESTERN
+    return best.encoding
+
+
+def _decodes(sample: bytes, encoding: str) -> bool:
+    try:
+        codecs.getincrementaldecoder(encoding)().decode(sample)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The CSV delimiter among ``,``, ``;`` and tab.
+
+    ``csv.Sniffer`` (restricted to those three) decides when its answer also splits the header
+    line; otherwise the one most frequent in the header line wins; ``,`` as the last resort.
+    """
+    header = sample.split("\n", 1)[0]
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = ""
+    if sniffed and sniffed in header:
+        return sniffed
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def text_sample(path: Path, encoding: str, size: int = 16 * 1024) -> str:
+    """Up to ``size`` bytes of ``path`` decoded, cut at the last complete line, newlines as ``\\n``."""
+    with path.open("rb") as handle:
+        raw = handle.read(size)
+    text = codecs.getincrementaldecoder(encoding)(errors="replace").decode(raw)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    cut = text.rfind("\n")
+    return text[: cut + 1] if cut > 0 and len(raw) == size else text

@@ -1,0 +1,153 @@
+"""Identifying affected subjects from forensic evidence: a list of leaked records, matched by blind index.
+
+The evidence values are normalised exactly as imported contacts are (E.164 phones, email-validator's form,
+case-folded), hashed with the same keyed blind index, and looked up; only counts are kept, never the values.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from app.audit import service as audit
+from app.clock import Clock
+from app.crypto import Keys
+from app.errors import InvalidInput
+from app.incidents import service as incidents
+from app.subjects import store
+from app.subjects.columns import SYNONYMS, header_key
+from app.subjects.dedupe import KEY_SEPARATOR
+from app.subjects.encoding import detect_encoding, sniff_delimiter
+from app.subjects.fields import check_email, check_phone
+from app.subjects.models import SubjectIdentifier
+
+KEYS = ("external_id", "email", "phone")
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class IdentifySummary:
+    """Evidence records read, matched to a registry subject, unmatched, invalid; new incident links."""
+
+    records: int
+    matched: int
+    unmatched: int
+    invalid: int
+    linked: int
+
+
+def _column(headers: list[str], key: str) -> str:
+    for header in headers:
+        if header_key(header) == header_key(key) or SYNONYMS.get(header_key(header)) == key:
+            return header
+    if len(headers) == 1:
+        return headers[0]
+    raise InvalidInput(f"evidence file has no {key} column (headers: {', '.join(headers)})",
+                       details=[{"path": "file", "reason": f"no {key} column"}])
+
+
+def _records(path: Path, key: str) -> Iterator[tuple[str, str]]:
+    """``(value, source_system)`` per evidence record (CSV with a header, or JSONL objects)."""
+    encoding = detect_encoding(path)
+    with path.open(encoding=encoding, newline="") as handle:
+        first = handle.readline()
+        if first.lstrip().startswith("{"):
+            for line in [first, *handle]:
+                if line.strip():
+                    obj = json.loads(line)
+                    field = _column(list(obj), key)
+                    yield str(obj.get(field) or ""), str(obj.get("source_system") or "")
+            return
+        delimiter = sniff_delimiter(first)
+        reader = csv.reader(handle, delimiter=delimiter)
+        headers = next(csv.reader([first], delimiter=delimiter))
+        at = headers.index(_column(headers, key))
+        system = next((i for i, h in enumerate(headers) if SYNONYMS.get(header_key(h)) == "source_system"), None)
+        for row in reader:
+            if row:
+                yield (row[at] if at < len(row) else ""), (row[system] if system is not None
+                                                            and system < len(row) else "")
+
+
+def _plain(key: str, value: str, system: str, default_country: str | None) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    if key == "email":
+        email, _ = check_email(value)
+        return email.casefold() if email else None
+    if key == "phone":
+        phone, _ = check_phone(value, default_country)
+        return phone
+    return f"{system.strip().casefold()}{KEY_SEPARATOR}{value}"
+
+
+def identify(
+    session: Session, *, clock: Clock, actor: str, incident_id: int, keys: Keys, path: Path, key: str,
+    default_country: str | None = None,
+) -> IdentifySummary:
+    """Link to the incident every registry subject found in the evidence file by ``key``; commits.
+
+    Raises ``InvalidInput`` for an unknown key or a file without that column, ``NotFound``.
+    """
+    if key not in KEYS:
+        raise InvalidInput(f"--key must be one of {', '.join(KEYS)}", details=[{"path": "key", "reason": key}])
+    incidents.get(session, incident_id=incident_id)
+    index, now = keys.blind_index(), clock.now()
+    records = matched = invalid = linked = 0
+    digests: list[str] = []
+
+    def flush() -> None:
+        nonlocal matched, linked
+        owners = store.lookup(session, ((key, d) for d in digests))
+        matched += sum(1 for d in digests if (key, d) in owners)
+        linked += store.link(session, incident_id=incident_id, subject_ids=owners.values(), added_by="evidence",
+                             now=now)
+        digests.clear()
+
+    try:
+        for value, system in _records(path, key):
+            records += 1
+            plain = _plain(key, value, system, default_country)
+            if plain is None:
+                invalid += 1
+                continue
+            digests.append(index.digest(key, plain))
+            if len(digests) >= BATCH:
+                flush()
+        flush()
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        session.rollback()
+        raise InvalidInput(f"evidence file unreadable at record {records + 1}: {exc}",
+                           details=[{"path": f"file:{records + 1}", "reason": str(exc)}]) from exc
+    summary = IdentifySummary(records, matched, records - matched - invalid, invalid, linked)
+    _record(session, clock=clock, actor=actor, incident_id=incident_id, what=f"evidence by {key}",
+            counts=summary.__dict__)
+    session.commit()
+    return summary
+
+
+def select_source_system(session: Session, *, clock: Clock, actor: str, incident_id: int, source_system: str) -> int:
+    """Link every registry subject with an identifier from ``source_system``; returns new links; commits."""
+    incidents.get(session, incident_id=incident_id)
+    ids = set(session.execute(select(col(SubjectIdentifier.subject_id)).where(
+        col(SubjectIdentifier.source_system) == source_system)).scalars())
+    linked = store.link(session, incident_id=incident_id, subject_ids=ids, added_by="source", now=clock.now())
+    _record(session, clock=clock, actor=actor, incident_id=incident_id, what=f"source system {source_system}",
+            counts={"selected": len(ids), "linked": linked})
+    session.commit()
+    return linked
+
+
+def _record(session: Session, *, clock: Clock, actor: str, incident_id: int, what: str, counts: dict[str, int]
+            ) -> None:
+    audit.record(session, clock=clock, actor=actor, action="subjects.identified", entity="incident",
+                 entity_id=incident_id, incident_id=incident_id, after={"by": what, **counts})
+    incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="subjects",
+                           text=f"Identified subjects from {what}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,0 +1,98 @@
+"""Data subjects (the registry), their encrypted identifiers, links to incidents, and import runs.
+
+Contact data (names, emails, phones, push subscriptions, postal addresses, external ids) is stored only
+encrypted (AES-256-GCM, ``app.crypto.FieldCipher``); lookups and de-duplication use keyed blind indexes
+(HMAC-SHA256 ``digest``), so the database never holds a plaintext email or phone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime
+
+MATCHING_KINDS = ("external_id", "email", "phone")
+CONTACT_KINDS = ("email", "phone", "push", "address")
+
+
+class DataSubject(SQLModel, table=True):
+    """One person in the registry (one row per person, however many files mention them).
+
+    ``jurisdiction`` is an ISO 3166-1/3166-2 code or None; ``jurisdiction_source`` is ``address``,
+    ``inferred`` (from the phone number) or ``unknown``. The ``has_*`` flags say which channels can reach
+    the person without decrypting anything.
+    """
+
+    __tablename__ = "data_subject"
+
+    id: int | None = Field(default=None, primary_key=True)
+    full_name_enc: str | None = Field(default=None, sa_type=Text)
+    preferred_language: str | None = Field(default=None, max_length=35)
+    jurisdiction: str | None = Field(default=None, max_length=10, index=True)
+    jurisdiction_source: str = Field(default="unknown", max_length=10)
+    data_categories: list[str] = Field(default_factory=list, sa_type=JSON)
+    has_email: bool = False
+    has_phone: bool = False
+    has_push: bool = False
+    has_postal: bool = False
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    updated_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class SubjectIdentifier(SQLModel, table=True):
+    """An identifier or contact of a subject: ``kind`` is ``external_id``, ``email``, ``phone``, ``push`` or
+    ``address``; ``digest`` its blind index; ``value_enc`` the encrypted value; ``source_system`` where it
+    came from. ``external_id``, ``email`` and ``phone`` digests identify one person (de-duplication)."""
+
+    __tablename__ = "subject_identifier"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "kind", "digest", name="uq_subject_identifier"),
+        Index("ix_subject_identifier_lookup", "kind", "digest"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="data_subject.id", index=True)
+    kind: str = Field(max_length=12)
+    digest: str = Field(max_length=64)
+    value_enc: str = Field(sa_type=Text)
+    source_system: str | None = Field(default=None, max_length=100, index=True)
+    usable: bool = True  # False once a channel reports it dead (bounced address, opted-out number)
+
+
+class IncidentSubject(SQLModel, table=True):
+    """A subject affected by an incident; ``added_by`` says how (``import:<id>``, ``evidence``, ``source``)."""
+
+    __tablename__ = "incident_subject"
+    __table_args__ = (UniqueConstraint("incident_id", "subject_id", name="uq_incident_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    subject_id: int = Field(foreign_key="data_subject.id", index=True)
+    added_by: str = Field(max_length=40)
+    added_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class SubjectImport(SQLModel, table=True):
+    """One import run: what was read, what it did, and where its rejects report is."""
+
+    __tablename__ = "subject_import"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    filename: str = Field(max_length=300)
+    file_format: str = Field(max_length=10)
+    encoding: str = Field(max_length=30)
+    rows_read: int = 0
+    imported: int = 0
+    merged_duplicates: int = 0
+    already_known: int = 0
+    linked: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    rejects_file: str | None = Field(default=None, max_length=500)
+    actor: str = Field(max_length=200)
+    started_at: dt.datetime = Field(sa_type=UTCDateTime)
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,70 @@
+"""Normalise a stream of read items in chunks, optionally across worker processes, in order.
+
+Memory stays flat: at most ``max_in_flight`` chunks are queued at once (``Pool.imap`` would
+consume the whole input eagerly). Rejections from the reader pass through in their place.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from multiprocessing.context import BaseContext
+from multiprocessing.pool import AsyncResult
+from typing import TypeVar
+
+from app.subjects.model import Outcome, RawRow, Rejection
+from app.subjects.normalise import normalise_chunk
+
+DEFAULT_CHUNK_ROWS = 5000
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of at most ``size`` items."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _work(default_country: str | None, chunk: list[RawRow | Rejection]) -> list[Outcome]:
+    rows = [item for item in chunk if isinstance(item, RawRow)]
+    done = iter(normalise_chunk(rows, default_country))
+    return [item if isinstance(item, Rejection) else next(done) for item in chunk]
+
+
+def normalise_stream(
+    items: Iterable[RawRow | Rejection],
+    *,
+    default_country: str | None,
+    processes: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_in_flight: int | None = None,
+    context: BaseContext | None = None,
+) -> Iterator[Outcome]:
+    """Yield one outcome per item, in input order.
+
+    Args:
+        items: what a :class:`~app.subjects.reading.SubjectReader` yields.
+        default_country: passed to :func:`~app.subjects.normalise.normalise_row`.
+        processes: 1 normalises in this process; more uses a pool of that many workers.
+        chunk_rows: items per unit of work.
+        max_in_flight: chunks queued at once (default ``2 * processes``); bounds memory.
+        context: multiprocessing context (default: the platform default).
+    """
+    work = functools.partial(_work, default_country)
+    if processes <= 1:
+        for chunk in chunked(items, chunk_rows):
+            yield from work(chunk)
+        return
+    limit = max_in_flight or 2 * processes
+    with (context or multiprocessing.get_context()).Pool(processes) as pool:
+        pending: deque[AsyncResult[list[Outcome]]] = deque()
+        for chunk in chunked(items, chunk_rows):
+            pending.append(pool.apply_async(work, (chunk,)))
+            if len(pending) >= limit:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()

@@ -1,0 +1,128 @@
+"""Subject routes: upload a subject file or evidence (streamed to a temporary file), counts, rejects report."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, send_file, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
+
+from app.accounts.access import READ, RESPOND, requires
+from app.db import get_session
+from app.errors import InvalidInput, NotFound
+from app.incidents import flows
+from app.incidents import service as incidents
+from app.subjects import evidence, service
+from app.subjects.models import SubjectImport
+
+api = Blueprint("subjects_api", __name__, url_prefix="/api/incidents")
+ui = Blueprint("subjects_ui", __name__)
+
+
+def _ext(name: str) -> Any:
+    return current_app.extensions[name]
+
+
+def allow_upload() -> None:
+    """Raise this request's body limit to ``UPLOAD_MAX_BYTES``; call before touching ``request.form``."""
+    request.max_content_length = current_app.config["UPLOAD_MAX_BYTES"]
+
+
+@contextmanager
+def uploaded(field: str = "file") -> Iterator[tuple[Path, str]]:
+    """The multipart upload ``field`` saved to a temporary file (removed afterwards); 413 past the limit."""
+    allow_upload()
+    upload: FileStorage | None = request.files.get(field)
+    if upload is None or not upload.filename:
+        raise InvalidInput(f"{field}: attach a file (multipart/form-data)", details=[{"path": field,
+                                                                                      "reason": "missing"}])
+    suffix = Path(upload.filename).suffix.lower()[:10]
+    with tempfile.TemporaryDirectory(prefix="bn-upload-") as folder:
+        path = Path(folder) / f"upload{suffix}"
+        upload.save(path)
+        yield path, upload.filename
+
+
+def _import(incident_id: int) -> service.ImportSummary:
+    allow_upload()
+    form = request.form
+    with uploaded() as (path, name):
+        summary = service.import_file(
+            get_session(), clock=_ext("clock"), actor=g.user.actor, path=path, filename=name, keys=_ext("keys"),
+            rejects_dir=Path(current_app.instance_path) / "imports", incident_id=incident_id,
+            default_country=(form.get("default_country") or "").strip().upper() or None,
+            processes=current_app.config["IMPORT_PROCESSES"])
+    flows.reassess(get_session(), clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
+                   playbooks=_ext("playbooks"))
+    return summary
+
+
+@api.post("/<int:incident_id>/subjects/import")
+@requires(RESPOND)
+def api_import(incident_id: int) -> tuple[Response, int]:
+    """Multipart ``file`` (CSV/JSONL) [+ ``default_country``] -> the import summary (201)."""
+    return jsonify(_import(incident_id).as_dict()), 201
+
+
+@api.post("/<int:incident_id>/subjects/identify")
+@requires(RESPOND)
+def api_identify(incident_id: int) -> Response:
+    """Multipart evidence ``file`` + ``key`` (external_id|email|phone), or ``source_system`` alone."""
+    allow_upload()
+    session, form = get_session(), request.form
+    if form.get("source_system") and "file" not in request.files:
+        linked = evidence.select_source_system(session, clock=_ext("clock"), actor=g.user.actor,
+                                               incident_id=incident_id, source_system=form["source_system"])
+        result: dict[str, Any] = {"linked": linked}
+    else:
+        with uploaded() as (path, _name):
+            result = evidence.identify(session, clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
+                                       keys=_ext("keys"), path=path, key=form.get("key", ""),
+                                       default_country=(form.get("default_country") or None)).__dict__
+    flows.reassess(session, clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
+                   playbooks=_ext("playbooks"))
+    return jsonify(result)
+
+
+@api.get("/<int:incident_id>/subjects")
+@requires(READ)
+def api_reach(incident_id: int) -> Response:
+    """Counts: total, per jurisdiction, per channel, unreachable (no contact data)."""
+    incidents.get(get_session(), incident_id=incident_id)
+    return jsonify(service.reach(get_session(), incident_id=incident_id).__dict__)
+
+
+@ui.route("/incidents/<int:incident_id>/subjects", methods=["GET", "POST"])
+@requires(READ)
+def page(incident_id: int) -> str | Response:
+    """Upload form (responders) with the last summary, and the incident's imports."""
+    session = get_session()
+    incident = incidents.get(session, incident_id=incident_id)
+    summary, error = None, None
+    if request.method == "POST":
+        if g.user.role not in RESPOND:
+            return redirect(url_for("subjects_ui.page", incident_id=incident_id))
+        try:
+            summary = _import(incident_id)
+        except InvalidInput as exc:
+            session.rollback()
+            error = exc.message
+    return render_template("subjects/page.html", incident=incident, summary=summary, error=error,
+                           reach=service.reach(session, incident_id=incident_id),
+                           imports=service.imports_for(session, incident_id=incident_id))
+
+
+@ui.get("/imports/<int:import_id>/rejects.csv")
+@requires(READ)
+def rejects(import_id: int) -> Response:
+    """Download an import's rejects report (line, column, kind, reason; no contact data)."""
+    run = get_session().get(SubjectImport, import_id)
+    if run is None or not run.rejects_file or not Path(run.rejects_file).exists():
+        raise NotFound(f"no rejects report for import {import_id}")
+    return send_file(run.rejects_file, mimetype="text/csv", as_attachment=True,
+                     download_name=f"import-{import_id}-rejects.csv")

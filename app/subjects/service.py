@@ -1,0 +1,247 @@
+"""Importing subject files into the registry (and an incident), identifying subjects from evidence, and
+the counts that drive obligations and substitute notice.
+
+An import is one transaction: a file that fails part-way (a database error, an interrupted process)
+leaves the database as it was. Header problems are found before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Integer, func, select
+from sqlmodel import Session, col
+
+from app.audit import service as audit
+from app.clock import Clock
+from app.crypto import Keys
+from app.errors import InvalidInput
+from app.incidents import service as incidents
+from app.subjects import store
+from app.subjects.dedupe import Subject, dedupe_rows
+from app.subjects.errors import SubjectFileError
+from app.subjects.model import NormalisedRow, Rejection
+from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
+from app.subjects.pipeline import chunked, normalise_stream
+from app.subjects.reading import open_subject_file
+
+CHUNK_ROWS = 5000
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did (the CLI's ``--format json`` and the API answer)."""
+
+    import_id: int
+    rows_read: int
+    imported: int
+    merged_duplicates: int
+    already_known: int
+    linked: int
+    rejected: int
+    warnings: int
+    rejects_file: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return dict(self.__dict__)
+
+
+class _Rejects:
+    """The rejects report: ``line,column,kind,reason`` per issue; reasons never quote contact data."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle: IO[str] = path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(["line", "column", "kind", "reason"])
+        self.rejected = self.warnings = 0
+
+    def add(self, item: NormalisedRow | Rejection) -> None:
+        if isinstance(item, Rejection):
+            self.rejected += 1
+        else:
+            self.warnings += len(item.issues)
+        for issue in item.issues:
+            self._writer.writerow([issue.line, issue.column or "", issue.kind.value, issue.reason])
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _file_error(exc: SubjectFileError) -> InvalidInput:
+    return InvalidInput(str(exc), details=[{"path": "file", "reason": str(exc)}])
+
+
+def _store_chunk(session: Session, subjects: list[Subject], keys: Keys, now: dt.datetime,
+                 created: set[int]) -> tuple[list[int], int, int]:
+    """Write one chunk; returns (subject ids touched, duplicates of this import, subjects known before)."""
+    cipher, index = keys.cipher(), keys.blind_index()
+    prepared = [store.prepare(s, cipher=cipher, index=index) for s in subjects]
+    owners = store.lookup(session, (k for p in prepared for k in p.match_keys))
+    fresh: list[store.Prepared] = []
+    known: list[tuple[int, store.Prepared]] = []
+    duplicates = before = 0
+    for item in prepared:
+        ids = sorted({owners[k] for k in item.match_keys if k in owners})
+        if not ids:
+            fresh.append(item)
+            continue
+        target = ids[0]
+        if len(ids) > 1:
+            store.merge_subjects(session, target, ids[1:], now)
+            owners.update({k: target for k, v in owners.items() if v in ids})
+        known.append((target, item))
+        duplicates, before = duplicates + (target in created), before + (target not in created)
+    store.update_known(session, known, now)
+    new_ids = store.insert_new(session, fresh, now)
+    created.update(new_ids)
+    return [*new_ids, *(sid for sid, _ in known)], duplicates, before
+
+
+def import_file(
+    session: Session, *, clock: Clock, actor: str, path: Path, keys: Keys, rejects_dir: Path,
+    incident_id: int | None = None, mapping: dict[str, str] | None = None, default_country: str | None = None,
+    processes: int = 1, progress: Progress | None = None, filename: str | None = None,
+) -> ImportSummary:
+    """Import a CSV/JSONL subject file into the registry and, with ``incident_id``, link every subject
+    in it to that incident. One transaction; commits at the end.
+
+    Raises ``InvalidInput`` (header problems, unreadable file: nothing written) or ``NotFound``.
+    """
+    if incident_id is not None:
+        incidents.get(session, incident_id=incident_id)
+    try:
+        reader = open_subject_file(path, mapping=mapping)
+    except SubjectFileError as exc:
+        raise _file_error(exc) from exc
+    now = clock.now()
+    run = SubjectImport(incident_id=incident_id, filename=(filename or path.name)[:300], file_format=reader.format,
+                        encoding=reader.encoding, actor=actor, started_at=now)
+    session.add(run)
+    session.flush()
+    rejects = _Rejects(rejects_dir / f"import-{run.id}-rejects.csv")
+    try:
+        _run(session, run, reader, rejects, keys=keys, now=now, default_country=default_country,
+             processes=processes, progress=progress)
+    except SubjectFileError as exc:
+        session.rollback()
+        rejects.close()
+        rejects.path.unlink(missing_ok=True)
+        raise _file_error(exc) from exc
+    except BaseException:
+        session.rollback()
+        rejects.close()
+        rejects.path.unlink(missing_ok=True)
+        raise
+    rejects.close()
+    run.rejected, run.warnings, run.rejects_file = rejects.rejected, rejects.warnings, str(rejects.path)
+    run.finished_at = clock.now()
+    session.add(run)
+    _record(session, clock=clock, actor=actor, run=run)
+    session.commit()
+    return ImportSummary(run.id or 0, run.rows_read, run.imported, run.merged_duplicates, run.already_known,
+                         run.linked, run.rejected, run.warnings, run.rejects_file)
+
+
+def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *, keys: Keys, now: dt.datetime,
+         default_country: str | None, processes: int, progress: Progress | None) -> None:
+    created: set[int] = set()
+    stream = normalise_stream(reader, default_country=default_country, processes=processes, chunk_rows=CHUNK_ROWS)
+    for chunk in chunked(stream, CHUNK_ROWS):
+        for item in chunk:
+            rejects.add(item)
+        rows = [item for item in chunk if isinstance(item, NormalisedRow)]
+        subjects, merged = dedupe_rows(rows)
+        touched, duplicates, before = _store_chunk(session, subjects, keys, now, created)
+        run.rows_read += len(chunk)
+        run.merged_duplicates += merged + duplicates
+        run.already_known += before
+        if run.incident_id is not None:
+            run.linked += store.link(session, incident_id=run.incident_id, subject_ids=touched,
+                                     added_by=f"import:{run.id}", now=now)
+        if progress:
+            progress(len(chunk))
+    run.imported = len(created)
+
+
+def _record(session: Session, *, clock: Clock, actor: str, run: SubjectImport) -> None:
+    counts = {k: getattr(run, k) for k in ("rows_read", "imported", "merged_duplicates", "already_known", "linked",
+                                           "rejected", "warnings")}
+    audit.record(session, clock=clock, actor=actor, action="subjects.imported", entity="subject_import",
+                 entity_id=run.id or 0, incident_id=run.incident_id, after={"file": run.filename, **counts})
+    if run.incident_id is not None:
+        incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor=actor, kind="subjects",
+                               text=f"Imported {run.filename}: {run.imported} new subjects, {run.linked} linked, "
+                                    f"{run.merged_duplicates} duplicates merged, {run.rejected} rows rejected")
+
+
+def jurisdiction_counts(session: Session, *, incident_id: int) -> dict[str, int]:
+    """People per resolved jurisdiction among the incident's subjects (unknown ones left out)."""
+    rows = session.execute(
+        select(col(DataSubject.jurisdiction), func.count()).join(IncidentSubject, col(IncidentSubject.subject_id)
+                                                            == col(DataSubject.id))
+        .where(col(IncidentSubject.incident_id) == incident_id, col(DataSubject.jurisdiction).is_not(None))
+        .group_by(col(DataSubject.jurisdiction)))
+    return {str(code): int(n) for code, n in rows}
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Counts for an incident's subjects: total, per jurisdiction (``"unknown"`` included), how many each
+    channel can reach, and how many no channel can reach (the substitute-notice pool's floor)."""
+
+    total: int
+    by_jurisdiction: dict[str, int]
+    by_source: dict[str, int]
+    email: int
+    phone: int
+    push: int
+    postal: int
+    unreachable: int
+
+
+def reach(session: Session, *, incident_id: int) -> Reach:
+    """Reachability and jurisdiction counts, computed in the database (no decryption)."""
+    linked = select(col(IncidentSubject.subject_id)).where(col(IncidentSubject.incident_id) == incident_id)
+    base = select(DataSubject).where(col(DataSubject.id).in_(linked)).subquery()
+    row = session.execute(select(
+        func.count(), *(func.coalesce(func.sum(func.cast(base.c[f], _int())), 0)
+                        for f in ("has_email", "has_phone", "has_push", "has_postal")),
+        func.coalesce(func.sum(func.cast(~(base.c.has_email | base.c.has_phone | base.c.has_push
+                                           | base.c.has_postal), _int())), 0))).one()
+    places = session.execute(select(base.c.jurisdiction, base.c.jurisdiction_source, func.count())
+                             .group_by(base.c.jurisdiction, base.c.jurisdiction_source)).all()
+    by_jurisdiction: dict[str, int] = {}
+    by_source: dict[str, int] = {}
+    for code, source, n in places:
+        by_jurisdiction[code or "unknown"] = by_jurisdiction.get(code or "unknown", 0) + n
+        by_source[source] = by_source.get(source, 0) + n
+    return Reach(row[0], dict(sorted(by_jurisdiction.items())), by_source, *row[1:])
+
+
+def _int() -> Integer:
+    return Integer()
+
+
+def imports_for(session: Session, *, incident_id: int) -> list[SubjectImport]:
+    """The incident's import runs, newest first."""
+    return list(session.execute(select(SubjectImport).where(col(SubjectImport.incident_id) == incident_id)
+                                .order_by(col(SubjectImport.id).desc())).scalars())
+
+
+def iter_subject_ids(session: Session, *, incident_id: int, batch: int = 1000) -> Iterator[list[int]]:
+    """The incident's subject ids in ascending batches (for dispatch and letters)."""
+    after = 0
+    while ids := list(session.execute(select(col(IncidentSubject.subject_id)).where(
+            col(IncidentSubject.incident_id) == incident_id, col(IncidentSubject.subject_id) > after)
+            .order_by(col(IncidentSubject.subject_id)).limit(batch)).scalars()):
+        yield ids
+        after = ids[-1]

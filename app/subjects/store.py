@@ -1,0 +1,197 @@
+"""Writing merged subjects into the registry, one chunk at a time, with set-based SQL.
+
+A chunk of de-duplicated :class:`~app.subjects.dedupe.Subject` values is encrypted, its blind-index keys
+looked up in one query per kind, and then: new people are inserted in bulk; people already known get the
+union of their contacts and categories; rows that connect two known subjects merge them into the older one.
+Nothing here commits: the import runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlmodel import Session, col
+
+from app.crypto import BlindIndex, FieldCipher
+from app.subjects.dedupe import Subject, identity_keys
+from app.subjects.models import MATCHING_KINDS, DataSubject, IncidentSubject, SubjectIdentifier
+
+BATCH = 500
+_RANK = {"address": 0, "inferred": 1, "unknown": 2}
+
+
+@dataclass
+class Prepared:
+    """One subject of a chunk, ready for the database: encrypted identifiers and plain flags."""
+
+    identifiers: list[dict[str, Any]]
+    fields: dict[str, Any]
+
+    @property
+    def match_keys(self) -> list[tuple[str, str]]:
+        """``(kind, digest)`` of the identifiers that identify one person."""
+        return [(i["kind"], i["digest"]) for i in self.identifiers if i["kind"] in MATCHING_KINDS]
+
+
+def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prepared:
+    """Encrypt and index one merged subject (AES-256-GCM values, HMAC-SHA256 digests)."""
+    identifiers = []
+    shown = [(ext, system or None) for system, ext in subject.external_ids]
+    shown += [(value, None) for value in (*subject.emails, *subject.phones)]
+    for (kind, plain), (value, source) in zip(identity_keys(subject), shown, strict=True):
+        identifiers.append({"kind": kind, "digest": index.digest(kind, plain), "value_enc": cipher.encrypt(value),
+                            "source_system": source})
+    for push in subject.push_subscriptions:
+        identifiers.append({"kind": "push", "digest": index.digest("push", push), "value_enc": cipher.encrypt(push),
+                            "source_system": None})
+    for address in subject.addresses:
+        if not (address.line1 or address.line2 or address.city or address.postal_code):
+            continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
+        text = json.dumps(asdict(address), sort_keys=True, ensure_ascii=False)
+        identifiers.append({"kind": "address", "digest": index.digest("address", text),
+                            "value_enc": cipher.encrypt(text), "source_system": None})
+    jurisdiction = subject.jurisdiction
+    return Prepared(identifiers, {
+        "full_name_enc": cipher.encrypt(subject.full_names[0]) if subject.full_names else None,
+        "preferred_language": subject.preferred_language,
+        "jurisdiction": jurisdiction.code, "jurisdiction_source": jurisdiction.source,
+        "data_categories": sorted(subject.data_categories),
+        "has_email": bool(subject.emails), "has_phone": bool(subject.phones),
+        "has_push": bool(subject.push_subscriptions),
+        "has_postal": any(a.is_deliverable for a in subject.addresses)})
+
+
+def _batches(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Existing owners of ``(kind, digest)`` keys: one query per kind and batch of 500."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, digest in set(keys):
+        by_kind.setdefault(kind, []).append(digest)
+    found: dict[tuple[str, str], int] = {}
+    for kind, digests in by_kind.items():
+        for batch in _batches(digests):
+            rows = session.execute(select(col(SubjectIdentifier.subject_id), col(SubjectIdentifier.digest)).where(
+                col(SubjectIdentifier.kind) == kind, col(SubjectIdentifier.digest).in_(batch)))
+            found.update({(kind, digest): subject_id for subject_id, digest in rows})
+    return found
+
+
+@dataclass
+class ChunkResult:
+    """Subject ids touched by a chunk, split into new and already-known ones."""
+
+    created: list[int] = field(default_factory=list)
+    matched: list[int] = field(default_factory=list)
+
+
+def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime) -> list[int]:
+    """Insert new subjects and their identifiers in bulk; returns their ids in order."""
+    if not prepared:
+        return []
+    rows = [{**p.fields, "created_at": now, "updated_at": now} for p in prepared]
+    stmt = insert(DataSubject).returning(col(DataSubject.id), sort_by_parameter_order=True)
+    ids = [row[0] for row in session.execute(stmt, rows)]
+    identifiers = [{**i, "subject_id": sid} for sid, p in zip(ids, prepared, strict=True) for i in p.identifiers]
+    if identifiers:
+        session.execute(insert(SubjectIdentifier), identifiers)
+    return ids
+
+
+def _owned(session: Session, subject_ids: Sequence[int]) -> set[tuple[int, str, str]]:
+    owned: set[tuple[int, str, str]] = set()
+    for batch in _batches(list(subject_ids)):
+        rows = session.execute(select(col(SubjectIdentifier.subject_id), col(SubjectIdentifier.kind),
+                                      col(SubjectIdentifier.digest))
+                               .where(col(SubjectIdentifier.subject_id).in_(batch)))
+        owned.update((sid, kind, digest) for sid, kind, digest in rows)
+    return owned
+
+
+def _merged_fields(current: DataSubject, new: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    categories = sorted(set(current.data_categories) | set(new["data_categories"]))
+    if categories != sorted(current.data_categories):
+        changes["data_categories"] = categories
+    for name in ("full_name_enc", "preferred_language"):
+        if getattr(current, name) is None and new[name] is not None:
+            changes[name] = new[name]
+    if new["jurisdiction"] and _RANK[new["jurisdiction_source"]] < _RANK[current.jurisdiction_source]:
+        changes.update(jurisdiction=new["jurisdiction"], jurisdiction_source=new["jurisdiction_source"])
+    for flag in ("has_email", "has_phone", "has_push", "has_postal"):
+        if new[flag] and not getattr(current, flag):
+            changes[flag] = True
+    return changes
+
+
+def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: dt.datetime) -> None:
+    """Give known subjects the union of what the new rows add; writes nothing when nothing is new."""
+    if not pairs:
+        return
+    ids = sorted({sid for sid, _ in pairs})
+    current = {s.id: s for batch in _batches(ids)
+               for s in session.execute(select(DataSubject).where(col(DataSubject.id).in_(batch))).scalars()}
+    owned = _owned(session, ids)
+    new_identifiers = []
+    for sid, prepared in pairs:
+        changes = _merged_fields(current[sid], prepared.fields)
+        if changes:
+            session.execute(update(DataSubject).where(col(DataSubject.id) == sid).values(**changes, updated_at=now))
+            for key, value in changes.items():
+                setattr(current[sid], key, value)
+        for ident in prepared.identifiers:
+            if (sid, ident["kind"], ident["digest"]) not in owned:
+                owned.add((sid, ident["kind"], ident["digest"]))
+                new_identifiers.append({**ident, "subject_id": sid})
+    if new_identifiers:
+        session.execute(insert(SubjectIdentifier), new_identifiers)
+
+
+def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt.datetime) -> None:
+    """Fold ``others`` into ``target``: identifiers and incident links move, fields unite, others go."""
+    owned = _owned(session, [target])
+    moving = session.execute(select(SubjectIdentifier).where(col(SubjectIdentifier.subject_id).in_(others))).scalars()
+    for ident in list(moving):
+        if (target, ident.kind, ident.digest) in owned:
+            session.execute(delete(SubjectIdentifier).where(col(SubjectIdentifier.id) == ident.id))
+        else:
+            owned.add((target, ident.kind, ident.digest))
+            session.execute(update(SubjectIdentifier).where(col(SubjectIdentifier.id) == ident.id)
+                            .values(subject_id=target))
+    linked = set(session.execute(select(col(IncidentSubject.incident_id))
+                                 .where(col(IncidentSubject.subject_id) == target)).scalars())
+    for link in list(session.execute(select(IncidentSubject).where(col(IncidentSubject.subject_id).in_(others)))
+                     .scalars()):
+        if link.incident_id in linked:
+            session.execute(delete(IncidentSubject).where(col(IncidentSubject.id) == link.id))
+        else:
+            linked.add(link.incident_id)
+            session.execute(update(IncidentSubject).where(col(IncidentSubject.id) == link.id).values(subject_id=target))
+    for other in session.execute(select(DataSubject).where(col(DataSubject.id).in_(others))).scalars():
+        fields = {k: getattr(other, k) for k in ("full_name_enc", "preferred_language", "jurisdiction",
+                                                  "jurisdiction_source", "data_categories", "has_email", "has_phone",
+                                                  "has_push", "has_postal")}
+        update_known(session, [(target, Prepared([], fields))], now)
+    session.execute(delete(DataSubject).where(col(DataSubject.id).in_(others)))
+
+
+def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], added_by: str, now: dt.datetime) -> int:
+    """Link subjects to an incident (already linked ones are left alone); returns how many were new."""
+    wanted = sorted(set(subject_ids))
+    have: set[int] = set()
+    for batch in _batches(wanted):
+        have.update(session.execute(select(col(IncidentSubject.subject_id)).where(
+            col(IncidentSubject.incident_id) == incident_id, col(IncidentSubject.subject_id).in_(batch))).scalars())
+    rows = [{"incident_id": incident_id, "subject_id": sid, "added_by": added_by, "added_at": now}
+            for sid in wanted if sid not in have]
+    if rows:
+        session.execute(insert(IncidentSubject), rows)
+    return len(rows)

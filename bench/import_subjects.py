@@ -1,0 +1,182 @@
+"""Subject import throughput and memory, with the simplest possible loader as the ceiling.
+
+Usage: .venv/bin/python bench/import_subjects.py --rows 100000,1000000 --db sqlite|postgres [--processes 2]
+
+For each size: writes a realistic CSV (seeded Faker pools; ~5% dirty rows: bad emails, spreadsheet-damaged
+phones, unknown categories, ragged rows; ~3% duplicates of earlier people with another contact), then runs,
+each in its own process so peak RSS is that run's alone:
+  * ``ceiling``: csv.reader + executemany of the raw strings into a plain table (10k rows per batch);
+  * ``import``: ``app.subjects.service.import_file`` into a migrated database (normalise, encrypt, index,
+    de-duplicate, link to an incident).
+Prints one JSON line per run: rows, seconds, rows/s, peak RSS (MiB), rejected, and our/ceiling ratio.
+PostgreSQL: BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); a database is created
+and dropped per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing as mp
+import random
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+HEADER = ["external_id", "full_name", "email", "phone", "address_line1", "city", "region", "postal_code",
+          "country", "preferred_language", "data_categories", "source_system"]
+
+
+def write_file(path: Path, rows: int, seed: int = 2026) -> None:
+    """A realistic subject file: Faker pools combined at random (Faker per row would dominate the bench)."""
+    from faker import Faker
+
+    rng = random.Random(seed)
+    fake = Faker(["en_US"])
+    fake.seed_instance(seed)
+    names = [fake.name() for _ in range(5000)]
+    streets = [fake.street_address() for _ in range(5000)]
+    places = [(fake.city(), fake.state_abbr(), fake.zipcode()) for _ in range(2000)]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(HEADER)
+        for i in range(rows):
+            person = i if rng.random() > 0.03 or i < 100 else rng.randrange(i)  # ~3% repeat an earlier person
+            city, state, zipcode = places[person % len(places)]
+            row = [f"C{person}", names[person % len(names)], f"user{person}@example{person % 97}.com",
+                   f"+1 {201 + person % 700:03d} 555 {person % 10000:04d}", streets[person % len(streets)], city,
+                   state, zipcode, "US", "en", "name;contact", "crm"]
+            roll = rng.random()
+            if roll < 0.015:
+                row[2] = "not-an-email"
+            elif roll < 0.03:
+                row[3] = "4.47E+11"
+            elif roll < 0.04:
+                row[10] = "name;shoe_size"
+            elif roll < 0.05:
+                row = row[:4]  # ragged
+            out.writerow(row)
+
+
+def _database(kind: str) -> tuple[str, Any]:
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="bn-bench-"))
+        return f"sqlite:///{folder / 'bench.sqlite'}", None
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    name = f"bn_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return PG_URL.rsplit("/", 1)[0] + f"/{name}", (admin, name)
+
+
+def _drop(handle: Any) -> None:
+    if handle:
+        from sqlalchemy import text
+
+        admin, name = handle
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def ceiling(path: str, kind: str, queue: Any) -> None:
+    """csv.reader + executemany of raw strings: the fastest a loader of this file can be here."""
+    from sqlalchemy import create_engine, text
+
+    url, handle = _database(kind)
+    engine = create_engine(url)
+    columns = ", ".join(f"c{i} TEXT" for i in range(len(HEADER)))
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE raw ({columns})"))
+        insert = text(f"INSERT INTO raw VALUES ({', '.join(f':c{i}' for i in range(len(HEADER)))})")
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            next(reader)
+            batch: list[dict[str, str]] = []
+            for row in reader:
+                batch.append({f"c{i}": (row[i] if i < len(row) else "") for i in range(len(HEADER))})
+                if len(batch) == 10000:
+                    conn.execute(insert, batch)
+                    batch.clear()
+            if batch:
+                conn.execute(insert, batch)
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    _drop(handle)
+    queue.put({"seconds": seconds, "rejected": 0})
+
+
+def ours(path: str, kind: str, processes: int, queue: Any) -> None:
+    """The product's import, end to end, into a migrated database."""
+    from app import db
+    from app.clock import SystemClock
+    from app.crypto import load_keys
+    from app.incidents import service as incidents
+    from app.subjects import service
+
+    url, handle = _database(kind)
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    folder = Path(tempfile.mkdtemp(prefix="bn-bench-inst-"))
+    keys = load_keys(None, folder)
+    clock = SystemClock()
+    with db.session_scope(engine) as session:
+        incident = incidents.create(session, clock=clock, actor="bench", data={
+            "title": "bench", "aware_at": "2026-03-02T09:00:00Z", "controller": {"name": "Bench"},
+            "subjects": {"count": 1}})
+        start = time.perf_counter()
+        summary = service.import_file(session, clock=clock, actor="bench", path=Path(path), keys=keys,
+                                      rejects_dir=folder, incident_id=incident.id, processes=processes)
+        seconds = time.perf_counter() - start
+    engine.dispose()
+    _drop(handle)
+    queue.put({"seconds": seconds, "rejected": summary.rejected, "imported": summary.imported,
+               "merged_duplicates": summary.merged_duplicates})
+
+
+def _measure(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    result: dict[str, Any] = queue.get()
+    proc.join()
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result["peak_rss_mib"] = round(max(peak, before) / 1024, 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", default="100000")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--processes", type=int, default=2)
+    args = parser.parse_args()
+    for rows in (int(r) for r in args.rows.split(",")):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "subjects.csv"
+            write_file(path, rows)
+            base = _measure(ceiling, (str(path), args.db))
+            run = _measure(ours, (str(path), args.db, args.processes))
+            for name, r in (("ceiling", base), ("import", run)):
+                r.update(stage=name, rows=rows, db=args.db, rows_per_s=round(rows / r["seconds"]),
+                         seconds=round(r["seconds"], 2))
+            run["ratio_to_ceiling"] = round(base["seconds"] / run["seconds"], 3)
+            run["processes"] = args.processes
+            print(json.dumps(base), flush=True)
+            print(json.dumps(run), flush=True)
+
+
+if __name__ == "__main__":
+    main()

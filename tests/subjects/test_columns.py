@@ -1,0 +1,77 @@
+"""Header matching: synonyms, duplicates, contact columns, mapping files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.subjects import RawRow, SubjectFileError, load_mapping, match_headers, open_subject_file
+
+
+def test_usual_synonyms_match_ignoring_case_spaces_dashes_underscores() -> None:
+    headers = ["Customer ID", "Full-Name", "E-Mail", "Mobile", "Street", "ZIP", "State", "COUNTRY", "Lang",
+               "Data_Categories", "Source System"]
+    assert dict(match_headers(headers).by_source) == {
+        "Customer ID": "external_id", "Full-Name": "full_name", "E-Mail": "email", "Mobile": "phone",
+        "Street": "address_line1", "ZIP": "postal_code", "State": "region", "COUNTRY": "country",
+        "Lang": "preferred_language", "Data_Categories": "data_categories", "Source System": "source_system",
+    }
+
+
+@pytest.mark.parametrize(("header", "column"), [
+    ("Postcode", "postal_code"), ("post_code", "postal_code"), ("Province", "region"), ("e_mail", "email"),
+    ("Phone Number", "phone"), ("Address Line 2", "address_line2"), ("push-subscription", "push_subscription"),
+])
+def test_single_synonyms(header: str, column: str) -> None:
+    assert match_headers(["email", header] if column != "email" else [header]).by_source[header] == column
+
+
+def test_duplicate_header_is_rejected_naming_both() -> None:
+    with pytest.raises(SubjectFileError, match=r"duplicate header: 'Email' and 'e-mail'") as info:
+        match_headers(["Email", "name", "e-mail"])
+    assert info.value.column == "e-mail"
+
+
+def test_two_synonyms_for_one_column_are_rejected() -> None:
+    with pytest.raises(SubjectFileError, match=r"'Mobile' and 'Phone' both map to column 'phone'"):
+        match_headers(["email", "Mobile", "Phone"])
+
+
+def test_file_without_contact_column_is_rejected_up_front(tmp_path: Path) -> None:
+    path = tmp_path / "names.csv"
+    path.write_text("id,name,country\n1,Ann,DE\n", encoding="utf-8")
+    with pytest.raises(SubjectFileError, match=r"no contact column found.*'id', 'name', 'country'"):
+        open_subject_file(path)
+
+
+def test_mapping_file_overrides_automatic_match(tmp_path: Path) -> None:
+    data = tmp_path / "subjects.csv"
+    data.write_text("Kundennummer,Mail privat,Mobile,Phone\n17,a@mail.de,+4915112345678,+4930123456\n",
+                    encoding="utf-8")
+    mapping_path = tmp_path / "mapping.json"
+    mapping_path.write_text(json.dumps({"external_id": "Kundennummer", "email": "mail privat", "phone": "Phone"}),
+                            encoding="utf-8")
+    reader = open_subject_file(data, mapping=load_mapping(mapping_path))
+    assert reader.header_map.unmapped == ("Mobile",)
+    assert list(reader) == [RawRow(2, {"external_id": "17", "email": "a@mail.de", "phone": "+4930123456"})]
+
+
+def test_yaml_mapping_file(tmp_path: Path) -> None:
+    mapping_path = tmp_path / "mapping.yaml"
+    mapping_path.write_text("email: Kontakt\nregion: Bundesland\n", encoding="utf-8")
+    mapping = load_mapping(mapping_path)
+    assert mapping == {"email": "Kontakt", "region": "Bundesland"}
+    header_map = match_headers(["Kontakt", "Bundesland", "State"], mapping)
+    assert dict(header_map.by_source) == {"Kontakt": "email", "Bundesland": "region"}
+    assert header_map.unmapped == ("State",)
+
+
+def test_mapping_errors_name_the_column(tmp_path: Path) -> None:
+    with pytest.raises(SubjectFileError, match="unknown column 'mail'"):
+        match_headers(["email"], {"mail": "email"})
+    with pytest.raises(SubjectFileError, match="'phone' names header 'Handy', which the file does not have"):
+        match_headers(["email"], {"phone": "Handy"})
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SubjectFileError, match=r"bad\.json"):
+        load_mapping(bad)

@@ -1,0 +1,33 @@
+"""Chunked normalisation in worker processes gives the same outcomes, in order, as in-process."""
+
+import multiprocessing
+import pickle
+from pathlib import Path
+
+from app.subjects import NormalisedRow, Rejection, normalise_chunk, normalise_stream, open_subject_file
+
+
+def test_pool_matches_single_process_in_order(tmp_path: Path) -> None:
+    lines = ["external_id,email,phone,country"]
+    for i in range(230):
+        lines.append(f"{i},p{i}@mail.de,030 {1000000 + i},DE" if i % 7 else f"{i},bad{i}")
+    path = tmp_path / "subjects.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reader = open_subject_file(path)
+    single = list(normalise_stream(reader, default_country=None, chunk_rows=50))
+    pooled = list(normalise_stream(reader, default_country=None, processes=2, chunk_rows=50, max_in_flight=2,
+                                   context=multiprocessing.get_context("fork")))
+    assert pooled == single
+    assert len(single) == 230
+    assert sum(isinstance(o, Rejection) for o in single) == 33
+    assert [o.line for o in single] == list(range(2, 232))
+    assert all(o.phone == f"+4930{1000000 + int(o.external_id or 0)}" for o in single if isinstance(o, NormalisedRow))
+
+
+def test_outcomes_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("email,phone\na@mail.de,+4930123456\n", encoding="utf-8")
+    rows = list(open_subject_file(path))
+    outcomes = normalise_chunk(rows, "DE")  # type: ignore[arg-type]
+    assert pickle.loads(pickle.dumps(outcomes)) == outcomes
+    assert pickle.loads(pickle.dumps(rows)) == rows

@@ -1,0 +1,63 @@
+"""Encodings: UTF-8 with/without BOM, Windows-1252, late non-ASCII, undecodable bytes."""
+
+from pathlib import Path
+
+import pytest
+
+from app.subjects import RawRow, SubjectFileError, open_subject_file
+
+
+def rows(path: Path) -> list[RawRow]:
+    return [item for item in open_subject_file(path) if isinstance(item, RawRow)]
+
+
+def test_utf8_bom_does_not_stick_to_first_header(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffexternal_id,email\nA1,a@mail.de\n".encode())
+    reader = open_subject_file(path)
+    assert reader.encoding == "utf-8-sig"
+    assert reader.headers == ("external_id", "email")
+    assert rows(path) == [RawRow(2, {"external_id": "A1", "email": "a@mail.de"})]
+
+
+def test_utf8_without_bom(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("full_name,email\nJosé Ærø,j@mail.de\n", encoding="utf-8")
+    assert open_subject_file(path).encoding == "utf-8"
+    assert rows(path)[0].values["full_name"] == "José Ærø"
+
+
+def test_cp1252_file_with_accents_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.csv"
+    text = ("full_name;email;city\nJosé Müller;jose@mail.de;Köln\nZoë Ærø;z@mail.fr;Besançon\n"
+            "François €;f@mail.fr;Zürich\n")
+    path.write_bytes(text.encode("cp1252"))
+    reader = open_subject_file(path)
+    assert reader.encoding == "cp1252"
+    names = [row.values["full_name"] for row in rows(path)]
+    assert names == ["José Müller", "Zoë Ærø", "François €"]
+    assert [row.values["city"] for row in rows(path)] == ["Köln", "Besançon", "Zürich"]
+
+
+def test_latin1_accent_far_beyond_the_sample_is_still_detected(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    filler = "".join(f"{i},person{i}@mail.de,Name {i}\n" for i in range(5000))
+    path.write_bytes(("external_id,email,full_name\n" + filler + "9999,x@mail.de,Renée Çelik\n").encode("cp1252"))
+    assert path.stat().st_size > 128 * 1024
+    assert open_subject_file(path).encoding == "cp1252"
+    assert rows(path)[-1].values["full_name"] == "Renée Çelik"
+
+
+def test_late_utf8_accent_stays_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "late-utf8.csv"
+    filler = "".join(f"{i},person{i}@mail.de\n" for i in range(5000))
+    path.write_text("external_id,email\n" + filler + "9999,renée@mail.de\n", encoding="utf-8")
+    assert open_subject_file(path).encoding == "utf-8"
+    assert rows(path)[-1].values["email"] == "renée@mail.de"
+
+
+def test_empty_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(SubjectFileError, match="empty"):
+        open_subject_file(path)

