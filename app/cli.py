@@ -99,12 +99,13 @@ def register_cli(app: Flask) -> None:
     """Attach the command groups to ``flask``/``breach-notify``."""
     from app.accounts.cli import users_group
     from app.incidents.cli import incidents_group
+    from app.notices.cli import notices_group
     from app.obligations.cli import obligations_group, scheduler_command
     from app.serve import serve_command
     from app.subjects.cli import subjects_group
 
     for command in (db_group, audit_group, users_group, incidents_group, obligations_group, scheduler_command,
-                    serve_command, subjects_group):
+                    serve_command, subjects_group, notices_group):
         app.cli.add_command(command)
 
 

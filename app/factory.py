@@ -17,8 +17,8 @@ from app import config as app_config
 from app import db
 from app.clock import SystemClock
 from app.crypto import load_keys
-from app.web import register_upload_limits
 from app.playbooks.loader import load_playbooks
+from app.web import register_upload_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -84,15 +84,17 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.incidents.routes import api as incidents_api
     from app.incidents.routes import ui as incidents_ui
+    from app.notices.routes import api as notices_api
+    from app.notices.routes import ui as notices_ui
     from app.obligations.routes import api as obligations_api
     from app.obligations.routes import ui as obligations_ui
     from app.subjects.routes import api as subjects_api
     from app.subjects.routes import ui as subjects_ui
 
-    apis = (incidents_api, obligations_api, subjects_api, audit_bp)
+    apis = (incidents_api, obligations_api, subjects_api, notices_api, audit_bp)
     for api in apis:
         csrf.exempt(api)
-    for bp in (health_bp, accounts_bp, incidents_ui, obligations_ui, subjects_ui, *apis):
+    for bp in (health_bp, accounts_bp, incidents_ui, obligations_ui, subjects_ui, notices_ui, *apis):
         app.register_blueprint(bp)
 
 

@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+AREAS = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228)
 HEADER = ["external_id", "full_name", "email", "phone", "address_line1", "city", "region", "postal_code",
           "country", "preferred_language", "data_categories", "source_system"]
 
@@ -51,8 +52,10 @@ def write_file(path: Path, rows: int, seed: int = 2026) -> None:
         for i in range(rows):
             person = i if rng.random() > 0.03 or i < 100 else rng.randrange(i)  # ~3% repeat an earlier person
             city, state, zipcode = places[person % len(places)]
+            area = AREAS[person % len(AREAS)]
+            exchange = 200 + (person // 10000) % 700
             row = [f"C{person}", names[person % len(names)], f"user{person}@example{person % 97}.com",
-                   f"+1 {201 + person % 700:03d} 555 {person % 10000:04d}", streets[person % len(streets)], city,
+                   f"+1 {area} {exchange} {person % 10000:04d}", streets[person % len(streets)], city,
                    state, zipcode, "US", "en", "name;contact", "crm"]
             roll = rng.random()
             if roll < 0.015:

@@ -96,12 +96,14 @@ class IncidentFacts(_Strict):
 
 class Recipient(_Strict):
     """One affected person: ``full_name``, ``preferred_language`` (BCP 47 tag such as ``pt-BR``; picks
-    the template locale), the ``personal_link`` to the full notice and an optional ``enrolment_code``."""
+    the template locale), the ``personal_link`` to the full notice, an optional ``enrolment_code`` and,
+    for letters, ``postal_address``: the lines of the address block below the name (at most 6)."""
 
     full_name: str = Field(min_length=1)
     preferred_language: str | None = None
     personal_link: HttpUrl
     enrolment_code: str | None = None
+    postal_address: tuple[str, ...] = Field(default=(), max_length=6)
 
     @field_validator("full_name")
     @classmethod
@@ -109,6 +111,13 @@ class Recipient(_Strict):
         if "\n" in value or "\r" in value:
             raise ValueError("full_name must be one line")
         return value
+
+    @field_validator("postal_address")
+    @classmethod
+    def _address_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any("\n" in line or "\r" in line for line in value):
+            raise ValueError("each postal_address line must be one line")
+        return tuple(line.strip() for line in value if line.strip())
 
 
 class NoticeContext(_Strict):

@@ -41,7 +41,16 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date, format_datetime, get_timezone
 from babel.numbers import format_currency, format_decimal
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, UndefinedError, pass_context, pass_eval_context
+from jinja2 import (
+    BaseLoader,
+    DictLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    UndefinedError,
+    pass_context,
+    pass_eval_context,
+)
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -183,12 +192,13 @@ def _one_line(text: str) -> str:
 
 class NoticeRenderer:
     """Renders notices from ``templates_dir`` (the ``templates/notices`` folder). Thread-safe after
-    construction; templates are cached by Jinja2."""
+    construction; templates are cached by Jinja2. ``loader`` replaces the file-system loader (see
+    ``from_sources``)."""
 
-    def __init__(self, templates_dir: str | Path) -> None:
+    def __init__(self, templates_dir: str | Path, *, loader: BaseLoader | None = None) -> None:
         self.templates_dir = Path(templates_dir)
         self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(self.templates_dir)),
+            loader=loader or FileSystemLoader(str(self.templates_dir)),
             undefined=StrictUndefined,
             autoescape=lambda name: bool(name and name.endswith(".html.j2")),
             finalize=_finalize,
@@ -224,9 +234,26 @@ class NoticeRenderer:
         incident's default; see ``locale_chain``. Raises ``NoticeRenderError`` (with ``missing`` set
         for a missing value).
         """
-        values = context.template_vars() if isinstance(context, NoticeContext) else dict(context)
         reg, loc = self.resolve(regime=regime, locales=locale_chain(locale, default_locale),
                                 channel=channel)
+        return self.render_resolved(channel=channel, folder=(reg, loc), requested_regime=regime,
+                                    context=context)
+
+    @classmethod
+    def from_sources(cls, sources: Mapping[str, str]) -> NoticeRenderer:
+        """A renderer over stored template sources (``"default/en/sms.txt.j2" -> source``), e.g. the exact
+        templates of an approved notice version; use it with ``render_resolved``."""
+        return cls(Path("."), loader=DictLoader(dict(sources)))
+
+    def render_resolved(self, *, channel: str, folder: tuple[str, str], requested_regime: str,
+                        context: Mapping[str, Any] | NoticeContext) -> RenderedNotice:
+        """Render every part of ``channel`` from the ``(regime, locale)`` ``folder`` without a lookup.
+
+        Raises ``NoticeRenderError`` as ``render`` does (also for an unknown channel)."""
+        if channel not in CHANNELS:
+            raise NoticeRenderError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+        reg, loc = folder
+        values = context.template_vars() if isinstance(context, NoticeContext) else dict(context)
         values[_RESERVED] = loc
         parts: dict[str, str] = {}
         used: dict[str, str] = {}
@@ -239,7 +266,7 @@ class NoticeRenderer:
                 parts[part] = text.strip()
             else:
                 parts[part] = text.strip() + "\n"
-        return RenderedNotice(channel=channel, regime=reg, requested_regime=regime, locale=loc,
+        return RenderedNotice(channel=channel, regime=reg, requested_regime=requested_regime, locale=loc,
                               parts=parts, templates=used)
 
     def render_for(self, context: NoticeContext, *, regime: str, channel: str) -> RenderedNotice:

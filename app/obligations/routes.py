@@ -9,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from app.accounts.access import APPROVE, READ, RESPOND, requires
 from app.db import get_session
-from app.incidents.routes import json_body
 from app.incidents import flows
+from app.incidents.routes import json_body
 from app.obligations import service
 from app.obligations.models import ObligationRecord
 

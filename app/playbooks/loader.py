@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from app.notices.elements import ELEMENT_SETS
 from app.playbooks.errors import PlaybookError, describe_validation_error, field_path
 from app.playbooks.schema import ObligationRef, Playbook
 
@@ -64,7 +65,19 @@ def load_playbook(path: Path) -> Playbook:
     if playbook.id != path.stem:
         line = _line_of(node, ("id",))
         raise PlaybookError([f"{_where(path, line)}: id: {playbook.id!r} must equal the file name {path.stem!r}"])
+    unknown = _unknown_content_elements(playbook)
+    if unknown:
+        raise PlaybookError([f"{_where(path, _line_of(node, loc))}: {field_path(loc)}: {reason}"
+                             for loc, reason in unknown])
     return playbook
+
+
+def _unknown_content_elements(pb: Playbook) -> list[tuple[tuple[str | int, ...], str]]:
+    """``(location, reason)`` for each ``content_elements`` id not in ``app.notices.elements.ELEMENT_SETS``."""
+    known = ", ".join(sorted(ELEMENT_SETS))
+    return [(("audiences", a, "content_elements", i), f"unknown content element set {key!r} (known: {known})")
+            for a, rule in enumerate(pb.audiences) for i, key in enumerate(rule.content_elements)
+            if key not in ELEMENT_SETS]
 
 
 def _refs(pb: Playbook) -> Iterator[tuple[tuple[str | int, ...], ObligationRef]]:

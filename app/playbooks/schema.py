@@ -252,6 +252,9 @@ class AudienceRule(Rule):
     exemptions: list[Exemption] = Field(default_factory=list)
     deemed_satisfied_by: list[DeemedSatisfied] = Field(default_factory=list)
     content: list[str] = Field(default_factory=list)
+    content_elements: list[str] = Field(default_factory=list)
+    """Ids of ``app.notices.elements.ELEMENT_SETS`` (e.g. ``[us-ca]``) a notice to this audience is checked
+    against; the loader rejects an unknown id."""
     forbidden_content: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
     substitute_notice: SubstituteNotice | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -19,9 +19,14 @@ from sqlmodel import Session, col
 
 from app.crypto import BlindIndex, FieldCipher
 from app.subjects.dedupe import Subject, identity_keys
+from app.subjects.model import PostalAddress
 from app.subjects.models import MATCHING_KINDS, DataSubject, IncidentSubject, SubjectIdentifier
 
 BATCH = 500
+ADDRESS_FIELDS = tuple(f.name for f in fields(PostalAddress))
+SUBJECTS = DataSubject.__table__  # type: ignore[attr-defined]
+IDENTIFIERS = SubjectIdentifier.__table__  # type: ignore[attr-defined]
+LINKS = IncidentSubject.__table__  # type: ignore[attr-defined]
 _RANK = {"address": 0, "inferred": 1, "unknown": 2}
 
 
@@ -52,7 +57,7 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
     for address in subject.addresses:
         if not (address.line1 or address.line2 or address.city or address.postal_code):
             continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
-        text = json.dumps(asdict(address), sort_keys=True, ensure_ascii=False)
+        text = json.dumps({f: getattr(address, f) for f in ADDRESS_FIELDS}, sort_keys=True, ensure_ascii=False)
         identifiers.append({"kind": "address", "digest": index.digest("address", text),
                             "value_enc": cipher.encrypt(text), "source_system": None})
     jurisdiction = subject.jurisdiction
@@ -98,11 +103,13 @@ def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime)
     if not prepared:
         return []
     rows = [{**p.fields, "created_at": now, "updated_at": now} for p in prepared]
-    stmt = insert(DataSubject).returning(col(DataSubject.id), sort_by_parameter_order=True)
-    ids = [row[0] for row in session.execute(stmt, rows)]
+    # Core inserts (not ORM bulk): one multi-row INSERT ... RETURNING per batch on SQLite and PostgreSQL
+    conn = session.connection()
+    stmt = insert(SUBJECTS).returning(SUBJECTS.c.id, sort_by_parameter_order=True)
+    ids = [row[0] for row in conn.execute(stmt, rows)]
     identifiers = [{**i, "subject_id": sid} for sid, p in zip(ids, prepared, strict=True) for i in p.identifiers]
     if identifiers:
-        session.execute(insert(SubjectIdentifier), identifiers)
+        conn.execute(insert(IDENTIFIERS), identifiers)
     return ids
 
 
@@ -152,7 +159,7 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
                 owned.add((sid, ident["kind"], ident["digest"]))
                 new_identifiers.append({**ident, "subject_id": sid})
     if new_identifiers:
-        session.execute(insert(SubjectIdentifier), new_identifiers)
+        session.connection().execute(insert(IDENTIFIERS), new_identifiers)
 
 
 def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt.datetime) -> None:
@@ -193,5 +200,5 @@ def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], adde
     rows = [{"incident_id": incident_id, "subject_id": sid, "added_by": added_by, "added_at": now}
             for sid in wanted if sid not in have]
     if rows:
-        session.execute(insert(IncidentSubject), rows)
+        session.connection().execute(insert(LINKS), rows)
     return len(rows)

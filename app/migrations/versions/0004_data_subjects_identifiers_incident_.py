@@ -1,7 +1,7 @@
 """data subjects, identifiers, incident links, imports
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29 18:03:37.132175
 """
 from alembic import op
@@ -11,7 +11,7 @@ import app.db
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

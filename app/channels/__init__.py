@@ -1,0 +1,19 @@
+"""Channels: email (SMTP), SMS (Twilio), Web Push and the sandbox, behind one small interface.
+
+See ``app.channels.base`` for the interface and ``app.channels.registry`` for the settings.
+"""
+
+from app.channels.base import (
+    Channel,
+    EmailOutbound,
+    OutboundMessage,
+    PushOutbound,
+    ReceiptUpdate,
+    SendResult,
+    SmsOutbound,
+    WrongMessageKind,
+)
+from app.channels.registry import ChannelConfigError, build_channels
+
+__all__ = ["Channel", "ChannelConfigError", "EmailOutbound", "OutboundMessage", "PushOutbound", "ReceiptUpdate",
+           "SendResult", "SmsOutbound", "WrongMessageKind", "build_channels"]

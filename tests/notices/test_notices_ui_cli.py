@@ -1,0 +1,90 @@
+"""Notice pages (facts form, drafting, version page, submit/approve with CSRF) and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.notices.form import FIELDS, document_from_form, form_values
+from tests.notices.notices_workflow_sample import FACTS, file_incident
+from tests.support import bearer, csrf_from, login
+
+
+def _form(body: dict[str, Any]) -> dict[str, Any]:
+    values = form_values(body)
+    return {k: v for k, v in values.items() if v is not False}
+
+
+def test_form_round_trips_the_facts() -> None:
+    doc = document_from_form({k: ("on" if v is True else v) for k, v in _form(FACTS).items()})
+    assert doc["facts"]["remedies"][0]["enrolment_url"] == FACTS["facts"]["remedies"][0]["enrolment_url"]
+    assert doc["facts"]["data_involved"] == FACTS["facts"]["data_involved"]
+    assert doc["facts"]["law_enforcement_delay"] is False and "reply_to" not in doc
+    assert {f.path for f in FIELDS} >= {"facts.contact.toll_free_phone", "sender_address"}
+
+
+def test_pages_draft_submit_and_approve_with_four_eyes(app: Flask, make_user: Any) -> None:
+    drafter, second = make_user("privacy_officer"), make_user("privacy_officer")
+    client = app.test_client()
+    incident_id = file_incident(client, drafter)
+    login(client, drafter)
+    page = client.get(f"/incidents/{incident_id}/notices")
+    assert page.status_code == 200 and "Save facts" in page.get_data(as_text=True)
+    token = csrf_from(page.get_data(as_text=True))
+    bad = client.post(f"/incidents/{incident_id}/notices/facts", data={"csrf_token": token})
+    assert bad.status_code == 422 and "facts.organisation_name" in bad.get_data(as_text=True)
+    saved = client.post(f"/incidents/{incident_id}/notices/facts",
+                        data={"csrf_token": token, **{k: ("on" if v is True else v) for k, v in _form(FACTS).items()}})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    drafted = client.post(f"/incidents/{incident_id}/notices/draft",
+                          data={"csrf_token": token, "regimes": ["us-ca"], "channels": ["email"], "locales": "en"})
+    assert drafted.status_code == 302
+    versions = client.get(f"/api/incidents/{incident_id}/notices", headers=bearer(drafter)).json["versions"]
+    version_id = versions[0]["id"]
+    detail = client.get(f"/incidents/{incident_id}")
+    assert "1 draft" in detail.get_data(as_text=True)
+    url = f"/incidents/{incident_id}/notices/{version_id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Notice of Data Breach" in page and "Submit for approval" in page
+    assert client.post(f"{url}/submit", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{url}/submit", data={}).status_code == 400  # CSRF
+    refused = client.post(f"{url}/approve", data={"csrf_token": token})
+    assert refused.status_code == 403 and "other than its drafter" in refused.get_data(as_text=True)
+    preview = client.post(f"{url}/preview", data={"csrf_token": token, "full_name": "Maria Example",
+                                                  "postal_address": "1 Elm St\nDavis CA"})
+    assert preview.status_code == 200 and "Dear Maria Example" in preview.get_data(as_text=True)
+
+    other = app.test_client()
+    login(other, second)
+    other_token = csrf_from(other.get(url).get_data(as_text=True))
+    assert other.post(f"{url}/approve", data={"csrf_token": other_token}).status_code == 302
+    assert "approved" in other.get(url).get_data(as_text=True)
+
+
+def test_cli_drafts_lists_and_approves(app: Flask, client: FlaskClient, make_user: Any, runner: Any,
+                                       tmp_path: Path) -> None:
+    officer, responder = make_user("privacy_officer"), make_user("responder")
+    incident_id = file_incident(client, officer)
+    facts_file = tmp_path / "facts.json"
+    facts_file.write_text(json.dumps(FACTS["facts"]))
+    result = runner.invoke(args=["notices", "draft", str(incident_id), "--facts", str(facts_file),
+                                 "--sender-name", "Clinic", "--sender-address", "privacy@clinic.example",
+                                 "--channels", "email,letter"])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.output.strip().splitlines()]
+    assert sorted((row[2], row[3]) for row in lines) == [
+        ("us-ca/individuals", "email"), ("us-ca/individuals", "letter"), ("us-hipaa/individuals", "email"),
+        ("us-hipaa/individuals", "letter")]
+    assert all(row[1] == "draft" and row[6] == "ok" for row in lines)
+    listed = runner.invoke(args=["notices", "list", str(incident_id)])
+    assert listed.exit_code == 0 and len(listed.output.strip().splitlines()) == 4
+    version_id = lines[0][0]
+    denied = runner.invoke(args=["notices", "approve", version_id, "--as", responder.user.email])
+    assert denied.exit_code == 2 and "privacy_officer" in denied.output
+    approved = runner.invoke(args=["notices", "approve", version_id, "--as", officer.user.email])
+    assert approved.exit_code == 0, approved.output
+    assert approved.output.split("\t")[1] == "approved"
