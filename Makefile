@@ -20,6 +20,7 @@ run: $(STAMP)
 
 ## Install and run the whole suite: ruff, mypy, pytest on SQLite and again on PostgreSQL
 test: $(STAMP)
+	bash scripts/system-deps.sh
 	VENV=$(VENV) bash scripts/test.sh
 
 lint: $(STAMP)

@@ -98,14 +98,17 @@ def config_command() -> None:
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``flask``/``breach-notify``."""
     from app.accounts.cli import users_group
+    from app.dispatch.cli import dispatch_group, worker_command
     from app.incidents.cli import incidents_group
     from app.notices.cli import notices_group
     from app.obligations.cli import obligations_group, scheduler_command
+    from app.reports.cli import export_group, reports_group
     from app.serve import serve_command
     from app.subjects.cli import subjects_group
 
     for command in (db_group, audit_group, users_group, incidents_group, obligations_group, scheduler_command,
-                    serve_command, subjects_group, notices_group):
+                    serve_command, subjects_group, notices_group, dispatch_group, worker_command,
+                    reports_group, export_group):
         app.cli.add_command(command)
 
 
@@ -126,9 +129,8 @@ def main() -> None:
 
 
 def _standalone_commands() -> dict[str, click.Command]:
-    """Commands that need no app or database (``assess``, ``playbooks``), when present."""
-    try:
-        from app.playbooks.cli import assess_command, playbooks_group  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {}
-    return {"assess": assess_command, "playbooks": playbooks_group}
+    """Commands that build their own app or need none (``assess``, ``playbooks``, ``scenario``)."""
+    from app.playbooks.cli import assess_command, playbooks_group
+    from app.scenario.cli import scenario_group
+
+    return {"assess": assess_command, "playbooks": playbooks_group, "scenario": scenario_group}

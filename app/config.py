@@ -43,6 +43,9 @@ SETTINGS: tuple[Setting, ...] = (
             "instance folder. Never rotate it without re-indexing."),
     Setting("BREACH_NOTIFY_UPLOAD_MAX_BYTES", "UPLOAD_MAX_BYTES", "536870912",
             "Largest subject or evidence file accepted by upload, in bytes; larger answers 413.", int),
+    Setting("BREACH_NOTIFY_UNIT_COSTS", "UNIT_COSTS", "email=0.002,push=0.0005,sms=0.01,letter=0.85",
+            "USD per message by channel, for the substitute-notice cost test (e.g. Cal. Civ. Code 1798.82(j)(3)).",
+            dict),
     Setting("BREACH_NOTIFY_IMPORT_PROCESSES", "IMPORT_PROCESSES", "1",
             "Worker processes normalising rows during an import (CLI and API).", int),
     Setting("BREACH_NOTIFY_PLAYBOOKS", "PLAYBOOKS_DIR", None,
@@ -56,6 +59,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_REMINDER_OFFSETS", "REMINDER_OFFSETS", "24h,6h",
             "Reminders before each obligation's deadline: comma-separated durations (`d`, `h`, `m`, `s`).",
             tuple),
+    Setting("BREACH_NOTIFY_PUBLIC_URL", "PUBLIC_URL", "http://127.0.0.1:5000",
+            "Public base URL of this server: personal links (`/n/<token>`) and the Twilio status callback "
+            "(`/webhooks/twilio/status`) are built from it; Twilio signatures are checked against it."),
+    Setting("BREACH_NOTIFY_DISPATCH_MODE", "DISPATCH_MODE", "sandbox",
+            "`sandbox`: nothing leaves the machine; every message is recorded in the outbox viewer. `live`: send "
+            "with the `SMTP_*`, `TWILIO_*` and `VAPID_*` settings (a channel without settings is skipped)."),
+    Setting("BREACH_NOTIFY_WORKER", "WORKER", "embedded",
+            "`embedded`: `breach-notify serve` runs one dispatch worker thread (SQLite's only option). `off`: run "
+            "`breach-notify worker` processes (any number with PostgreSQL)."),
+    Setting("BREACH_NOTIFY_DISPATCH_WORKERS", "DISPATCH_WORKERS", "1",
+            "How many worker processes share the rate limits: each enforces rate / this number.", int),
+    Setting("BREACH_NOTIFY_DISPATCH_CHANNELS", "DISPATCH_CHANNELS", "email,sms,push,letter",
+            "Default fallback chain per person, best first (a run may name its own)."),
+    Setting("BREACH_NOTIFY_DISPATCH_RATES", "DISPATCH_RATES", "email=50,sms=1,push=100",
+            "Messages per second per channel (token bucket; `0` = unlimited). Twilio long code 1/s, short code "
+            "100/s."),
+    Setting("BREACH_NOTIFY_DISPATCH_CONCURRENCY", "DISPATCH_CONCURRENCY", "email=2,sms=2,push=4",
+            "Parallel senders (threads, one connection each) per channel in each worker."),
+    Setting("BREACH_NOTIFY_RECEIPT_TIMEOUTS", "RECEIPT_TIMEOUTS", "sms=600",
+            "Seconds to wait for a delivery receipt per channel before the person moves to the next channel."),
+    Setting("BREACH_NOTIFY_DISPATCH_MAX_ATTEMPTS", "DISPATCH_MAX_ATTEMPTS", "5",
+            "Attempts per delivery before a temporary failure counts as permanent.", int),
+    Setting("BREACH_NOTIFY_DISPATCH_BACKOFF", "DISPATCH_BACKOFF", "30",
+            "Base of the exponential backoff in seconds (base * 2^(attempt-1), full jitter, at most 1 h).", int),
+    Setting("BREACH_NOTIFY_CLAIM_TIMEOUT", "CLAIM_TIMEOUT", "300",
+            "Seconds a delivery may stay in `sending` before the sweeper re-queues it (its worker died).", int),
+    Setting("BREACH_NOTIFY_LINK_DAYS", "LINK_DAYS", "365", "Days a personal notice link stays valid.", int),
+    Setting("BREACH_NOTIFY_SIGNING_KEY", "SIGNING_KEY", None,
+            "Ed25519 key signing regulator export bundles: PKCS#8 PEM or base64 of the 32-byte seed. Default: "
+            "generated once in `instance/signing-key.pem`. Its public key is served at "
+            "`/.well-known/breach-notify/signing-key`. Share it across servers."),
+    *(Setting(name, name, None, meaning) for name, meaning in (
+        ("SMTP_HOST", "Live email: SMTP server host."),
+        ("SMTP_PORT", "SMTP port (default 587 for starttls, 465 for tls, 25 for none)."),
+        ("SMTP_SECURITY", "`starttls` (default), `tls` or `none` (loopback only)."),
+        ("SMTP_USERNAME", "SMTP AUTH user (with SMTP_PASSWORD)."),
+        ("SMTP_PASSWORD", "SMTP AUTH password."),
+        ("SMTP_TIMEOUT", "SMTP socket timeout in seconds (default 30)."),
+        ("SMTP_CA_FILE", "PEM bundle to trust for the SMTP server instead of the system store."),
+        ("TWILIO_ACCOUNT_SID", "Live SMS: Twilio account SID (`AC...`)."),
+        ("TWILIO_AUTH_TOKEN", "Twilio auth token; also verifies status-callback signatures."),
+        ("TWILIO_FROM", "Sender number (E.164), or use TWILIO_MESSAGING_SERVICE_SID."),
+        ("TWILIO_MESSAGING_SERVICE_SID", "Twilio messaging service (`MG...`)."),
+        ("TWILIO_BASE_URL", "Redirect the Twilio API (sandbox peers only); unset in production."),
+        ("TWILIO_TIMEOUT", "Twilio HTTP timeout in seconds (default 10)."),
+        ("VAPID_PRIVATE_KEY", "Live Web Push: VAPID private key (PEM or raw base64url P-256)."),
+        ("VAPID_SUBJECT", "VAPID subject, `mailto:` or `https:` URL."),
+        ("WEBPUSH_TIMEOUT", "Web Push HTTP timeout in seconds (default 10)."),
+    )),
 )
 
 
@@ -70,7 +122,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
         raw = env.get(setting.env, setting.default)
         if raw is None:
             continue
-        if setting.kind is tuple:
+        if setting.kind is dict:
+            config[setting.key] = parse_prices(setting.env, raw)
+        elif setting.kind is tuple:
             config[setting.key] = parse_durations(setting.env, raw)
         elif setting.kind is int:
             try:
@@ -94,6 +148,20 @@ def parse_durations(name: str, text: str) -> tuple[int, ...]:
             raise ValueError(f"{name}: {item!r} is not a duration like 24h, 30m, 2d or 90s")
         values.append(int(number) * _UNITS[unit])
     return tuple(sorted(values, reverse=True))
+
+
+def parse_prices(name: str, text: str) -> dict[str, float]:
+    """``"email=0.002,sms=0.01"`` -> ``{"email": 0.002, "sms": 0.01}``; ``ValueError`` naming ``name``."""
+    prices: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        try:
+            prices[key.strip()] = float(value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {item!r} is not channel=price") from exc
+        if not sep:
+            raise ValueError(f"{name}: {item!r} is not channel=price")
+    return prices
 
 
 def instance_secret(instance_path: Path, name: str = "secret_key") -> str:

@@ -80,7 +80,13 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Every blueprint; the JSON API authenticates by token only and is exempt from CSRF."""
     from app.accounts.routes import bp as accounts_bp
+    from app.announcements.routes import api as announcements_api
+    from app.announcements.routes import public as public_notices
+    from app.announcements.routes import ui as announcements_ui
     from app.audit.routes import bp as audit_bp
+    from app.dispatch.routes import api as dispatch_api
+    from app.dispatch.routes import ui as dispatch_ui
+    from app.dispatch.routes import webhooks as dispatch_webhooks
     from app.health import bp as health_bp
     from app.incidents.routes import api as incidents_api
     from app.incidents.routes import ui as incidents_ui
@@ -88,13 +94,20 @@ def register_blueprints(app: Flask) -> None:
     from app.notices.routes import ui as notices_ui
     from app.obligations.routes import api as obligations_api
     from app.obligations.routes import ui as obligations_ui
+    from app.reports.pages import ui as reports_ui
+    from app.reports.routes import api as reports_api
+    from app.reports.routes import public as reports_public
+    from app.reports.routes import regulator as reports_regulator
     from app.subjects.routes import api as subjects_api
     from app.subjects.routes import ui as subjects_ui
 
-    apis = (incidents_api, obligations_api, subjects_api, notices_api, audit_bp)
+    apis = (announcements_api, incidents_api, obligations_api, subjects_api, notices_api, audit_bp, dispatch_api,
+            dispatch_webhooks, reports_api)
     for api in apis:
         csrf.exempt(api)
-    for bp in (health_bp, accounts_bp, incidents_ui, obligations_ui, subjects_ui, notices_ui, *apis):
+    pages = (health_bp, accounts_bp, public_notices, announcements_ui, incidents_ui, obligations_ui, subjects_ui,
+             notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator)
+    for bp in (*pages, *apis):
         app.register_blueprint(bp)
 
 

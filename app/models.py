@@ -1,16 +1,23 @@
 """Imports every table module so ``SQLModel.metadata`` is complete (for Alembic and tests)."""
 
 from app.accounts.models import ApiToken, User
+from app.announcements.models import PublicNotice, SubstituteDecision
 from app.audit.models import AuditEvent
+from app.dispatch.models import Delivery, DeliveryAttempt, DispatchRun, SandboxMessage, SubstitutePoolEntry
 from app.incidents.models import Incident, TimelineEntry
 from app.notices.models import NoticeFacts, NoticeVersion
 from app.obligations.models import IncidentAssessment, ObligationAlert, ObligationRecord, SchedulerLease
+from app.reports.models import ExportBundle, RegulatorReport, ReportGrant
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport
 
 __all__ = [
            "ApiToken",
            "AuditEvent",
            "DataSubject",
+           "Delivery",
+           "DeliveryAttempt",
+           "DispatchRun",
+           "ExportBundle",
            "Incident",
            "IncidentAssessment",
            "IncidentSubject",
@@ -18,9 +25,15 @@ __all__ = [
            "NoticeVersion",
            "ObligationAlert",
            "ObligationRecord",
+           "PublicNotice",
+           "RegulatorReport",
+           "ReportGrant",
+           "SandboxMessage",
            "SchedulerLease",
            "SubjectIdentifier",
            "SubjectImport",
+           "SubstituteDecision",
+           "SubstitutePoolEntry",
            "TimelineEntry",
            "User",
 ]

@@ -80,9 +80,28 @@ def _obligations(app: Flask, session: Session) -> None:
         log.info("deadline sweep: %d reminders, %d escalations", len(report.reminders), len(report.escalations))
 
 
+def _dispatch(app: Flask, session: Session) -> None:
+    from app.dispatch.sweeps import sweep as dispatch_sweep
+    from app.dispatch.wiring import policy_for, settings_for
+
+    settings = settings_for(app)
+    report = dispatch_sweep(session, clock=app.extensions["clock"], claim_timeout=settings.claim_timeout,
+                            timeouts=settings.receipt_timeouts, policy=policy_for(app))
+    if report.requeued or report.timed_out or report.finished:
+        log.info("dispatch sweep: %d re-queued, %d receipt timeouts, %d runs finished", report.requeued,
+                 report.timed_out, report.finished)
+
+
+def _announcements(app: Flask, session: Session) -> None:
+    from app.announcements.service import sweep as posting_sweep
+
+    if fired := posting_sweep(session, clock=app.extensions["clock"]):
+        log.info("public notice sweep: %d posting-period reminders", fired)
+
+
 def sweeps() -> list[Callable[[Flask, Session], None]]:
     """The periodic jobs, in order."""
-    return [_obligations]
+    return [_obligations, _dispatch, _announcements]
 
 
 def build(app: Flask, *, blocking: bool) -> BaseScheduler:

@@ -39,9 +39,17 @@ def serve_command(host: str, port: int) -> None:
         scheduler = build(app, blocking=False)
         scheduler.start()
         click.echo(f"embedded scheduler sweeping every {app.config['SWEEP_SECONDS']} s")
+    worker_stop = None
+    if app.config.get("WORKER", "embedded") == "embedded":
+        from app.dispatch.wiring import start_background_worker
+
+        _thread, worker_stop = start_background_worker(app)
+        click.echo(f"embedded dispatch worker running ({app.config.get('DISPATCH_MODE', 'sandbox')} mode)")
     click.echo(f"breach-notify is serving on http://{host}:{port}/login  (Ctrl+C stops)")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
+        if worker_stop is not None:
+            worker_stop.set()
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app.announcements import service as announcements
 from app.clock import Clock
 from app.incidents import service
 from app.incidents.models import Incident
@@ -14,6 +15,8 @@ from app.obligations import service as obligations
 from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
 from app.subjects import service as subjects
+
+DEFAULT_UNIT_COSTS = {"email": 0.002, "push": 0.0005, "sms": 0.01, "letter": 0.85}
 
 
 def file_incident(
@@ -25,13 +28,17 @@ def file_incident(
     return incident
 
 
-def reassess(session: Session, *, clock: Clock, actor: str, incident_id: int, playbooks: Mapping[str, Playbook]
-             ) -> list[ObligationRecord]:
-    """Re-decide obligations; once subjects are linked, their resolved jurisdictions replace the file's
-    estimate (``subjects.by_jurisdiction``), as the incident-file contract says."""
+def reassess(session: Session, *, clock: Clock, actor: str, incident_id: int, playbooks: Mapping[str, Playbook],
+             unit_costs: Mapping[str, float] | None = None) -> list[ObligationRecord]:
+    """Re-decide obligations, then the substitute-notice question. Once subjects are linked, their resolved
+    jurisdictions replace the file's estimate (``subjects.by_jurisdiction``), as the incident-file contract
+    says. ``unit_costs``: USD per message by channel (default ``DEFAULT_UNIT_COSTS``)."""
     counts = subjects.jurisdiction_counts(session, incident_id=incident_id) or None
-    return obligations.refresh(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks,
-                               jurisdiction_counts=counts)
+    records = obligations.refresh(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks,
+                                  jurisdiction_counts=counts)
+    announcements.decide_for(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks,
+                             unit_costs=unit_costs or DEFAULT_UNIT_COSTS)
+    return records
 
 
 def change_incident(

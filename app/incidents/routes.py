@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from werkzeug.wrappers import Response
 
 from app.accounts.access import FILE, READ, RESPOND, requires
+from app.announcements import service as announcements
 from app.db import get_session
 from app.errors import InvalidInput
 from app.incidents import flows, service
@@ -134,6 +135,8 @@ def show(incident_id: int) -> str:
                            obligations=obligations.for_incident(session, incident_id=incident_id),
                            assessment=obligations.latest_assessment(session, incident_id=incident_id),
                            reach=subjects.reach(session, incident_id=incident_id),
+                           substitute=announcements.latest_decision(session, incident_id=incident_id),
+                           public_notice=announcements.for_incident(session, incident_id=incident_id),
                            next_statuses=sorted(s.value for s in TRANSITIONS[Status(incident.status)]))
 
 

@@ -228,6 +228,7 @@ class SubstituteNotice(_Strict):
 
     when: list[str]
     class_size_over: int | None = None
+    cost_over: float | None = None  # USD: the estimated cost of individual notice above which it is allowed
     unreachable_at_least: int | None = None
     components: list[str]
     citation: str

@@ -9,17 +9,18 @@ from __future__ import annotations
 import functools
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from multiprocessing.context import BaseContext
 from multiprocessing.pool import AsyncResult
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.subjects.model import Outcome, RawRow, Rejection
 from app.subjects.normalise import normalise_chunk
 
 DEFAULT_CHUNK_ROWS = 5000
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -33,6 +34,40 @@ def _work(default_country: str | None, chunk: list[RawRow | Rejection]) -> list[
     rows = [item for item in chunk if isinstance(item, RawRow)]
     done = iter(normalise_chunk(rows, default_country))
     return [item if isinstance(item, Rejection) else next(done) for item in chunk]
+
+
+def map_chunks(
+    items: Iterable[T],
+    work: Callable[[list[T]], list[R]],
+    *,
+    processes: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_in_flight: int | None = None,
+    context: BaseContext | None = None,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[list[R]]:
+    """Apply ``work`` (picklable, top-level) to consecutive chunks, in order, one result list per chunk.
+
+    ``processes`` 1 works in this process (calling ``initializer`` first); more uses a pool whose workers
+    run ``initializer(*initargs)`` once. At most ``max_in_flight`` chunks (default ``2 * processes``) are
+    queued, so memory stays flat however long ``items`` is.
+    """
+    if processes <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        for chunk in chunked(items, chunk_rows):
+            yield work(chunk)
+        return
+    limit = max_in_flight or 2 * processes
+    with (context or multiprocessing.get_context()).Pool(processes, initializer, initargs) as pool:
+        pending: deque[AsyncResult[list[R]]] = deque()
+        for chunk in chunked(items, chunk_rows):
+            pending.append(pool.apply_async(work, (chunk,)))
+            if len(pending) >= limit:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def normalise_stream(
@@ -55,16 +90,6 @@ def normalise_stream(
         context: multiprocessing context (default: the platform default).
     """
     work = functools.partial(_work, default_country)
-    if processes <= 1:
-        for chunk in chunked(items, chunk_rows):
-            yield from work(chunk)
-        return
-    limit = max_in_flight or 2 * processes
-    with (context or multiprocessing.get_context()).Pool(processes) as pool:
-        pending: deque[AsyncResult[list[Outcome]]] = deque()
-        for chunk in chunked(items, chunk_rows):
-            pending.append(pool.apply_async(work, (chunk,)))
-            if len(pending) >= limit:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
+    for results in map_chunks(items, work, processes=processes, chunk_rows=chunk_rows, max_in_flight=max_in_flight,
+                              context=context):
+        yield from results

@@ -23,11 +23,10 @@ from app.crypto import Keys
 from app.errors import InvalidInput
 from app.incidents import service as incidents
 from app.subjects import store
-from app.subjects.dedupe import Subject, dedupe_rows
 from app.subjects.errors import SubjectFileError
 from app.subjects.model import NormalisedRow, Rejection
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
-from app.subjects.pipeline import chunked, normalise_stream
+from app.subjects.preparing import prepared_chunks
 from app.subjects.reading import open_subject_file
 
 CHUNK_ROWS = 5000
@@ -80,11 +79,9 @@ def _file_error(exc: SubjectFileError) -> InvalidInput:
     return InvalidInput(str(exc), details=[{"path": "file", "reason": str(exc)}])
 
 
-def _store_chunk(session: Session, subjects: list[Subject], keys: Keys, now: dt.datetime,
+def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime,
                  created: set[int]) -> tuple[list[int], int, int]:
     """Write one chunk; returns (subject ids touched, duplicates of this import, subjects known before)."""
-    cipher, index = keys.cipher(), keys.blind_index()
-    prepared = [store.prepare(s, cipher=cipher, index=index) for s in subjects]
     owners = store.lookup(session, (k for p in prepared for k in p.match_keys))
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
@@ -154,13 +151,12 @@ def import_file(
 def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *, keys: Keys, now: dt.datetime,
          default_country: str | None, processes: int, progress: Progress | None) -> None:
     created: set[int] = set()
-    stream = normalise_stream(reader, default_country=default_country, processes=processes, chunk_rows=CHUNK_ROWS)
-    for chunk in chunked(stream, CHUNK_ROWS):
-        for item in chunk:
+    for chunk in prepared_chunks(reader, keys=keys, default_country=default_country, processes=processes,
+                                 chunk_rows=CHUNK_ROWS):
+        for item, _ in chunk:
             rejects.add(item)
-        rows = [item for item in chunk if isinstance(item, NormalisedRow)]
-        subjects, merged = dedupe_rows(rows)
-        touched, duplicates, before = _store_chunk(session, subjects, keys, now, created)
+        subjects, merged = store.merge_groups([p for _, p in chunk if p is not None])
+        touched, duplicates, before = _store_chunk(session, subjects, now, created)
         run.rows_read += len(chunk)
         run.merged_duplicates += merged + duplicates
         run.already_known += before

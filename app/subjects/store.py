@@ -123,20 +123,60 @@ def _owned(session: Session, subject_ids: Sequence[int]) -> set[tuple[int, str, 
     return owned
 
 
-def _merged_fields(current: DataSubject, new: dict[str, Any]) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    categories = sorted(set(current.data_categories) | set(new["data_categories"]))
-    if categories != sorted(current.data_categories):
-        changes["data_categories"] = categories
+FIELD_NAMES = ("full_name_enc", "preferred_language", "jurisdiction", "jurisdiction_source", "data_categories",
+               "has_email", "has_phone", "has_push", "has_postal")
+FLAGS = ("has_email", "has_phone", "has_push", "has_postal")
+
+
+def merge_prepared(a: Prepared, b: Prepared) -> Prepared:
+    """Union of two prepared subjects: ``a``'s values win, ``b`` fills gaps; identifiers unite by digest;
+    categories unite; the stronger jurisdiction (address over inferred over unknown) is kept."""
+    seen = {(i["kind"], i["digest"]) for i in a.identifiers}
+    identifiers = a.identifiers + [i for i in b.identifiers if (i["kind"], i["digest"]) not in seen]
+    fields = dict(a.fields)
+    fields["data_categories"] = sorted(set(a.fields["data_categories"]) | set(b.fields["data_categories"]))
     for name in ("full_name_enc", "preferred_language"):
-        if getattr(current, name) is None and new[name] is not None:
-            changes[name] = new[name]
-    if new["jurisdiction"] and _RANK[new["jurisdiction_source"]] < _RANK[current.jurisdiction_source]:
-        changes.update(jurisdiction=new["jurisdiction"], jurisdiction_source=new["jurisdiction_source"])
-    for flag in ("has_email", "has_phone", "has_push", "has_postal"):
-        if new[flag] and not getattr(current, flag):
-            changes[flag] = True
-    return changes
+        fields[name] = fields[name] if fields[name] is not None else b.fields[name]
+    if b.fields["jurisdiction"] and _RANK[b.fields["jurisdiction_source"]] < _RANK[fields["jurisdiction_source"]]:
+        fields.update(jurisdiction=b.fields["jurisdiction"], jurisdiction_source=b.fields["jurisdiction_source"])
+    for flag in FLAGS:
+        fields[flag] = bool(fields[flag] or b.fields[flag])
+    return Prepared(identifiers, fields)
+
+
+def merge_groups(items: Sequence[Prepared]) -> tuple[list[Prepared], int]:
+    """Merge prepared rows sharing any identifying digest (transitively), in first-seen order.
+
+    Returns ``(subjects, merged)`` where ``merged`` is how many rows folded into an earlier one.
+    """
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, str], int] = {}
+    for position, item in enumerate(items):
+        for key in item.match_keys:
+            if key in owner:
+                a, b = find(owner[key]), find(position)
+                parent[max(a, b)] = min(a, b)
+            else:
+                owner[key] = position
+    groups: dict[int, Prepared] = {}
+    for position, item in enumerate(items):
+        root = find(position)
+        groups[root] = merge_prepared(groups[root], item) if root in groups else item
+    return list(groups.values()), len(items) - len(groups)
+
+
+def _merged_fields(current: DataSubject, new: dict[str, Any]) -> dict[str, Any]:
+    mine = {name: getattr(current, name) for name in FIELD_NAMES}
+    merged = merge_prepared(Prepared([], mine), Prepared([], new)).fields
+    return {k: v for k, v in merged.items() if v != mine[k] and not (k == "data_categories" and sorted(v) ==
+                                                                     sorted(mine[k]))}
 
 
 def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: dt.datetime) -> None:
@@ -183,10 +223,7 @@ def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt
             linked.add(link.incident_id)
             session.execute(update(IncidentSubject).where(col(IncidentSubject.id) == link.id).values(subject_id=target))
     for other in session.execute(select(DataSubject).where(col(DataSubject.id).in_(others))).scalars():
-        fields = {k: getattr(other, k) for k in ("full_name_enc", "preferred_language", "jurisdiction",
-                                                  "jurisdiction_source", "data_categories", "has_email", "has_phone",
-                                                  "has_push", "has_postal")}
-        update_known(session, [(target, Prepared([], fields))], now)
+        update_known(session, [(target, Prepared([], {k: getattr(other, k) for k in FIELD_NAMES}))], now)
     session.execute(delete(DataSubject).where(col(DataSubject.id).in_(others)))
 
 

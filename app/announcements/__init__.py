@@ -1,0 +1,1 @@
+"""Substitute notice (public announcement) decisions, public notice pages and feeds."""

@@ -1,0 +1,238 @@
+"""Deciding on substitute notice with live numbers, publishing and withdrawing public notices, and the
+posting-period sweep.
+
+A public notice is published only from approved ``announcement`` notice versions (four-eyes approval in
+``app.notices``); the page carries no personal data and counts, never names, the people it stands in for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select, union
+from sqlmodel import Session, col
+
+from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
+from app.announcements.models import PublicNotice, SubstituteDecision
+from app.audit import service as audit
+from app.clock import Clock
+from app.dispatch.models import SubstitutePoolEntry
+from app.errors import Conflict, InvalidInput, NotFound
+from app.incidents import service as incidents
+from app.notices.models import NoticeVersion
+from app.obligations.models import ObligationRecord
+from app.playbooks.schema import Playbook
+from app.subjects.models import DataSubject, IncidentSubject
+
+CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
+REMIND_BEFORE = dt.timedelta(days=7)
+
+
+def unreachable_count(session: Session, *, incident_id: int) -> int:
+    """Distinct people no channel can reach: no usable contact at all, or in a dispatch run's substitute pool."""
+    no_contact: Any = select(col(DataSubject.id).label("sid")).join(
+        IncidentSubject, col(IncidentSubject.subject_id) == col(DataSubject.id)).where(
+        col(IncidentSubject.incident_id) == incident_id,
+        ~(col(DataSubject.has_email) | col(DataSubject.has_phone) | col(DataSubject.has_push)
+          | col(DataSubject.has_postal)))
+    pooled: Any = select(col(SubstitutePoolEntry.subject_id).label("sid")).where(
+        col(SubstitutePoolEntry.incident_id) == incident_id)
+    both = union(no_contact, pooled).subquery()
+    return int(session.execute(select(func.count()).select_from(both)).scalar_one())
+
+
+def individual_cost(session: Session, *, incident_id: int, unit_costs: Mapping[str, float]) -> float:
+    """Estimated cost (USD) of individual notice: each reachable person by their cheapest usable channel."""
+    flags = [col(getattr(DataSubject, f)) for _, f in CHANNEL_FLAGS]
+    rows = session.execute(select(*flags, func.count()).join(
+        IncidentSubject, col(IncidentSubject.subject_id) == col(DataSubject.id)).where(
+        col(IncidentSubject.incident_id) == incident_id).group_by(*flags)).all()
+    total = 0.0
+    for row in rows:
+        usable = [unit_costs.get(channel, 0.0) for (channel, _), has in zip(CHANNEL_FLAGS, row[:-1], strict=True)
+                  if has]
+        total += min(usable, default=0.0) * row[-1]
+    return total
+
+
+def counts(session: Session, *, incident_id: int, unit_costs: Mapping[str, float]) -> Counts:
+    """The decision's inputs; before any import the incident file's estimate counts, with nobody unreachable."""
+    incident = incidents.get(session, incident_id=incident_id)
+    linked = int(session.execute(select(func.count()).select_from(IncidentSubject).where(
+        col(IncidentSubject.incident_id) == incident_id)).scalar_one())
+    total = max(linked, incident.subjects_count)
+    return Counts(total, unreachable_count(session, incident_id=incident_id),
+                  round(individual_cost(session, incident_id=incident_id, unit_costs=unit_costs), 2))
+
+
+def _individual_regimes(session: Session, incident_id: int) -> list[str]:
+    rows = session.execute(select(col(ObligationRecord.regime)).where(
+        col(ObligationRecord.incident_id) == incident_id, col(ObligationRecord.audience) == "individuals",
+        col(ObligationRecord.part) == "", col(ObligationRecord.required).is_(True))).scalars()
+    return sorted(set(rows))
+
+
+def decide_for(session: Session, *, clock: Clock, actor: str, incident_id: int, playbooks: Mapping[str, Playbook],
+               unit_costs: Mapping[str, float]) -> dict[str, Any]:
+    """Recompute the decision; store it and audit it when it changed; commits. Returns the document."""
+    inputs = counts(session, incident_id=incident_id, unit_costs=unit_costs)
+    verdicts = decide(playbooks=playbooks, regimes=_individual_regimes(session, incident_id), counts=inputs)
+    document = as_document(inputs, verdicts)
+    row = session.execute(select(SubstituteDecision).where(
+        col(SubstituteDecision.incident_id) == incident_id)).scalar_one_or_none()
+    if (row is not None and row.document == document) or (row is None and not verdicts):
+        return document  # unchanged, or nothing to decide yet: no record, no audit noise
+    before = row.document if row else None
+    row = row or SubstituteDecision(incident_id=incident_id, decided_at=clock.now(), document={})
+    row.document, row.decided_at = document, clock.now()
+    session.add(row)
+    audit.record(session, clock=clock, actor=actor, action="substitute_notice.decided", entity="incident",
+                 entity_id=incident_id, incident_id=incident_id,
+                 before=before and {"required": before["required"], "inputs": before["inputs"]},
+                 after={"required": document["required"], "allowed": document["allowed"], "inputs": document["inputs"],
+                        "regimes": {v.regime: v.required for v in verdicts}})
+    incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="substitute_notice",
+                           text=_summary(verdicts, inputs))
+    session.commit()
+    return document
+
+
+def _summary(verdicts: list[RegimeVerdict], inputs: Counts) -> str:
+    if not verdicts:
+        return f"Substitute notice: no rule applies ({inputs.unreachable} unreachable)"
+    parts = [f"{v.regime} {'required' if v.required else 'allowed' if v.allowed else 'not needed'}" for v in verdicts]
+    return f"Substitute notice decided ({inputs.unreachable} unreachable of {inputs.total}): " + ", ".join(parts)
+
+
+def latest_decision(session: Session, *, incident_id: int) -> dict[str, Any] | None:
+    """The stored decision document, or None."""
+    row = session.execute(select(SubstituteDecision).where(
+        col(SubstituteDecision.incident_id) == incident_id)).scalar_one_or_none()
+    return row.document if row else None
+
+
+def _slug(title: str, incident_id: int) -> str:
+    words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80] or "notice"
+    return f"{incident_id}-{words}"
+
+
+def _approved_announcements(session: Session, incident_id: int) -> dict[str, NoticeVersion]:
+    rows = session.execute(select(NoticeVersion).where(
+        col(NoticeVersion.incident_id) == incident_id, col(NoticeVersion.channel) == "announcement",
+        col(NoticeVersion.state) == "approved").order_by(col(NoticeVersion.id))).scalars()
+    return {v.locale: v for v in rows}
+
+
+def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, decision: Mapping[str, Any],
+            title: str | None = None) -> PublicNotice:
+    """Publish (or re-publish) the incident's public notice from its approved announcement versions; commits.
+
+    The posting period is the longest any applicable rule asks for (e.g. 90 days, 45 CFR 164.404(d)(2)(ii)).
+    Raises ``Conflict`` when no announcement version is approved.
+    """
+    incident = incidents.get(session, incident_id=incident_id)
+    versions = _approved_announcements(session, incident_id)
+    if not versions:
+        raise Conflict("no approved announcement notice: draft the 'announcement' channel and have it approved first")
+    applicable = [v for v in decision.get("verdicts", []) if v["allowed"]]
+    days = max((v["posting_days"] for v in applicable), default=0)
+    now = clock.now()
+    notice = session.execute(select(PublicNotice).where(col(PublicNotice.incident_id) == incident_id)
+                             ).scalar_one_or_none() or PublicNotice(
+        incident_id=incident_id, slug=_slug(title or incident.title, incident_id), title="", state="",
+        versions={}, default_locale="en", published_at=now, published_by=actor)
+    notice.title = (title or "Notice of Data Breach")[:300]
+    notice.state, notice.versions = "published", {loc: v.id or 0 for loc, v in versions.items()}
+    notice.default_locale = "en" if "en" in versions else sorted(versions)[0]
+    notice.stands_for = max((v["stands_for"] for v in applicable), default=decision.get("inputs", {}).get(
+        "unreachable", 0))
+    notice.regimes = [v["regime"] for v in applicable]
+    notice.posting_days, notice.published_at, notice.published_by = days, now, actor
+    notice.ends_at = now + dt.timedelta(days=days) if days else None
+    notice.withdrawn_at = notice.withdrawn_reason = notice.reminded_at = None
+    session.add(notice)
+    session.flush()
+    _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.published",
+         text=f"Public notice published at /notices/{notice.slug} for {notice.stands_for} people"
+              + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else ""))
+    session.commit()
+    return notice
+
+
+def withdraw(session: Session, *, clock: Clock, actor: str, incident_id: int, reason: str) -> PublicNotice:
+    """Take the public notice down, with a reason; commits. ``InvalidInput`` without a reason."""
+    if not reason.strip():
+        raise InvalidInput("reason: a reason is required", details=[{"path": "reason", "reason": "empty"}])
+    notice = for_incident(session, incident_id=incident_id)
+    if notice is None or notice.state != "published":
+        raise Conflict("no published public notice to withdraw")
+    notice.state, notice.withdrawn_at, notice.withdrawn_reason = "withdrawn", clock.now(), reason.strip()[:500]
+    session.add(notice)
+    _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.withdrawn",
+         text=f"Public notice withdrawn: {notice.withdrawn_reason}")
+    session.commit()
+    return notice
+
+
+def _log(session: Session, *, clock: Clock, actor: str, notice: PublicNotice, action: str, text: str) -> None:
+    after = {"slug": notice.slug, "state": notice.state, "stands_for": notice.stands_for,
+             "versions": notice.versions, "ends_at": notice.ends_at.isoformat() if notice.ends_at else None}
+    audit.record(session, clock=clock, actor=actor, action=action, entity="public_notice", entity_id=notice.id or 0,
+                 incident_id=notice.incident_id, after=after)
+    incidents.add_timeline(session, clock=clock, incident_id=notice.incident_id, actor=actor, kind="public_notice",
+                           text=text)
+
+
+def for_incident(session: Session, *, incident_id: int) -> PublicNotice | None:
+    """The incident's public notice, if any."""
+    return session.execute(select(PublicNotice).where(col(PublicNotice.incident_id) == incident_id)
+                           ).scalar_one_or_none()
+
+
+def published(session: Session, *, limit: int = 100) -> list[PublicNotice]:
+    """Published notices, newest first (the public index and feeds)."""
+    return list(session.execute(select(PublicNotice).where(col(PublicNotice.state) == "published")
+                                .order_by(col(PublicNotice.published_at).desc()).limit(limit)).scalars())
+
+
+def by_slug(session: Session, *, slug: str) -> PublicNotice:
+    """A published notice by slug; ``NotFound`` otherwise (withdrawn ones are gone from the public)."""
+    notice: PublicNotice | None = session.execute(
+        select(PublicNotice).where(col(PublicNotice.slug) == slug)).scalar_one_or_none()
+    if notice is None or notice.state != "published":
+        raise NotFound("no such public notice")
+    return notice
+
+
+def body_html(session: Session, *, notice: PublicNotice, locale: str | None) -> tuple[str, str]:
+    """``(locale, html of the approved announcement's body)`` for the page, falling back to the default."""
+    chosen = locale if locale in notice.versions else notice.default_locale
+    version = session.get(NoticeVersion, notice.versions[chosen])
+    if version is None:
+        raise NotFound("notice version missing")
+    html = version.rendered.get("html", "")
+    match = re.search(r"<body[^>]*>(.*)</body>", html, re.S | re.I)
+    return chosen, (match.group(1) if match else html)
+
+
+def sweep(session: Session, *, clock: Clock) -> int:
+    """Remind once, 7 days before a posting period ends, and record its end; returns alerts fired."""
+    now, fired = clock.now(), 0
+    rows = session.execute(select(PublicNotice).where(col(PublicNotice.state) == "published",
+                                                      col(PublicNotice.ends_at).is_not(None),
+                                                      col(PublicNotice.reminded_at).is_(None))).scalars().all()
+    for notice in rows:
+        assert notice.ends_at is not None
+        if now >= notice.ends_at - REMIND_BEFORE:
+            notice.reminded_at = now
+            session.add(notice)
+            _log(session, clock=clock, actor="scheduler", notice=notice, action="public_notice.period_ending",
+                 text=f"Public notice posting period ends {notice.ends_at.isoformat()}: keep it up until then")
+            session.commit()
+            fired += 1
+    return fired
+
+

@@ -1,0 +1,136 @@
+"""The outbox: creating deliveries (first channel and fallbacks) and claiming them for a worker.
+
+Claiming is the only way to ``sending``: one short transaction selects due rows (``queued``, or
+``failed_temporary`` whose ``next_attempt_at`` has come) of running runs, on PostgreSQL with
+``FOR UPDATE SKIP LOCKED`` so concurrent workers never see the same row, flips them to ``sending`` with
+``claimed_by``/``claimed_at`` and commits *before* any provider call. The UPDATE repeats the state
+condition and returns only the rows it changed, so even without row locks (SQLite) a row is claimed once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlmodel import Session, col
+
+from app.dispatch.chain import Exhausted, Person, Step, next_step, people
+from app.dispatch.models import FAILED_TEMPORARY, QUEUED, SENDING, Delivery, DispatchRun, SubstitutePoolEntry
+from app.subjects.models import DataSubject, SubjectIdentifier
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery with what rendering needs (contact data still encrypted): ids, ``channel``,
+    ``attempts`` (including this one), the subject's ``name_enc``/``language`` and the ``contact_enc``."""
+
+    delivery_id: int
+    run_id: int
+    version_id: int
+    channel: str
+    attempts: int
+    name_enc: str | None
+    language: str | None
+    contact_enc: str | None
+
+
+def delivery_row(run: DispatchRun, step: Step, subject_id: int, now: dt.datetime) -> dict[str, Any]:
+    """Column values of a new ``queued`` delivery for ``step``."""
+    return {"run_id": run.id, "notice_version_id": step.version_id, "subject_id": subject_id,
+            "channel": step.channel, "identifier_id": step.identifier_id, "state": QUEUED, "reason": step.reason,
+            "attempts": 0, "next_attempt_at": now, "created_at": now, "awaits_receipt": False}
+
+
+def pool_row(run: DispatchRun, end: Exhausted, subject_id: int, now: dt.datetime) -> dict[str, Any]:
+    """Column values of a substitute-pool entry."""
+    return {"run_id": run.id, "incident_id": run.incident_id, "subject_id": subject_id, "kind": end.kind,
+            "reason": end.reason, "added_at": now}
+
+
+def first_steps(run: DispatchRun, persons: Sequence[Person], *, senders: Sequence[str],
+                default_locale: str) -> list[tuple[int, Step | Exhausted]]:
+    """Each person's first step of ``run``'s chain."""
+    return [(p.subject_id, next_step(p, order=run.channel_order, after=None, versions=run.versions,
+                                     senders=senders, default_locale=default_locale)) for p in persons]
+
+
+def insert_first(session: Session, run: DispatchRun, subject_ids: Sequence[int], *, senders: Sequence[str],
+                 default_locale: str, now: dt.datetime) -> tuple[int, int]:
+    """Create the first deliveries (and pool entries) of ``subject_ids``; returns (deliveries, pooled)."""
+    steps = first_steps(run, people(session, subject_ids), senders=senders, default_locale=default_locale)
+    rows = [delivery_row(run, s, sid, now) for sid, s in steps if isinstance(s, Step)]
+    pooled = [pool_row(run, s, sid, now) for sid, s in steps if isinstance(s, Exhausted)]
+    if rows:
+        session.execute(insert(Delivery), rows)
+    if pooled:
+        session.execute(insert(SubstitutePoolEntry), pooled)
+    return len(rows), len(pooled)
+
+
+def advance(session: Session, delivery: Delivery, *, why: str, senders: Sequence[str], now: dt.datetime) -> str:
+    """Move the delivery's person to the next channel after ``delivery.channel`` (in the caller's transaction).
+
+    Creates the next ``queued`` delivery, or a substitute-pool entry when the chain is exhausted. Returns the
+    channel chosen or ``"substitute"``.
+    """
+    run = session.get(DispatchRun, delivery.run_id)
+    assert run is not None
+    tried = set(session.execute(select(col(Delivery.channel)).where(
+        col(Delivery.run_id) == run.id, col(Delivery.subject_id) == delivery.subject_id)).scalars())
+    person = people(session, [delivery.subject_id])[0]
+    step = next_step(person, order=run.channel_order, after=delivery.channel, versions=run.versions,
+                     senders=senders, default_locale=str(run.plan.get("default_locale", "en")), tried=tried,
+                     why=why)
+    if isinstance(step, Step):
+        session.execute(insert(Delivery), [delivery_row(run, step, delivery.subject_id, now)])
+        return step.channel
+    exists = session.execute(select(col(SubstitutePoolEntry.id)).where(
+        col(SubstitutePoolEntry.run_id) == run.id, col(SubstitutePoolEntry.subject_id) == delivery.subject_id)).first()
+    if exists is None:
+        session.execute(insert(SubstitutePoolEntry), [pool_row(run, step, delivery.subject_id, now)])
+    return "substitute"
+
+
+def claim(session: Session, *, worker: str, channel: str, limit: int, now: dt.datetime) -> list[Job]:
+    """Claim up to ``limit`` due deliveries of ``channel`` for ``worker`` and commit (see the module docstring).
+
+    Returns the claimed jobs, oldest due first; an empty list when nothing is due.
+    """
+    running = select(col(DispatchRun.id)).where(col(DispatchRun.state) == "running")
+    due = (select(col(Delivery.id)).where(col(Delivery.channel) == channel,
+                                          col(Delivery.state).in_((QUEUED, FAILED_TEMPORARY)),
+                                          col(Delivery.next_attempt_at) <= now, col(Delivery.run_id).in_(running))
+           .order_by(col(Delivery.next_attempt_at), col(Delivery.id)).limit(limit)
+           .with_for_update(skip_locked=True, of=Delivery))
+    ids = list(session.execute(due).scalars())
+    if not ids:
+        session.rollback()
+        return []
+    claimed = [int(i or 0) for i in session.connection().execute(
+        update(Delivery).where(col(Delivery.id).in_(ids), col(Delivery.state).in_((QUEUED, FAILED_TEMPORARY)))
+        .values(state=SENDING, claimed_by=worker, claimed_at=now, attempts=col(Delivery.attempts) + 1)
+        .returning(col(Delivery.id))).scalars()]
+    jobs = _jobs(session, claimed)
+    session.commit()
+    return jobs
+
+
+def _jobs(session: Session, ids: Sequence[int]) -> list[Job]:
+    if not ids:
+        return []
+    rows = session.execute(
+        select(col(Delivery.id), col(Delivery.run_id), col(Delivery.notice_version_id), col(Delivery.channel),
+               col(Delivery.attempts), col(DataSubject.full_name_enc), col(DataSubject.preferred_language),
+               col(SubjectIdentifier.value_enc))
+        .join(DataSubject, col(DataSubject.id) == col(Delivery.subject_id))
+        .outerjoin(SubjectIdentifier, col(SubjectIdentifier.id) == col(Delivery.identifier_id))
+        .where(col(Delivery.id).in_(ids)).order_by(col(Delivery.id))).all()
+    return [Job(*row) for row in rows]
+
+
+def versions_by_id(run_versions: Mapping[str, Mapping[str, int]]) -> set[int]:
+    """Every notice version id a run may send."""
+    return {v for by_locale in run_versions.values() for v in by_locale.values()}

@@ -1,0 +1,226 @@
+"""Recording what providers said: send results, delivery receipts, retries with backoff, and fallbacks.
+
+Each function runs one short transaction and commits. Updates repeat the expected state in their WHERE
+clause, so a late or repeated answer never moves a delivery backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, or_, select, update
+from sqlmodel import Session, col
+
+from app.channels.base import ReceiptUpdate, SendResult
+from app.dispatch.models import (
+    DELIVERED,
+    FAILED_PERMANENT,
+    FAILED_TEMPORARY,
+    QUEUED,
+    SENDING,
+    SENT,
+    Delivery,
+    DeliveryAttempt,
+)
+from app.dispatch.outbox import advance
+from app.subjects.models import SubjectIdentifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retry policy: ``max_attempts`` per delivery, backoff ``base``/``cap`` in seconds, the channels that
+    have a sender (``senders``, for fallbacks), and ``rng`` for jitter."""
+
+    max_attempts: int
+    base: float
+    cap: float
+    senders: Sequence[str]
+    rng: random.Random
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float, retry_after: float | None, rng: random.Random) -> float:
+    """Seconds before the next attempt: full jitter over ``min(cap, base * 2**(attempt-1))``, but never less
+    than the provider's ``retry_after``."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return max(retry_after or 0.0, rng.uniform(ceiling / 2, ceiling))
+
+
+def _attempt(session: Session, delivery_id: int, at: dt.datetime, outcome: str, *, worker: str | None = None,
+             provider_id: str | None = None, provider_status: str | None = None, error_code: str | None = None,
+             error_message: str | None = None) -> None:
+    session.add(DeliveryAttempt(delivery_id=delivery_id, at=at, worker=worker, outcome=outcome,
+                                provider_id=provider_id, provider_status=provider_status, error_code=error_code,
+                                error_message=error_message))
+
+
+def fail_permanently(session: Session, delivery: Delivery, *, why: str, dead: bool, policy: Policy,
+                      now: dt.datetime) -> None:
+    delivery.state, delivery.finished_at, delivery.claimed_by = FAILED_PERMANENT, now, None
+    delivery.error = why
+    session.add(delivery)
+    if dead and delivery.identifier_id is not None:
+        session.execute(update(SubjectIdentifier).where(col(SubjectIdentifier.id) == delivery.identifier_id)
+                        .values(usable=False))
+    session.flush()
+    advance(session, delivery, why=f"{delivery.channel} {why}", senders=policy.senders, now=now)
+
+
+def _retry_or_fail(session: Session, delivery: Delivery, *, why: str, retry_after: float | None, policy: Policy,
+                   now: dt.datetime) -> None:
+    if delivery.attempts >= policy.max_attempts:
+        fail_permanently(session, delivery, why=f"failed after {delivery.attempts} attempts ({why})", dead=False,
+                          policy=policy, now=now)
+        return
+    wait = backoff_seconds(delivery.attempts, base=policy.base, cap=policy.cap, retry_after=retry_after,
+                           rng=policy.rng)
+    delivery.state, delivery.claimed_by, delivery.error = FAILED_TEMPORARY, None, why
+    delivery.next_attempt_at = now + dt.timedelta(seconds=wait)
+    session.add(delivery)
+
+
+def record_result(session: Session, *, delivery_id: int, worker: str, result: SendResult, awaits_receipt: bool,
+                  policy: Policy, now: dt.datetime) -> None:
+    """Record one send attempt's ``result`` and move the delivery on; commits.
+
+    An accepted message also lands when the sweeper had re-queued the delivery meanwhile (it was sent, so it
+    must not be sent again); other results only apply while this ``worker`` still holds the claim.
+    """
+    _attempt(session, delivery_id, now, result.outcome, worker=worker, provider_id=result.provider_id,
+             provider_status=result.provider_status, error_code=result.error_code, error_message=result.error_message)
+    delivery = session.execute(select(Delivery).where(col(Delivery.id) == delivery_id).with_for_update()).scalar_one()
+    mine = delivery.state == SENDING and delivery.claimed_by == worker
+    if result.accepted and (mine or delivery.state in (QUEUED, FAILED_TEMPORARY)):
+        delivery.state = SENT if awaits_receipt else DELIVERED
+        delivery.provider_id, delivery.provider_status = result.provider_id, result.provider_status
+        delivery.sent_at, delivery.claimed_by, delivery.awaits_receipt, delivery.error = now, None, awaits_receipt, None
+        if not awaits_receipt:
+            delivery.delivered_at = delivery.finished_at = now
+        session.add(delivery)
+        if awaits_receipt:
+            _early_receipt(session, delivery, policy=policy, now=now)
+    elif not result.accepted and mine:
+        why = f"{result.outcome.replace('_', ' ')}: {result.error_message or result.error_code or 'no detail'}"
+        if result.outcome == "permanent_failure":
+            fail_permanently(session, delivery, why=why, dead=result.dead_contact, policy=policy, now=now)
+        else:
+            _retry_or_fail(session, delivery, why=why, retry_after=result.retry_after_seconds, policy=policy, now=now)
+    else:
+        log.warning("delivery %s: result %s arrived after the claim moved on (state %s)", delivery_id,
+                    result.outcome, delivery.state)
+    session.commit()
+
+
+def _early_receipt(session: Session, delivery: Delivery, *, policy: Policy, now: dt.datetime) -> None:
+    """Apply a final receipt that arrived while the delivery was still ``sending`` (the provider called back
+    before our outcome commit); it was kept as an attempt row."""
+    session.flush()
+    early = session.execute(select(col(DeliveryAttempt.outcome), col(DeliveryAttempt.provider_status),
+                                   col(DeliveryAttempt.error_code))
+                            .where(col(DeliveryAttempt.delivery_id) == delivery.id,
+                                   col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
+                            .order_by(col(DeliveryAttempt.id).desc()).limit(1)).first()
+    if early is not None:
+        _apply_final(session, delivery, early[0].removeprefix("receipt:"), f"{early[1]} {early[2] or ''}".strip(),
+                     dead=False, policy=policy, now=now)
+
+
+FINAL_RECEIPTS = ("receipt:delivered", "receipt:failed_permanent", "receipt:failed_temporary")
+
+
+def _apply_final(session: Session, delivery: Delivery, state: str, detail: str, *, dead: bool, policy: Policy,
+                 now: dt.datetime) -> None:
+    if state == "delivered" and delivery.state in (SENT, FAILED_PERMANENT):
+        delivery.state, delivery.delivered_at, delivery.finished_at = DELIVERED, now, now
+        session.add(delivery)
+    elif state == "failed_permanent" and delivery.state == SENT:
+        fail_permanently(session, delivery, why=f"receipt {detail}", dead=dead, policy=policy, now=now)
+    elif state == "failed_temporary" and delivery.state == SENT:
+        _retry_or_fail(session, delivery, why=f"receipt {detail}", retry_after=None, policy=policy, now=now)
+
+
+def _find(session: Session, update_: ReceiptUpdate) -> Delivery | None:
+    if update_.reference and update_.reference.isdigit():
+        found: Delivery | None = session.execute(select(Delivery).where(col(Delivery.id) == int(update_.reference))
+                                .with_for_update()).scalar_one_or_none()
+        if found is not None:
+            return found
+    by_sid: Delivery | None = session.execute(select(Delivery).where(
+        col(Delivery.provider_id) == update_.provider_id).with_for_update()).scalar_one_or_none()
+    return by_sid
+
+
+def apply_receipt(session: Session, *, receipt: ReceiptUpdate, policy: Policy, now: dt.datetime) -> str | None:
+    """Apply a verified delivery receipt; commits. Returns the delivery's new state, or None when no delivery
+    matches (the receipt is then ignored).
+
+    ``delivered`` is accepted from ``sent`` and also after a receipt timeout (late evidence); a failure only
+    moves a delivery that is still ``sent``. A final receipt for a delivery still ``sending`` (the callback
+    overtook our outcome commit) is kept as an attempt and applied when the outcome lands.
+    """
+    delivery = _find(session, receipt)
+    if delivery is None or delivery.id is None:
+        session.rollback()
+        return None
+    _attempt(session, delivery.id, now, f"receipt:{receipt.state}", provider_id=receipt.provider_id,
+             provider_status=receipt.provider_status, error_code=receipt.error_code)
+    delivery.provider_status = receipt.provider_status
+    session.add(delivery)
+    _apply_final(session, delivery, receipt.state, f"{receipt.provider_status} {receipt.error_code or ''}".strip(),
+                 dead=receipt.dead_contact, policy=policy, now=now)
+    state = delivery.state
+    session.commit()
+    return state
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """One provider acceptance waiting to be recorded: the delivery id, the ``SendResult``, whether a
+    receipt will follow (live SMS) and when it was accepted."""
+
+    delivery_id: int
+    result: SendResult
+    awaits_receipt: bool
+    at: dt.datetime
+
+
+def record_accepted(session: Session, *, items: Sequence[Accepted], worker: str, policy: Policy) -> int:
+    """Record several acceptances in one transaction (Core statements, no ORM load); commits. Returns how many
+    deliveries moved (an acceptance also lands on a delivery the sweeper had re-queued meanwhile)."""
+    if not items:
+        return 0
+    conn = session.connection()  # Core statements: no ORM bookkeeping per row
+    conn.execute(insert(DeliveryAttempt), [
+        {"delivery_id": a.delivery_id, "at": a.at, "worker": worker, "outcome": a.result.outcome,
+         "provider_id": a.result.provider_id, "provider_status": a.result.provider_status} for a in items])
+    moved: list[int] = []
+    for a in items:
+        state = SENT if a.awaits_receipt else DELIVERED
+        done = None if a.awaits_receipt else a.at
+        row = conn.execute(update(Delivery).where(
+            col(Delivery.id) == a.delivery_id,
+            or_((col(Delivery.state) == SENDING) & (col(Delivery.claimed_by) == worker),
+                col(Delivery.state).in_((QUEUED, FAILED_TEMPORARY))))
+            .values(state=state, provider_id=a.result.provider_id, provider_status=a.result.provider_status,
+                    sent_at=a.at, claimed_by=None, awaits_receipt=a.awaits_receipt, error=None, delivered_at=done,
+                    finished_at=done).returning(col(Delivery.id))).first()
+        if row is None:
+            log.warning("delivery %s: acceptance arrived after the claim moved on", a.delivery_id)
+        else:
+            moved.append(a.delivery_id)
+    waiting = [a.delivery_id for a in items if a.awaits_receipt and a.delivery_id in moved]
+    if waiting:
+        early = session.execute(select(col(DeliveryAttempt.delivery_id)).where(
+            col(DeliveryAttempt.delivery_id).in_(waiting), col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
+            .distinct()).scalars().all()
+        for delivery_id in early:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is not None:
+                _early_receipt(session, delivery, policy=policy, now=items[-1].at)
+    session.commit()
+    return len(moved)

@@ -1,0 +1,111 @@
+"""Rendering one claimed delivery into an outbound message, with no database session open.
+
+The notice is rendered from the approved version's *stored* templates (``NoticeRenderer.from_sources``,
+one renderer per version, cached) for the person: decrypted name, preferred language and a personal link
+``<PUBLIC_URL>/n/<token>`` whose ref is ``d<delivery id>``. Email gets ``Message-ID:
+<delivery-<id>@<sender domain>>``; SMS the status-callback URL; push the compact JSON payload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SmsOutbound
+from app.crypto import FieldCipher
+from app.dispatch.outbox import Job
+from app.dispatch.settings import DispatchSettings
+from app.notices.context import IncidentFacts, NoticeContext, Recipient
+from app.notices.email_build import Mailbox, build_email
+from app.notices.links import make_link_token, personal_link
+from app.notices.models import NoticeFacts, NoticeVersion
+from app.notices.push import build_push_payload
+from app.notices.rendering import NoticeRenderer
+from app.notices.sms import to_gsm7
+
+NAMELESS = "Customer"
+"""The salutation name for a person whose name is unknown."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """An approved version ready to render: its renderer over the stored sources, folder, regime, the
+    validated facts of its snapshot and the incident's email sender."""
+
+    version_id: int
+    channel: str
+    regime: str
+    folder: tuple[str, str]
+    renderer: NoticeRenderer
+    facts: IncidentFacts
+    sender: Mailbox
+    reply_to: Mailbox | None
+
+
+def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo]:
+    """``VersionInfo`` for each version id (with its incident's notice facts)."""
+    out: dict[int, VersionInfo] = {}
+    wanted = sorted(set(ids))
+    if not wanted:
+        return out
+    rows = session.execute(select(NoticeVersion, NoticeFacts).join(
+        NoticeFacts, col(NoticeFacts.incident_id) == col(NoticeVersion.incident_id))
+        .where(col(NoticeVersion.id).in_(wanted))).all()
+    for version, facts in rows:
+        renderer = NoticeRenderer.from_sources({t["name"]: t["source"] for t in version.templates.values()})
+        reply = Mailbox(facts.sender_name, facts.reply_to) if facts.reply_to else None
+        out[version.id or 0] = VersionInfo(version.id or 0, version.channel, version.regime,
+                                           (version.template_regime, version.template_locale), renderer,
+                                           IncidentFacts.model_validate(version.facts_snapshot["facts"]),
+                                           Mailbox(facts.sender_name, facts.sender_address),
+                                           reply)
+    return out
+
+
+class MessageBuilder:
+    """Builds the outbound message of a ``Job`` (decrypting its contact data) at time ``now``.
+
+    Raises ``ValueError`` (or a subclass: bad address, header injection, render failure) when the
+    message cannot be built; the caller records that as a permanent failure.
+    """
+
+    def __init__(self, cipher: FieldCipher, settings: DispatchSettings) -> None:
+        self._cipher = cipher
+        self._settings = settings
+
+    def link(self, delivery_id: int, now: dt.datetime) -> str:
+        """The person's link to the full notice."""
+        token = make_link_token(f"d{delivery_id}", key=self._settings.link_key,
+                                expires_at=now + dt.timedelta(days=self._settings.link_days))
+        return personal_link(self._settings.public_url, token)
+
+    def build(self, job: Job, info: VersionInfo, now: dt.datetime) -> OutboundMessage:
+        """The message for ``job`` rendered from ``info``."""
+        if job.contact_enc is None:
+            raise ValueError("delivery has no contact")
+        contact = self._cipher.decrypt(job.contact_enc)
+        name = (self._cipher.decrypt(job.name_enc) if job.name_enc else "").strip() or NAMELESS
+        recipient = Recipient(full_name=" ".join(name.split()), preferred_language=job.language,
+                              personal_link=self.link(job.delivery_id, now))
+        context = NoticeContext(facts=info.facts, recipient=recipient, notice_date=now.date())
+        notice = info.renderer.render_resolved(channel=info.channel, folder=info.folder,
+                                               requested_regime=info.regime, context=context)
+        parts, ref = notice.parts, str(job.delivery_id)
+        if info.channel == "email":
+            domain = info.sender.address.rpartition("@")[2] or "localhost"
+            message = build_email(sender=info.sender, reply_to=info.reply_to, to=Mailbox(name, contact),
+                                  subject=parts["subject"], text=parts["text"], html=parts["html"],
+                                  delivery_id=ref, domain=domain, sent_at=now)
+            return EmailOutbound(message, info.sender.address, contact, ref)
+        if info.channel == "sms":
+            return SmsOutbound(contact, to_gsm7(parts["text"]), None if self._settings.sandbox
+                               else self._settings.callback_url, ref)
+        if info.channel == "push":
+            payload = build_push_payload(title=parts["title"], body=parts["body"], url=str(recipient.personal_link))
+            return PushOutbound(json.loads(contact), payload, 7 * 86400, "high", ref)
+        raise ValueError(f"channel {info.channel!r} has no sender")

@@ -1,0 +1,201 @@
+"""Dispatch runs: the plan shown before a start, start, pause, resume, cancel (each audited and on the
+incident timeline).
+
+A run sends one regime's approved individual notices (default: the regime with approved versions for the most
+channels, ties by name); the version per channel and locale is fixed at start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.clock import Clock
+from app.dispatch.chain import Exhausted, people
+from app.dispatch.models import FAILED_TEMPORARY, QUEUED, SKIPPED, Delivery, DispatchRun
+from app.dispatch.outbox import first_steps, insert_first
+from app.errors import Conflict, InvalidInput, NotFound
+from app.incidents import service as incidents
+from app.notices.models import NoticeFacts, NoticeState, NoticeVersion
+from app.obligations.models import OPEN, ObligationRecord
+from app.subjects.service import iter_subject_ids
+
+LIVE_RUN = ("running", "paused")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to dispatch: ``chain`` (channel order), ``senders`` (channels with a sender), ``rates`` (messages
+    per second for the whole system per channel, 0 = unlimited) and an optional ``regime``."""
+
+    chain: Sequence[str]
+    senders: Sequence[str]
+    rates: dict[str, float]
+    regime: str | None = None
+
+
+def choose_versions(session: Session, *, incident_id: int, chain: Sequence[str],
+                    regime: str | None) -> tuple[str, dict[str, dict[str, int]]]:
+    """``(regime, {channel: {locale: version id}})`` of the approved individual notices; ``Conflict`` if none."""
+    rows = session.exec(select(NoticeVersion).where(
+        NoticeVersion.incident_id == incident_id, NoticeVersion.audience == "individuals",
+        NoticeVersion.state == NoticeState.approved.value)).all()
+    by_regime: dict[str, dict[str, dict[str, int]]] = {}
+    for v in rows:
+        if v.channel in chain:
+            by_regime.setdefault(v.regime, {}).setdefault(v.channel, {})[v.locale] = v.id or 0
+    if regime is None and by_regime:
+        regime = sorted(by_regime, key=lambda r: (-len(by_regime[r]), r))[0]
+    if regime is None or regime not in by_regime:
+        raise Conflict(f"incident {incident_id} has no approved individual notice"
+                       + (f" for {regime}" if regime else "") + ": approve notices before dispatch")
+    return regime, by_regime[regime]
+
+
+def _deadline(session: Session, incident_id: int) -> ObligationRecord | None:
+    rows = session.exec(select(ObligationRecord).where(
+        ObligationRecord.incident_id == incident_id, ObligationRecord.audience == "individuals",
+        col(ObligationRecord.status).in_(OPEN), col(ObligationRecord.due_at).is_not(None))).all()
+    return min(rows, key=lambda r: r.due_at or dt.datetime.max.replace(tzinfo=dt.UTC), default=None)
+
+
+def plan(session: Session, *, clock: Clock, incident_id: int, request: RunRequest) -> dict[str, Any]:
+    """How long each channel takes at its rate and whether that beats the earliest individuals deadline.
+
+    Shape: ``{"regime", "people", "first_channel": {ch: n}, "unreachable", "channels": {ch: {"messages",
+    "rate", "seconds"}}, "finish_seconds", "finish_at", "deadline": {"regime", "due_at"} | None,
+    "beats_deadline": bool | None, "warnings": [str], "default_locale"}``. ``seconds`` is None when unlimited.
+    """
+    facts = _facts(session, incident_id)
+    regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=request.regime)
+    probe = DispatchRun(incident_id=incident_id, state="plan", regime=regime, channel_order=list(request.chain),
+                        versions=versions, plan={}, created_by="", created_at=clock.now(), updated_at=clock.now())
+    firsts: Counter[str] = Counter()
+    total = 0
+    for batch in iter_subject_ids(session, incident_id=incident_id):
+        for _sid, step in first_steps(probe, people(session, batch), senders=request.senders,
+                                      default_locale=facts.default_locale):
+            firsts["unreachable" if isinstance(step, Exhausted) else step.channel] += 1
+            total += 1
+    return _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
+                     firsts=firsts, default_locale=facts.default_locale)
+
+
+def _plan_doc(session: Session, *, clock: Clock, incident_id: int, regime: str, request: RunRequest, total: int,
+              firsts: Counter[str], default_locale: str) -> dict[str, Any]:
+    now = clock.now()
+    channels: dict[str, dict[str, Any]] = {}
+    for channel in request.chain:
+        if channel not in request.senders:
+            continue
+        rate = request.rates.get(channel, 0.0)
+        messages = firsts.get(channel, 0)
+        channels[channel] = {"messages": messages, "rate": rate, "seconds": round(messages / rate, 1) if rate else None}
+    finish = max((c["seconds"] or 0.0 for c in channels.values()), default=0.0)
+    record = _deadline(session, incident_id)
+    warnings = [f"{n} people have no usable contact on any channel: substitute notice"
+                for n in [firsts.get("unreachable", 0)] if n]
+    beats = None
+    if record is not None and record.due_at is not None:
+        beats = now + dt.timedelta(seconds=finish) <= record.due_at
+        if not beats:
+            warnings.insert(0, f"WARNING: at the configured rates the first channel alone takes {finish:.0f} s and "
+                               f"ends after the {record.regime} individuals deadline "
+                               f"{record.due_at:%Y-%m-%d %H:%M} UTC; raise the rates or start now")
+    return {"regime": regime, "people": total, "first_channel": dict(firsts),
+            "unreachable": firsts.get("unreachable", 0), "channels": channels, "finish_seconds": finish,
+            "finish_at": (now + dt.timedelta(seconds=finish)).isoformat(),
+            "deadline": None if record is None or record.due_at is None else
+            {"regime": record.regime, "due_at": record.due_at.isoformat()},
+            "beats_deadline": beats, "warnings": warnings, "default_locale": default_locale}
+
+
+def _facts(session: Session, incident_id: int) -> NoticeFacts:
+    incidents.get(session, incident_id=incident_id)
+    facts = session.exec(select(NoticeFacts).where(NoticeFacts.incident_id == incident_id)).first()
+    if facts is None:
+        raise Conflict(f"incident {incident_id} has no notice facts")
+    return facts
+
+
+def start(session: Session, *, clock: Clock, actor: str, incident_id: int, request: RunRequest) -> DispatchRun:
+    """Plan, create the run and every person's first delivery (or pool entry); commits once.
+
+    Raises ``Conflict`` while another run of the incident is running or paused, or without approved notices.
+    """
+    live = session.exec(select(DispatchRun).where(DispatchRun.incident_id == incident_id,
+                                                  col(DispatchRun.state).in_(LIVE_RUN))).first()
+    if live is not None:
+        raise Conflict(f"dispatch run {live.id} of incident {incident_id} is {live.state}; cancel it first")
+    doc = plan(session, clock=clock, incident_id=incident_id, request=request)
+    regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=doc["regime"])
+    now = clock.now()
+    run = DispatchRun(incident_id=incident_id, state="running", regime=regime, channel_order=list(request.chain),
+                      versions=versions, plan=doc, created_by=actor, created_at=now, updated_at=now)
+    session.add(run)
+    session.flush()
+    created = pooled = 0
+    for batch in iter_subject_ids(session, incident_id=incident_id):
+        made, pool = insert_first(session, run, batch, senders=request.senders, default_locale=doc["default_locale"],
+                                  now=now)
+        created, pooled = created + made, pooled + pool
+    audit.record(session, clock=clock, actor=actor, action="dispatch.started", entity="dispatch_run",
+                 entity_id=run.id or 0, incident_id=incident_id,
+                 after={"regime": regime, "channels": run.channel_order, "deliveries": created, "pooled": pooled,
+                        "beats_deadline": doc["beats_deadline"]})
+    incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="dispatch",
+                           text=f"Dispatch run {run.id} started ({regime}, {' > '.join(run.channel_order)}): "
+                                f"{created} first deliveries, {pooled} people without any usable contact")
+    session.commit()
+    return run
+
+
+def get_run(session: Session, *, run_id: int, incident_id: int | None = None) -> DispatchRun:
+    """The run, or ``NotFound``."""
+    run = session.get(DispatchRun, run_id)
+    if run is None or (incident_id is not None and run.incident_id != incident_id):
+        raise NotFound(f"dispatch run {run_id} not found")
+    return run
+
+
+def latest_run(session: Session, *, incident_id: int) -> DispatchRun | None:
+    """The incident's newest run, or None."""
+    return session.exec(select(DispatchRun).where(DispatchRun.incident_id == incident_id)
+                        .order_by(col(DispatchRun.id).desc())).first()
+
+
+_MOVES = {"pause": ("running", "paused"), "resume": ("paused", "running"), "cancel": (None, "cancelled")}
+
+
+def control(session: Session, *, clock: Clock, actor: str, run_id: int, action: str) -> DispatchRun:
+    """``pause``, ``resume`` or ``cancel`` a run; commits. Cancel skips every queued or retrying delivery
+    (deliveries being sent finish). Raises ``InvalidInput`` (unknown action) or ``Conflict`` (wrong state)."""
+    if action not in _MOVES:
+        raise InvalidInput(f"unknown action {action!r}", details=[{"path": "action", "reason": "pause|resume|cancel"}])
+    run = get_run(session, run_id=run_id)
+    source, target = _MOVES[action]
+    if (source is not None and run.state != source) or run.state in ("cancelled", "done"):
+        raise Conflict(f"dispatch run {run_id} is {run.state}; cannot {action}")
+    before, now = run.state, clock.now()
+    run.state, run.updated_at = target, now
+    skipped = 0
+    if action == "cancel":
+        run.finished_at = now
+        skipped = session.execute(update(Delivery).where(col(Delivery.run_id) == run_id, col(Delivery.state).in_(
+            (QUEUED, FAILED_TEMPORARY))).values(state=SKIPPED, finished_at=now, error="run cancelled")).rowcount  # type: ignore[attr-defined]
+    session.add(run)
+    audit.record(session, clock=clock, actor=actor, action=f"dispatch.{target}", entity="dispatch_run",
+                 entity_id=run_id, incident_id=run.incident_id, before={"state": before},
+                 after={"state": target, "skipped": skipped})
+    incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor=actor, kind="dispatch",
+                           text=f"Dispatch run {run_id} {target}"
+                           + (f": {skipped} deliveries skipped" if skipped else ""))
+    session.commit()
+    return run

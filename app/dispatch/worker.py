@@ -1,0 +1,229 @@
+"""The dispatch worker: per channel one claiming lane and N sender threads, plus a sweeper thread.
+
+Per delivery: claim (commit) -> render and send with no session open -> record the outcome in a short
+transaction. Why no session during the send: a slow provider must never hold a database connection (and
+on SQLite the write lock), so the claim commits first and the outcome opens a fresh session.
+
+Each acceptance is recorded at once (``flush_every=1``, the default), failures always at once. A lane claims
+at most ``batch`` deliveries ahead of its senders and, when its channel is rate limited, no more than the token
+bucket releases within ``LOOKAHEAD`` seconds, so claimed rows never age towards the claim timeout. The crash
+window: a worker killed between the provider's acceptance and the outcome commit leaves the delivery in
+``sending``; the sweeper re-queues it and it is sent again. At most ``flush_every`` messages per sender thread
+(never more than the deliveries claimed) are in that window per kill (``docs/dispatch.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from app import db
+from app.channels.base import Channel, SendResult
+from app.clock import Clock
+from app.crypto import FieldCipher
+from app.dispatch.outbox import Job, claim
+from app.dispatch.outcomes import Accepted, Policy, record_accepted, record_result
+from app.dispatch.ratelimit import TokenBucket
+from app.dispatch.render import MessageBuilder, VersionInfo, load_versions
+from app.dispatch.settings import DispatchSettings
+from app.dispatch.sweeps import sweep
+
+log = logging.getLogger(__name__)
+LOOKAHEAD = 2.0
+ChannelFactory = Callable[[], Mapping[str, Channel]]
+
+
+def worker_name() -> str:
+    """``host:pid:random`` - unique per worker instance."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class WorkerOptions:
+    """``batch``: most deliveries claimed ahead per channel; ``concurrency``: sender threads per channel
+    (None: from the settings); ``sweep_every``/``poll`` in seconds; ``once``: stop when nothing is due;
+    ``flush_every``: acceptances a sender thread records per transaction (1: each at once; more is faster
+    but widens the crash window to that many messages per thread)."""
+
+    batch: int = 50
+    concurrency: int | None = None
+    sweep_every: float = 5.0
+    poll: float = 0.2
+    once: bool = False
+    channels: tuple[str, ...] | None = None
+    flush_every: int = 1
+
+
+@dataclass
+class WorkerStats:
+    """Outcomes counted by this worker (``accepted``, ``temporary_failure``, ``permanent_failure``)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, outcome: str) -> None:
+        """Count one outcome."""
+        with self.lock:
+            self.outcomes[outcome] += 1
+
+
+class Worker:
+    """Claims and sends deliveries from the database at ``engine`` (see the module docstring).
+
+    ``channels`` builds one set of channels per sender thread (a channel serialises its sends).
+    """
+
+    def __init__(self, *, engine: Engine, settings: DispatchSettings, clock: Clock, cipher: FieldCipher,
+                 channels: ChannelFactory, options: WorkerOptions | None = None, name: str | None = None) -> None:
+        self.engine, self.settings, self.clock = engine, settings, clock
+        self.options = options or WorkerOptions()
+        self.name = name or worker_name()
+        self._factory = channels
+        self._builder = MessageBuilder(cipher, settings)
+        self._versions: dict[int, VersionInfo] = {}
+        self._versions_lock = threading.Lock()
+        probe = channels()
+        self.senders = tuple(n for n in probe if self.options.channels is None or n in self.options.channels)
+        self._live_sms = not settings.sandbox
+        self.policy = Policy(settings.max_attempts, settings.backoff_base, settings.backoff_cap, tuple(probe),
+                             random.Random())
+        self.stats = WorkerStats()
+
+    def sweep_once(self) -> None:
+        """Run the dispatch sweeps once."""
+        with db.session_scope(self.engine) as session:
+            sweep(session, clock=self.clock, claim_timeout=self.settings.claim_timeout,
+                  timeouts=self.settings.receipt_timeouts, policy=self.policy)
+
+    def run(self, stop: threading.Event | None = None) -> WorkerStats:
+        """Work until ``stop`` is set (or, with ``once``, until nothing is due); returns the stats."""
+        stop = stop or threading.Event()
+        self.sweep_once()
+        sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), name="dispatch-sweeper", daemon=True)
+        sweeper.start()
+        lanes = [threading.Thread(target=self._lane, args=(c, stop), name=f"dispatch-{c}", daemon=True)
+                 for c in self.senders]
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join()
+        if self.options.once:
+            stop.set()
+            self.sweep_once()
+        sweeper.join()
+        return self.stats
+
+    def _sweep_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.options.sweep_every):
+            try:
+                self.sweep_once()
+            except Exception:
+                log.exception("dispatch sweep failed")
+
+    def _threads(self, channel: str) -> int:
+        return self.options.concurrency or self.settings.threads(channel)
+
+    def _lane(self, channel: str, stop: threading.Event) -> None:
+        bucket = TokenBucket(self.settings.rate(channel))
+        jobs: queue.Queue[Job] = queue.Queue()
+        done = threading.Event()
+        senders = [threading.Thread(target=self._send_loop, args=(channel, jobs, bucket, done),
+                                    name=f"dispatch-{channel}-send-{i}", daemon=True)
+                   for i in range(self._threads(channel))]
+        for thread in senders:
+            thread.start()
+        try:
+            self._claim_loop(channel, jobs, bucket, stop)
+        finally:
+            jobs.join()
+            done.set()
+            for thread in senders:
+                thread.join()
+
+    def _claim_loop(self, channel: str, jobs: queue.Queue[Job], bucket: TokenBucket, stop: threading.Event) -> None:
+        batch = max(1, self.options.batch)
+        while not stop.is_set():
+            backlog = jobs.unfinished_tasks
+            if backlog > batch // 2:
+                time.sleep(0.005)
+                continue
+            room = min(batch - backlog, max(1, bucket.available_within(LOOKAHEAD) - backlog))
+            claimed = self._claim(channel, room) if room > 0 else []
+            for job in claimed:
+                jobs.put(job)
+            if not claimed:
+                if self.options.once and jobs.unfinished_tasks == 0:
+                    return
+                stop.wait(self.options.poll)
+
+    def _claim(self, channel: str, limit: int) -> list[Job]:
+        with db.session_scope(self.engine) as session:
+            claimed = claim(session, worker=self.name, channel=channel, limit=limit, now=self.clock.now())
+            with self._versions_lock:
+                missing = {j.version_id for j in claimed} - set(self._versions)
+            if missing:
+                loaded = load_versions(session, missing)
+                with self._versions_lock:
+                    self._versions.update(loaded)
+        return claimed
+
+    def _send_loop(self, channel: str, jobs: queue.Queue[Job], bucket: TokenBucket, done: threading.Event) -> None:
+        sender = self._factory()[channel]
+        pending: list[Accepted] = []
+        try:
+            while not (done.is_set() and jobs.empty()):
+                try:
+                    job = jobs.get(timeout=0.05)
+                except queue.Empty:
+                    self._flush(pending)
+                    continue
+                try:
+                    self._process(job, sender, bucket, pending)
+                    if len(pending) >= self.options.flush_every or jobs.empty():
+                        self._flush(pending)
+                except Exception:
+                    log.exception("delivery %s: processing failed; the sweeper will re-queue it", job.delivery_id)
+                finally:
+                    jobs.task_done()
+        finally:
+            self._flush(pending)
+            sender.close()
+
+    def _flush(self, pending: list[Accepted]) -> None:
+        """Record the acceptances this thread holds, in one transaction."""
+        if pending:
+            with db.session_scope(self.engine) as session:
+                record_accepted(session, items=pending, worker=self.name, policy=self.policy)
+            pending.clear()
+
+    def _process(self, job: Job, sender: Channel, bucket: TokenBucket, pending: list[Accepted]) -> None:
+        with self._versions_lock:
+            info = self._versions[job.version_id]
+        try:
+            message = self._builder.build(job, info, self.clock.now())
+        except (ValueError, KeyError) as exc:
+            result = SendResult("permanent_failure", error_code="render",
+                                error_message=f"message could not be built: {type(exc).__name__}")
+        else:
+            bucket.acquire()
+            result = sender.send(message)  # no database session is open here
+        self.stats.add(result.outcome)
+        if result.accepted:
+            pending.append(Accepted(job.delivery_id, result, job.channel == "sms" and self._live_sms,
+                                    self.clock.now()))
+            return
+        self._flush(pending)
+        with db.session_scope(self.engine) as session:
+            record_result(session, delivery_id=job.delivery_id, worker=self.name, result=result,
+                          awaits_receipt=False, policy=self.policy, now=self.clock.now())

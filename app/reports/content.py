@@ -1,0 +1,243 @@
+"""Building a report's content from the incident, its obligations, subject counts and dispatch outcomes,
+plus the regime extras; and the diff between two versions.
+
+Pure functions over a ``Sources`` snapshot (no session), so each regime's mapping is easy to test. No
+subject contact data ever reaches here: subjects come in as counts (``app.subjects.service.reach``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.reports import regimes as r
+
+HHS_TYPE_BY_CAUSE = {
+    "hacking": "Hacking/IT Incident", "ransomware": "Hacking/IT Incident", "malware": "Hacking/IT Incident",
+    "phishing": "Hacking/IT Incident", "credential_stuffing": "Hacking/IT Incident",
+    "skimming": "Hacking/IT Incident", "social_engineering": "Hacking/IT Incident", "theft": "Theft",
+    "loss": "Loss", "misdelivery": "Unauthorized Access/Disclosure", "insider_error": "Unauthorized Access/Disclosure",
+    "insider_malicious": "Unauthorized Access/Disclosure", "misconfiguration": "Unauthorized Access/Disclosure",
+    "other": "Other"}
+HHS_LOCATION_BY_CAUSE = {"phishing": "Email", "misdelivery": "Email", "theft": "Laptop", "loss": "Laptop",
+                         "hacking": "Network Server", "ransomware": "Network Server", "malware": "Network Server",
+                         "credential_stuffing": "Network Server", "misconfiguration": "Network Server"}
+INTERNAL_CAUSES = frozenset({"insider_error", "insider_malicious", "misdelivery", "misconfiguration", "loss"})
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a report is built from. ``document``: the incident file (JSON); ``counts``: people affected;
+    ``dispatch``: individual-notice outcomes; ``obligations``: ``[{regime, audience, part, required,
+    status, due_at}]`` of the incident; ``notices``: approved individual notices per regime
+    ``{regime: {id, channel, locale, rendered_sha256, text, approved_at}}`` (sample recipient only)."""
+
+    incident_id: int
+    document: Mapping[str, Any]
+    counts: r.Counts
+    dispatch: r.DispatchOutcomes
+    obligations: list[dict[str, Any]]
+    notices: Mapping[str, dict[str, Any]]
+    today: dt.date
+
+
+def _contact(doc: Mapping[str, Any], override: r.Contact | None) -> r.Contact:
+    if override is not None:
+        return override
+    raw = (doc.get("controller") or {}).get("contact") or {}
+    return r.Contact(**{k: raw.get(k) for k in ("name", "email", "phone")})
+
+
+def _in(counts: r.Counts, prefix: str) -> int:
+    return sum(n for code, n in counts.by_jurisdiction.items() if code == prefix or code.startswith(prefix + "-"))
+
+
+def _required(sources: Sources, regime: str, audience: str) -> bool:
+    return any(o["regime"] == regime and o["audience"] == audience and o["required"]
+               and o["status"] not in ("superseded", "not_required") for o in sources.obligations)
+
+
+def default_consequences(doc: Mapping[str, Any]) -> str:
+    """A plain statement of likely consequences from the C/I/A flags and data categories (editable)."""
+    cats = ", ".join(doc.get("data_categories") or []) or "unspecified personal data"
+    parts = []
+    if (doc.get("confidentiality") or {}).get("affected"):
+        parts.append(f"loss of confidentiality of {cats}, with a possible risk of fraud, identity theft or "
+                     "unwanted contact")
+    if (doc.get("integrity") or {}).get("affected"):
+        parts.append("records may have been altered")
+    if (doc.get("availability") or {}).get("affected"):
+        parts.append("temporary loss of access to the data")
+    return "; ".join(parts) or f"limited: {cats} involved, no confidentiality, integrity or availability loss found"
+
+
+def _nature(doc: Mapping[str, Any]) -> r.Nature:
+    conf, avail = doc.get("confidentiality") or {}, doc.get("availability") or {}
+    prot = doc.get("protection") or {}
+    exf = conf.get("exfiltrated", False)
+    subtype = None if not conf.get("affected") else (
+        "exfiltrated_or_disclosed" if exf is True else "cannot_assess" if exf == "unknown" else "not_exfiltrated")
+    unintelligible = "no" if not prot.get("encrypted") else ("likely_subverted" if prot.get("key_compromised")
+                                                               else "intact")
+    cause = str(doc.get("cause") or "other")
+    quadrant = ("internal" if cause in INTERNAL_CAUSES else "external") + "/" + (
+        "malicious" if doc.get("malicious") else "non-malicious")
+    return r.Nature(description=doc.get("description"), confidentiality=bool(conf.get("affected")),
+                    confidentiality_subtype=subtype, integrity=bool((doc.get("integrity") or {}).get("affected")),
+                    availability=bool(avail.get("affected")), availability_permanent=bool(avail.get("permanent")),
+                    unintelligible=unintelligible, incident_type=cause, cause_quadrant=quadrant)
+
+
+def gdpr(sources: Sources, extras: r.GdprExtras, phase: str, number: int, regime: str) -> r.GdprContent:
+    """GDPR Art. 33(3): (a) nature, categories and approximate numbers of people and records; (b) contact
+    point; (c) likely consequences; (d) measures taken or proposed; EDPB template sections."""
+    doc, counts = sources.document, sources.counts
+    controller = doc.get("controller") or {}
+    return r.GdprContent(
+        notification={"type": "new" if phase == "initial" else "follow_up", "phase": phase,
+                      "complete": extras.complete if extras.complete is not None else phase == "final",
+                      "previous_version": number - 1 if number > 1 else None,
+                      "internal_reference": extras.internal_reference or f"incident-{sources.incident_id}"},
+        controller={"name": controller.get("name"), "establishment": controller.get("establishment"),
+                    "sector": controller.get("sector")},
+        contact_point=_contact(doc, extras.contact),
+        timeline={"occurred_at": doc.get("occurred_at"), "aware_at": doc.get("aware_at"),
+                  "discovered_by": doc.get("discovered_by")},
+        nature=_nature(doc),
+        data_subjects={"categories": extras.subject_categories or ["unspecified"],
+                       "approximate_number": counts.people,
+                       "number_type": "approximate" if counts.is_estimate else "exact",
+                       "vulnerable": bool((doc.get("subjects") or {}).get("vulnerable"))},
+        personal_data={"categories": list(doc.get("data_categories") or []),
+                       "approximate_records": extras.approximate_records if extras.approximate_records is not None
+                       else counts.people, "record_type": extras.record_type or "one record per data subject"},
+        likely_consequences=extras.likely_consequences or default_consequences(doc), severity=extras.severity,
+        measures_taken=doc.get("measures_taken"), measures_proposed=extras.measures_proposed,
+        communication_to_subjects=sources.dispatch,
+        cross_border={k: v for k, v in counts.by_jurisdiction.items() if k != "unknown"}, counts=counts)
+
+
+def hhs_portal_row(*, name: str, state: str, entity_type: str, individuals: int, submitted: dt.date,
+                   types: list[str], locations: list[str], ba_present: bool, description: str) -> r.HhsPortalRow:
+    """The portal CSV row: lists comma-joined (``"Theft, Loss"``), date ``MM/DD/YYYY``, ``Yes``/``No``."""
+    return r.HhsPortalRow(
+        name_of_covered_entity=name, state=state, covered_entity_type=entity_type,
+        individuals_affected=str(individuals), breach_submission_date=submitted.strftime("%m/%d/%Y"),
+        type_of_breach=", ".join(types), location_of_breached_information=", ".join(locations),
+        business_associate_present="Yes" if ba_present else "No", web_description=description)
+
+
+def hhs(sources: Sources, extras: r.HhsExtras, phase: str, number: int, regime: str) -> r.HhsContent:
+    """HHS breach report (45 CFR 164.408; us.md §1.6) with the public portal row (§1.7)."""
+    doc, counts = sources.document, sources.counts
+    controller = doc.get("controller") or {}
+    cause = str(doc.get("cause") or "other")
+    paper = (doc.get("protection") or {}).get("medium") == "paper"
+    types: list[str] = list(extras.type_of_breach or []) or [HHS_TYPE_BY_CAUSE.get(cause, "Other")]
+    locations: list[str] = list(extras.location or []) or [
+        "Paper/Films" if paper else HHS_LOCATION_BY_CAUSE.get(cause, "Other")]
+    establishment = str(controller.get("establishment") or "")
+    state = extras.state if extras.state is not None else (establishment[3:5] if establishment.startswith("US-")
+                                                            else "")
+    entity_type = extras.covered_entity_type or ("Business Associate" if extras.business_associate_present
+                                                 else "Healthcare Provider")
+    name = extras.covered_entity_name if extras.covered_entity_name is not None else str(controller.get("name"))
+    description = extras.web_description if extras.web_description is not None else str(
+        doc.get("description") or "")
+    submitted = extras.submission_date or sources.today
+    return r.HhsContent(
+        breach_affecting="500 or more" if counts.people >= 500 else "fewer than 500",
+        report_type="initial" if phase == "initial" else "addendum",
+        covered_entity={"name": name, "type": entity_type, "state": state},
+        business_associate_present=extras.business_associate_present,
+        breach={"occurred_at": doc.get("occurred_at"), "discovered_at": doc.get("aware_at"),
+                "individuals_affected": counts.people, "type_of_breach": types, "location": locations,
+                "phi_categories": list(doc.get("data_categories") or []), "description": description},
+        safeguards=list(extras.safeguards or []), actions_taken=extras.actions_taken or doc.get("measures_taken"),
+        notice={"individual_notice": sources.dispatch.model_dump(),
+                "substitute_notice_required": _required(sources, regime, "public"),
+                "media_notice_required": _required(sources, regime, "media")},
+        submission_date=submitted,
+        portal_row=hhs_portal_row(name=name, state=state, entity_type=entity_type, individuals=counts.people,
+                                  submitted=submitted, types=types, locations=locations,
+                                  ba_present=extras.business_associate_present, description=description),
+        counts=counts)
+
+
+def ca(sources: Sources, extras: r.CaExtras, phase: str, number: int, regime: str) -> r.CaContent:
+    """California AG: sample notice (the approved us-ca notice rendered for a sample recipient, no PII)."""
+    doc = sources.document
+    return r.CaContent(
+        residents_affected=_in(sources.counts, "US-CA"), sample_notice=sources.notices.get(regime),
+        law_enforcement={"breach_dates": [doc.get("occurred_at")] if doc.get("occurred_at") else [],
+                         "discovery_dates": [doc.get("aware_at")],
+                         "consumer_notice_dates": [d.isoformat() for d in extras.consumer_notice_dates or []],
+                         "personal_information_types": list(doc.get("data_categories") or []),
+                         "small_business": extras.small_business},
+        counts=sources.counts)
+
+
+def tx(sources: Sources, extras: r.TxExtras, phase: str, number: int, regime: str) -> r.TxContent:
+    """Texas AG: Texans affected and notified (by mail or email), measures, law enforcement."""
+    doc = sources.document
+    texans = _in(sources.counts, "US-TX")
+    notified = extras.texans_notified if extras.texans_notified is not None else min(
+        texans, sources.dispatch.people_notified)
+    return r.TxContent(description=doc.get("description"), texans_affected=texans, texans_notified=notified,
+                       notified_by=list(extras.notified_by or []), measures_taken=doc.get("measures_taken"),
+                       measures_planned=extras.measures_planned,
+                       law_enforcement_involved=extras.law_enforcement_involved,
+                       communication_to_subjects=sources.dispatch, counts=sources.counts)
+
+
+def fl(sources: Sources, extras: r.FlExtras, phase: str, number: int, regime: str) -> r.FlContent:
+    """Florida: summary, Floridians affected, services offered, notice copy or why none, contact person."""
+    doc = sources.document
+    return r.FlContent(summary_of_events=doc.get("description"), floridians_affected=_in(sources.counts, "US-FL"),
+                       services_offered=extras.services_offered, notice_copy=sources.notices.get(regime),
+                       reason_no_notice=extras.reason_no_notice, contact_person=_contact(doc, extras.contact),
+                       good_cause_extension=extras.good_cause_extension, counts=sources.counts)
+
+
+def pipl(sources: Sources, extras: r.PiplExtras, phase: str, number: int, regime: str) -> r.PiplContent:
+    """PIPL Art. 57: categories, cause, possible harm, remedial and individual measures, contact."""
+    doc = sources.document
+    return r.PiplContent(
+        information_categories=list(doc.get("data_categories") or []), cause=str(doc.get("cause") or "other"),
+        description=doc.get("description"), possible_harm=extras.possible_harm or default_consequences(doc),
+        remedial_measures=doc.get("measures_taken"), individual_measures=extras.individual_measures,
+        contact=_contact(doc, extras.contact), people_affected=sources.counts.people,
+        cac_report_required=sources.counts.people >= 1_000_000, individuals_notified=sources.dispatch,
+        individuals_exempt_reason=extras.individuals_exempt_reason, counts=sources.counts)
+
+
+BUILDERS: dict[str, Any] = {"gdpr-art33": gdpr, "hhs-breach": hhs, "ca-ag-sample": ca, "tx-ag-report": tx,
+                            "fl-ag-report": fl, "pipl-art57": pipl}
+
+
+def build(report_type: str, sources: Sources, extras: BaseModel, *, phase: str, number: int,
+          regime: str) -> dict[str, Any]:
+    """The content JSON of ``report_type`` (validated by its content model)."""
+    model: BaseModel = BUILDERS[report_type](sources, extras, phase, number, regime)
+    return model.model_dump(mode="json")
+
+
+def diff(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
+    """Changes from ``before`` to ``after``: ``[{"path": "a.b", "op": "added|removed|changed", "before",
+    "after"}]``, recursing into objects (lists compare whole)."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        out: list[dict[str, Any]] = []
+        for key in sorted(set(before) | set(after)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in before:
+                out.append({"path": sub, "op": "added", "before": None, "after": after[key]})
+            elif key not in after:
+                out.append({"path": sub, "op": "removed", "before": before[key], "after": None})
+            else:
+                out.extend(diff(before[key], after[key], sub))
+        return out
+    return [] if before == after else [{"path": path, "op": "changed", "before": before, "after": after}]

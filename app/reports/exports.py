@@ -1,0 +1,68 @@
+"""Export formats of an approved report version: JSON (per the published schema), the HHS breach portal
+CSV (us.md §1.7) and PDF (WeasyPrint, from ``templates/reports/document.html``; no outside resources).
+
+CSV quoting follows the portal's own export: every field double-quoted, embedded quotes doubled, LF line
+endings, UTF-8 without BOM; the field text (including CRLFs inside descriptions) is kept byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.reports.regimes import REPORT_TYPES
+
+HHS_COLUMNS = ("Name of Covered Entity", "State", "Covered Entity Type", "Individuals Affected",
+               "Breach Submission Date", "Type of Breach", "Location of Breached Information",
+               "Business Associate Present", "Web Description")
+HHS_KEYS = ("name_of_covered_entity", "state", "covered_entity_type", "individuals_affected",
+            "breach_submission_date", "type_of_breach", "location_of_breached_information",
+            "business_associate_present", "web_description")
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "reports"
+
+
+def json_bytes(document: dict[str, Any]) -> bytes:
+    """The report document as pretty UTF-8 JSON (sorted keys, trailing newline)."""
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def hhs_csv(rows: list[dict[str, Any]]) -> bytes:
+    """The portal CSV: header plus one row per ``HhsPortalRow`` mapping, in ``HHS_COLUMNS`` order."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(HHS_COLUMNS)
+    for row in rows:
+        writer.writerow([row[k] for k in HHS_KEYS])
+    return out.getvalue().encode()
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    env.filters["label"] = lambda key: str(key).replace("_", " ").capitalize()
+    return env
+
+
+def report_html(document: dict[str, Any]) -> str:
+    """The report as a self-contained HTML page (for the PDF)."""
+    title = REPORT_TYPES[document["report_type"]].title
+    return _environment().get_template("document.html").render(doc=document, title=title)
+
+
+def pdf_bytes(document: dict[str, Any]) -> bytes:
+    """PDF of :func:`report_html`; only ``data:`` URLs are loaded (no network, no local files)."""
+    from app.notices.letters import html_to_pdf
+
+    return html_to_pdf(report_html(document))
+
+
+def files_for(document: dict[str, Any]) -> dict[str, bytes]:
+    """The export files of one report: ``report.json``, ``report.pdf`` and, for HHS, the portal CSV."""
+    files = {"report.json": json_bytes(document), "report.pdf": pdf_bytes(document)}
+    if document["report_type"] == "hhs-breach":
+        files["hhs-breach-portal.csv"] = hhs_csv([document["content"]["portal_row"]])
+    return files

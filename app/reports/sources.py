@@ -1,0 +1,81 @@
+"""Reading what a report is built from, through the other domains' public functions: subject counts
+(``reach``, counts only), obligations, approved individual notices (sample text) and dispatch outcomes.
+
+Dispatch (``app.dispatch``) is read only through :func:`dispatch_outcomes`, written defensively: if the
+module cannot be imported the report says ``available: false`` with zero counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from app.clock import Clock
+from app.incidents import service as incidents
+from app.notices.models import NoticeState, NoticeVersion
+from app.obligations import service as obligations
+from app.reports.content import Sources
+from app.reports.regimes import Counts, DispatchOutcomes
+from app.subjects import service as subjects
+
+
+def dispatch_outcomes(session: Session, *, incident_id: int) -> DispatchOutcomes:
+    """Deliveries of the incident's dispatch runs: ``{channel: {state: n}}`` and distinct people with a
+    ``delivered`` notice. Zeros with ``available=False`` when ``app.dispatch`` is not importable."""
+    try:
+        from app.dispatch.models import Delivery, DispatchRun
+    except ImportError:  # the dispatch work is not in this tree: report the field, empty
+        return DispatchOutcomes(available=False, by_channel={}, people_notified=0)
+    runs = select(col(DispatchRun.id)).where(col(DispatchRun.incident_id) == incident_id)
+    rows = session.execute(select(col(Delivery.channel), col(Delivery.state), func.count())
+                           .where(col(Delivery.run_id).in_(runs)).group_by(col(Delivery.channel),
+                                                                           col(Delivery.state))).all()
+    by_channel: dict[str, dict[str, int]] = {}
+    for channel, state, n in rows:
+        by_channel.setdefault(str(channel), {})[str(state)] = int(n)
+    people = session.execute(select(func.count(func.distinct(col(Delivery.subject_id))))
+                             .where(col(Delivery.run_id).in_(runs), col(Delivery.state) == "delivered")).scalar()
+    return DispatchOutcomes(available=True, by_channel=by_channel, people_notified=int(people or 0))
+
+
+def counts(session: Session, *, incident_id: int, document: dict[str, Any]) -> Counts:
+    """People affected: the subject registry's counts when subjects are linked, else the file's estimate."""
+    reach = subjects.reach(session, incident_id=incident_id)
+    if reach.total:
+        return Counts(people=reach.total, is_estimate=False, source="subject_registry",
+                      by_jurisdiction=dict(reach.by_jurisdiction))
+    est = document.get("subjects") or {}
+    return Counts(people=int(est.get("count") or 0), is_estimate=bool(est.get("count_is_estimate", True)),
+                  source="incident_estimate", by_jurisdiction=dict(est.get("by_jurisdiction") or {}))
+
+
+def approved_notices(session: Session, *, incident_id: int) -> dict[str, dict[str, Any]]:
+    """Per regime, the newest approved individual notice (letter, else email) rendered for the sample
+    recipient: ``{id, channel, locale, rendered_sha256, approved_at, text}``. No real recipient data."""
+    rows = session.execute(select(NoticeVersion).where(
+        col(NoticeVersion.incident_id) == incident_id, col(NoticeVersion.audience) == "individuals",
+        col(NoticeVersion.state) == NoticeState.approved.value)).scalars().all()
+    rank = {"letter": 0, "email": 1}
+    out: dict[str, dict[str, Any]] = {}
+    for v in sorted(rows, key=lambda v: (rank.get(v.channel, 9), -(v.id or 0))):
+        if v.regime in out or v.channel not in rank:
+            continue
+        text = v.rendered.get("text") or v.rendered.get("html") or ""
+        out[v.regime] = {"id": v.id, "channel": v.channel, "locale": v.locale, "rendered_sha256": v.rendered_sha256,
+                         "approved_at": v.approved_at.isoformat() if v.approved_at else None, "text": text}
+    return out
+
+
+def gather(session: Session, *, clock: Clock, incident_id: int) -> Sources:
+    """The ``Sources`` snapshot of an incident now. ``NotFound`` when it does not exist."""
+    incident = incidents.get(session, incident_id=incident_id)
+    document = dict(incident.document)
+    rows = [{"regime": o.regime, "audience": o.audience, "part": o.part, "required": o.required,
+             "status": o.status, "due_at": o.due_at}
+            for o in obligations.for_incident(session, incident_id=incident_id)]
+    return Sources(incident_id=incident_id, document=document,
+                   counts=counts(session, incident_id=incident_id, document=document),
+                   dispatch=dispatch_outcomes(session, incident_id=incident_id), obligations=rows,
+                   notices=approved_notices(session, incident_id=incident_id), today=clock.now().date())

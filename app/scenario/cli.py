@@ -1,0 +1,43 @@
+"""``breach-notify scenario hhs``: rehearse real HHS breach-portal records end to end in the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from app.scenario import hhs
+from app.scenario.run import Options, run
+
+
+@click.group("scenario")
+def scenario_group() -> None:
+    """Tabletop rehearsals against the sandbox protocol peers (nothing leaves this machine)."""
+
+
+@scenario_group.command("hhs")
+@click.option("--rows", default=5, show_default=True, help="How many portal records (a seeded, varied choice).")
+@click.option("--index", "indices", multiple=True, type=int, help="Pick records by index instead (repeatable).")
+@click.option("--max-subjects", default=2000, show_default=True, help="Synthetic people per incident at most.")
+@click.option("--seed", default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("scenario-out"),
+              show_default=True)
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=hhs.DATA,
+              help="Another export of the HHS breach portal (same columns).")
+@click.option("--failure-rate", default=0.05, show_default=True, help="Share of sends the peers fail.")
+@click.option("--database-url", default=None, help="Default: a fresh SQLite file under OUT/instance.")
+def hhs_command(rows: int, indices: tuple[int, ...], max_subjects: int, seed: int, out: Path, data: Path,
+                failure_rate: float, database_url: str | None) -> None:
+    """Incident, subjects, obligations, notices, dispatch, substitute notice, signed export, audit: per record."""
+    options = Options(out=out, rows=rows, indices=list(indices) or None, max_subjects=max_subjects, seed=seed,
+                      data=data, failure_rate=failure_rate, database_url=database_url)
+    result = run(options, progress=lambda message: click.echo(message, err=True))
+    for item in result["incidents"]:
+        d = item["deliveries"]
+        click.echo(f"row {item['source_row']}: {item['subjects']['imported']} subjects, "
+                   f"{sum(1 for o in item['obligations'])} obligations, dispatch {d['state']} "
+                   f"({d['fallbacks']} fallbacks), substitute notice "
+                   f"{'published' if item['substitute_notice']['published'] else 'not published'}, "
+                   f"export {'verified' if item['export_verified'] else 'NOT verified'}")
+    click.echo(f"audit chain {'verified' if result['audit_verified'] else 'BROKEN'}; "
+               f"summary: {out / 'summary.md'}")

@@ -1,0 +1,220 @@
+"""Run a whole breach response end to end against the sandbox peers, and write what happened.
+
+For each chosen HHS record: file the incident, import a synthetic population, decide obligations, draft and
+approve the notices (approvals are recorded as the ``scenario:*`` actors; only this mode does that), dispatch
+through the real protocol peers with injected failures, decide and publish the substitute notice, build and
+verify the regulator export bundle; at the end verify the audit chain. Each stage is timed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlmodel import Session
+from werkzeug.serving import make_server
+
+from app import create_app, db
+from app.announcements import service as announcements
+from app.audit import service as audit
+from app.incidents import flows
+from app.notices import service as notices
+from app.notices.routes import app_drafting
+from app.sandbox.common import free_port
+from app.sandbox.peers import SandboxPeers
+from app.scenario import hhs
+from app.scenario.facts import notice_facts
+from app.scenario.outcomes import dispatch_and_wait, export_report, incident_summary, record_met
+from app.subjects import service as subjects
+
+DRAFTER, APPROVER = "scenario:drafter", "scenario:approver"
+CHANNELS = ("email", "sms", "push", "letter")
+
+
+@dataclass
+class Options:
+    """What to rehearse: ``rows`` records (or the given ``indices``), at most ``max_subjects`` people each."""
+
+    out: Path
+    rows: int = 5
+    max_subjects: int = 2000
+    seed: int = 1
+    data: Path = hhs.DATA
+    indices: list[int] | None = None
+    failure_rate: float = 0.05
+    receipt_delay: float = 0.2
+    database_url: str | None = None
+    dispatch_timeout: float = 600.0
+
+
+@dataclass
+class Stages:
+    """Elapsed seconds per stage."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+def _config(options: Options, peers: SandboxPeers, port: int) -> dict[str, Any]:
+    instance = options.out / "instance"
+    return {"DATABASE_URL": options.database_url or f"sqlite:///{instance / 'scenario.sqlite'}",
+            "INSTANCE_PATH": str(instance), "SCHEDULER": "off", "WORKER": "off",
+            "PUBLIC_URL": f"http://127.0.0.1:{port}", "DISPATCH_RATES": "email=0,sms=0,push=0",
+            "RECEIPT_TIMEOUTS": "sms=15", "DISPATCH_BACKOFF": "1", "DISPATCH_MAX_ATTEMPTS": "3",
+            "CLAIM_TIMEOUT": "60", "LOG_LEVEL": "WARNING", **peers.settings()}
+
+
+@contextmanager
+def _served(app: Flask, port: int) -> Iterator[None]:
+    """Serve the app on loopback so the Twilio peer's signed status callbacks reach the webhook."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def _people(record: hhs.Record, options: Options, peers: SandboxPeers, folder: Path) -> Path:
+    path = folder / f"subjects-{record.row}.csv"
+    size = min(record.affected, options.max_subjects)
+    hhs.write_population(path, hhs.population(record, size=size, seed=options.seed + record.row,
+                                              push_subscription=lambda: json.dumps(peers.webpush.new_subscription())))
+    return path
+
+
+def _approve_all(session: Session, app: Flask, versions: list[Any]) -> int:
+    clock, drafting = app.extensions["clock"], app_drafting(app)
+    for version in versions:
+        if version.state == "draft":
+            notices.submit(session, clock=clock, actor=DRAFTER, version_id=version.id)
+        if version.state != "approved":
+            notices.approve(session, clock=clock, actor=APPROVER, version_id=version.id, drafting=drafting)
+    return len(versions)
+
+
+def _notices(session: Session, app: Flask, incident_id: int, document: dict[str, Any]) -> int:
+    clock, drafting = app.extensions["clock"], app_drafting(app)
+    aware = dt.datetime.fromisoformat(document["aware_at"]).date()
+    notices.save_facts(session, clock=clock, actor=DRAFTER, incident_id=incident_id,
+                       data=notice_facts(document, discovered_on=aware), drafting=drafting)
+    regimes = notices.required_regimes(session, incident_id=incident_id, audience="individuals")
+    drafted = notices.draft(session, clock=clock, actor=DRAFTER, incident_id=incident_id, audience="individuals",
+                            regimes=regimes, drafting=drafting, channels=list(CHANNELS))
+    drafted += notices.draft(session, clock=clock, actor=DRAFTER, incident_id=incident_id, audience="public",
+                             regimes=["us-hipaa"], drafting=drafting, channels=["announcement"])
+    return _approve_all(session, app, drafted)
+
+
+def rehearse(app: Flask, record: hhs.Record, options: Options, peers: SandboxPeers) -> dict[str, Any]:
+    """One record end to end; returns its summary item."""
+    stages, clock, playbooks = Stages(), app.extensions["clock"], app.extensions["playbooks"]
+    engine = db.engine_for(app)
+    document = hhs.incident_file(record, aware_at=clock.now() - dt.timedelta(days=1))
+    with app.app_context(), db.session_scope(engine) as session:
+        with stages.time("file_incident"):
+            incident = flows.file_incident(session, clock=clock, actor=DRAFTER, data=document, playbooks=playbooks)
+        incident_id = incident.id or 0
+        with stages.time("import_subjects"):
+            people = _people(record, options, peers, options.out)
+            imported = subjects.import_file(session, clock=clock, actor=DRAFTER, path=people,
+                                            keys=app.extensions["keys"], rejects_dir=options.out / "rejects",
+                                            incident_id=incident_id)
+        with stages.time("assess"):
+            flows.reassess(session, clock=clock, actor=DRAFTER, incident_id=incident_id, playbooks=playbooks)
+        with stages.time("draft_and_approve_notices"):
+            approved = _notices(session, app, incident_id, document)
+    with stages.time("dispatch"):
+        dispatch = dispatch_and_wait(app, incident_id=incident_id, actor=APPROVER, timeout=options.dispatch_timeout,
+                                     regime="us-hipaa")  # a covered entity's notice (45 CFR 164.404)
+    with app.app_context(), db.session_scope(engine) as session:
+        with stages.time("substitute_notice"):
+            decision = flows_decide(session, app, incident_id)
+            published = None
+            if decision["required"] or decision["allowed"]:
+                published = announcements.publish(session, clock=clock, actor=APPROVER, incident_id=incident_id,
+                                                  decision=decision)
+        with stages.time("regulator_export"):
+            exports = export_report(app, session, incident_id=incident_id, drafter=DRAFTER, approver=APPROVER)
+        record_met(session, clock=clock, incident_id=incident_id, actor=APPROVER, dispatch=dispatch,
+                   published=published.slug if published else None, exports=exports)
+        summary = incident_summary(session, incident_id=incident_id, now=clock.now())
+    values = record.values
+    return {"source_row": record.row, "entity": values["Name of Covered Entity"].strip(),
+            "breach_type": values["Type of Breach"], "location": values["Location of Breached Information"],
+            "incident_id": incident_id, "subjects": {"imported": imported.imported, "rejected_rows": imported.rejected,
+                                                     "merged_duplicates": imported.merged_duplicates},
+            "notices_approved": approved, **summary, "deliveries": dispatch,
+            "substitute_notice": {"decision": decision, "published": published.slug if published else None,
+                                  "stands_for": published.stands_for if published else 0},
+            "exports": exports, "export_verified": all(e["verified"] for e in exports) and bool(exports),
+            "elapsed_seconds": stages.seconds}
+
+
+def flows_decide(session: Session, app: Flask, incident_id: int) -> dict[str, Any]:
+    """Recompute the substitute-notice decision after dispatch (the pool now holds who was not reached)."""
+    return announcements.decide_for(session, clock=app.extensions["clock"], actor=APPROVER, incident_id=incident_id,
+                                    playbooks=app.extensions["playbooks"], unit_costs=app.config["UNIT_COSTS"])
+
+
+def run(options: Options, *, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """Rehearse the chosen records; writes ``summary.json`` and ``summary.md`` in ``options.out``."""
+    from app.scenario.summary import write_summary
+
+    options.out.mkdir(parents=True, exist_ok=True)
+    for noisy in ("werkzeug", "weasyprint", "weasyprint.progress", "mail.log", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    records = list(hhs.read_records(options.data))
+    chosen = ([records[i] for i in options.indices] if options.indices
+              else hhs.choose(records, count=options.rows, seed=options.seed))
+    started = time.perf_counter()
+    with SandboxPeers(failure_rate=options.failure_rate, receipt_delay=options.receipt_delay,
+                      seed=options.seed) as peers:
+        port = free_port()
+        app = create_app(_config(options, peers, port))
+        db.upgrade(db.engine_for(app))
+        items = []
+        with _served(app, port), _worker(app):
+            for record in chosen:
+                progress(f"row {record.row}: {record.values['Name of Covered Entity'].strip()}")
+                items.append(rehearse(app, record, options, peers))
+        with app.app_context(), db.session_scope(db.engine_for(app)) as session:
+            chain = audit.verify(session)
+    result = {"generated_by": "breach-notify scenario hhs", "seed": options.seed, "data": str(options.data),
+              "incidents": items, "audit_verified": chain.ok, "audit_events": chain.checked,
+              "elapsed_seconds": round(time.perf_counter() - started, 2)}
+    for item in items:
+        item["audit_verified"] = chain.ok
+    write_summary(options.out, result)
+    return result
+
+
+@contextmanager
+def _worker(app: Flask) -> Iterator[None]:
+    from app.dispatch.wiring import start_background_worker
+
+    with app.app_context():
+        thread, stop = start_background_worker(app)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)

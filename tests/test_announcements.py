@@ -1,0 +1,147 @@
+"""Substitute notice: the decision from live numbers (HIPAA 10-person rule), publishing from an approved
+announcement, public pages and feeds without personal data, withdrawal and the posting-period reminder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.announcements import service
+from app.audit.models import AuditEvent
+from app.clock import FixedClock
+from tests.notices.notices_workflow_sample import LAPTOP, act, draft, put_facts
+from tests.support import bearer
+
+REACHABLE = 588
+
+
+def _people(tmp_path: Path, unreachable: int) -> Path:
+    rows = [f"r{i},Reachable {i},r{i}@example.org,US,CA,name;health" for i in range(REACHABLE)]
+    rows += [f"u{i},Hidden Person{i},,US,CA,name;health" for i in range(unreachable)]
+    path = tmp_path / "people.csv"
+    path.write_text("external_id,full_name,email,country,state,data_categories\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _incident_with(client: FlaskClient, runner: FlaskCliRunner, user: Any, tmp_path: Path, unreachable: int) -> int:
+    incident_id = int(client.post("/api/incidents", json=LAPTOP, headers=bearer(user)).json["id"])
+    result = runner.invoke(args=["subjects", "import", str(incident_id), str(_people(tmp_path, unreachable))])
+    assert result.exit_code == 0, result.output
+    return incident_id
+
+
+def _decision(client: FlaskClient, user: Any, incident_id: int) -> dict[str, Any]:
+    response = client.get(f"/api/incidents/{incident_id}/substitute-notice", headers=bearer(user))
+    assert response.status_code == 200
+    return dict(response.json["decision"])
+
+
+def _hipaa(decision: dict[str, Any]) -> dict[str, Any]:
+    return next(v for v in decision["verdicts"] if v["regime"] == "us-hipaa")
+
+
+def test_nine_unreachable_is_not_enough_under_hipaa(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                    tmp_path: Path) -> None:
+    user = make_user("responder")
+    decision = _decision(client, user, _incident_with(client, runner, user, tmp_path, 9))
+    assert decision["inputs"]["unreachable"] == 9
+    assert decision["inputs"]["total"] == 600  # the incident file says 600; 597 people were imported
+    hipaa = _hipaa(decision)
+    assert hipaa["required"] is False and hipaa["allowed"] is False
+    assert "alternative written notice" in hipaa["reasons"][0]
+    assert hipaa["citation"].startswith("45 CFR 164.404(d)(2)")
+
+
+def _approve_announcement(client: FlaskClient, drafter: Any, officer: Any, incident_id: int) -> None:
+    put_facts(client, drafter, incident_id)
+    versions = draft(client, drafter, incident_id, channels=["announcement"], regimes=["us-hipaa"])
+    for version in versions:
+        assert act(client, drafter, incident_id, version["id"], "submit").status_code == 200
+        approved = act(client, officer, incident_id, version["id"], "approve")
+        assert approved.status_code == 200, approved.json
+
+
+def test_twelve_unreachable_requires_and_publishes_without_personal_data(
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session
+) -> None:
+    drafter, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = _incident_with(client, runner, drafter, tmp_path, 12)
+    hipaa = _hipaa(_decision(client, drafter, incident_id))
+    assert hipaa["required"] is True and hipaa["stands_for"] == 12 and hipaa["posting_days"] == 90
+    refused = client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
+    assert refused.status_code == 409 and "approved announcement" in refused.json["message"]
+    _approve_announcement(client, drafter, officer, incident_id)
+    assert client.post(f"/api/incidents/{incident_id}/public-notice", json={},
+                       headers=bearer(drafter)).status_code == 403
+    published = client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
+    assert published.status_code == 201, published.json
+    notice = published.json
+    assert notice["stands_for"] == 12
+    assert notice["regimes"] == ["us-ca", "us-hipaa"]  # CA allows it for insufficient contact information
+    assert dt.datetime.fromisoformat(notice["ends_at"]) - dt.datetime.fromisoformat(notice["published_at"]) \
+        == dt.timedelta(days=90)
+    anonymous = client.application.test_client()
+    page = anonymous.get(f"/notices/{notice['slug']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Notice of Data Breach" in html and "What Happened" in html and "12 people" in html
+    index = anonymous.get("/notices").get_data(as_text=True)
+    atom = anonymous.get("/notices/feed.atom").get_data(as_text=True)
+    feed = anonymous.get("/notices/feed.json").json
+    assert notice["slug"] in index and notice["slug"] in atom
+    assert feed["items"][0]["url"].endswith(notice["slug"])
+    everything = html + index + atom + json.dumps(feed)
+    for i in range(12):
+        assert f"Hidden Person{i}" not in everything
+    for i in (0, 1, 587):
+        assert f"r{i}@example.org" not in everything and f"Reachable {i}<" not in everything
+    actions = [e.action for e in session.execute(select(AuditEvent)).scalars()]
+    assert "substitute_notice.decided" in actions and "public_notice.published" in actions
+
+
+def test_withdrawn_notice_leaves_the_public_side(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                 tmp_path: Path) -> None:
+    drafter, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = _incident_with(client, runner, drafter, tmp_path, 12)
+    _approve_announcement(client, drafter, officer, incident_id)
+    slug = client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer)).json["slug"]
+    no_reason = client.post(f"/api/incidents/{incident_id}/public-notice/withdraw", json={}, headers=bearer(officer))
+    assert no_reason.status_code == 422
+    assert client.post(f"/api/incidents/{incident_id}/public-notice/withdraw", json={"reason": "posted in error"},
+                       headers=bearer(officer)).status_code == 200
+    assert client.get(f"/notices/{slug}").status_code == 404
+    assert slug not in client.get("/notices/feed.atom").get_data(as_text=True)
+
+
+def test_posting_period_reminder_fires_once(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                            tmp_path: Path, session: Session, clock: FixedClock) -> None:
+    drafter, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = _incident_with(client, runner, drafter, tmp_path, 12)
+    _approve_announcement(client, drafter, officer, incident_id)
+    client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
+    notice = service.for_incident(session, incident_id=incident_id)
+    assert notice is not None and notice.ends_at is not None
+    clock.set(notice.ends_at - dt.timedelta(days=7, seconds=1))
+    assert service.sweep(session, clock=clock) == 0
+    clock.advance(1)
+    assert service.sweep(session, clock=clock) == 1
+    assert service.sweep(session, clock=clock) == 0
+
+
+def test_decision_is_audited_only_when_it_changes(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                  tmp_path: Path, session: Session) -> None:
+    user = make_user("responder")
+    incident_id = _incident_with(client, runner, user, tmp_path, 12)
+    before = len(session.execute(select(AuditEvent).where(
+        AuditEvent.action == "substitute_notice.decided")).scalars().all())
+    _decision(client, user, incident_id)
+    _decision(client, user, incident_id)
+    after = len(session.execute(select(AuditEvent).where(
+        AuditEvent.action == "substitute_notice.decided")).scalars().all())
+    assert after == before
