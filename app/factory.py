@@ -84,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from app.announcements.routes import public as public_notices
     from app.announcements.routes import ui as announcements_ui
     from app.audit.routes import bp as audit_bp
+    from app.dispatch.personal import bp as personal_notice
     from app.dispatch.routes import api as dispatch_api
     from app.dispatch.routes import ui as dispatch_ui
     from app.dispatch.routes import webhooks as dispatch_webhooks
@@ -105,8 +106,8 @@ def register_blueprints(app: Flask) -> None:
             dispatch_webhooks, reports_api)
     for api in apis:
         csrf.exempt(api)
-    pages = (health_bp, accounts_bp, public_notices, announcements_ui, incidents_ui, obligations_ui, subjects_ui,
-             notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator)
+    pages = (health_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui, obligations_ui,
+             subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator)
     for bp in (*pages, *apis):
         app.register_blueprint(bp)
 

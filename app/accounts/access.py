@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC_ENDPOINTS = frozenset({"static", "accounts.login", "health.healthz", "dispatch_webhooks.twilio_status",
                               "public_notices.index", "public_notices.page", "public_notices.json_feed",
-                              "public_notices.atom_feed",
+                              "public_notices.atom_feed", "personal_notice.show",
                               # authenticate by unguessable token (or are public by design): app.reports
                               "reports_public.signing_key", "reports_public.link", "reports_public.link_download"})
 
