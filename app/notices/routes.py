@@ -26,6 +26,7 @@ from app.notices.context import Recipient
 from app.notices.drafting import SAMPLE_LINK, Drafting
 from app.notices.form import FIELDS, document_from_form, form_values
 from app.notices.letters import html_to_pdf, letter_html
+from app.notices.recipients import recipient_for
 from app.notices.rendering import CHANNELS, NoticeRenderer
 from app.playbooks.schema import AudienceName
 
@@ -154,11 +155,20 @@ def api_approve(incident_id: int, version_id: int) -> Response:
                                                    version_id=version_id, drafting=_drafting())))
 
 
+def _recipient(incident_id: int, body: Any) -> Recipient:
+    if isinstance(body, dict) and set(body) == {"subject_id"} and isinstance(body["subject_id"], int):
+        return recipient_for(get_session(), cipher=current_app.extensions["keys"].cipher(), incident_id=incident_id,
+                             subject_id=body["subject_id"])
+    recipient: Recipient = _validate(Recipient, body, "recipient.")
+    return recipient
+
+
 @api.post("/<int:version_id>/preview")
 @requires(RESPOND)
 def api_preview(incident_id: int, version_id: int) -> Response:
-    """Render for a recipient (``app.notices.context.Recipient`` JSON): parts, SMS segments, warnings."""
-    recipient = _validate(Recipient, json_body(), "recipient.")
+    """Render for a recipient: ``{"subject_id": N}`` (a real subject of the incident) or ``Recipient`` JSON;
+    answers parts, SMS segments, warnings."""
+    recipient = _recipient(incident_id, json_body())
     service.get_version(get_session(), version_id=version_id, incident_id=incident_id)
     return jsonify(_preview_json(service.preview(get_session(), clock=_clock(), version_id=version_id,
                                                  recipient=recipient, drafting=_drafting())))
@@ -167,8 +177,9 @@ def api_preview(incident_id: int, version_id: int) -> Response:
 @api.post("/<int:version_id>/letter")
 @requires(RESPOND)
 def api_letter(incident_id: int, version_id: int) -> Response:
-    """A letter version as PDF for one recipient (``Recipient`` JSON with ``postal_address``)."""
-    recipient = _validate(Recipient, json_body(), "recipient.")
+    """A letter version as PDF for one recipient: ``{"subject_id": N}`` or ``Recipient`` JSON with
+    ``postal_address``."""
+    recipient = _recipient(incident_id, json_body())
     version = service.get_version(get_session(), version_id=version_id, incident_id=incident_id)
     pdf = html_to_pdf(letter_html(version, recipient, notice_date=_clock().now().date()))
     return Response(pdf, mimetype="application/pdf",
