@@ -50,3 +50,27 @@ def test_two_records_two_hundred_people_end_to_end(tmp_path: Path, database_url:
     assert len(rows) == 2
     markdown = (out / "summary.md").read_text()
     assert "### Obligations" in markdown and "verified" in markdown
+
+
+def test_any_incident_file_with_its_subjects(tmp_path: Path, database_url: str, engine: Engine) -> None:
+    incident = tmp_path / "incident.yaml"
+    incident.write_text(
+        "title: Customer database exfiltrated\naware_at: '2026-11-28T09:00:00+01:00'\n"
+        "controller: {name: Beispiel GmbH, establishment: DE, contact: {name: DPO, email: dpo@beispiel.example}}\n"
+        "cause: hacking\nmalicious: true\n"
+        "confidentiality: {affected: true, recipients: unknown, exfiltrated: true}\n"
+        "data_categories: [name, contact, financial_account]\nsubjects: {count: 20, by_jurisdiction: {DE: 20}}\n")
+    people = tmp_path / "people.csv"
+    emails = [f"kunde{i}@example.de" if i % 5 else "" for i in range(20)]
+    people.write_text("external_id,full_name,email,country,preferred_language\n" + "".join(
+        f"k{i},Kunde {i},{email},DE,de\n" for i, email in enumerate(emails)))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(_standalone_commands()["scenario"], [
+        "file", str(incident), str(people), "--out", str(out), "--database-url", database_url])
+    assert result.exit_code == 0, result.output
+    (item,) = json.loads((out / "summary.json").read_text())["incidents"]
+    assert item["deliveries"]["regime"] == "eu-gdpr" and item["export_verified"] is True
+    assert item["subjects"]["imported"] == 20 and item["audit_verified"] is True
+    pool = sum(item["deliveries"]["substitute_pool"].values())
+    assert pool >= 4  # the four people without an email address
+    assert "## Beispiel GmbH" in (out / "summary.md").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,12 +33,35 @@ def hhs_command(rows: int, indices: tuple[int, ...], max_subjects: int, seed: in
     options = Options(out=out, rows=rows, indices=list(indices) or None, max_subjects=max_subjects, seed=seed,
                       data=data, failure_rate=failure_rate, database_url=database_url)
     result = run(options, progress=lambda message: click.echo(message, err=True))
+    _report(result, out)
+
+
+def _report(result: dict[str, Any], out: Path) -> None:
     for item in result["incidents"]:
         d = item["deliveries"]
-        click.echo(f"row {item['source_row']}: {item['subjects']['imported']} subjects, "
+        click.echo(f"{item['entity']}: {item['subjects']['imported']} subjects, "
                    f"{sum(1 for o in item['obligations'])} obligations, dispatch {d['state']} "
                    f"({d['fallbacks']} fallbacks), substitute notice "
                    f"{'published' if item['substitute_notice']['published'] else 'not published'}, "
                    f"export {'verified' if item['export_verified'] else 'NOT verified'}")
     click.echo(f"audit chain {'verified' if result['audit_verified'] else 'BROKEN'}; "
                f"summary: {out / 'summary.md'}")
+
+
+@scenario_group.command("file")
+@click.argument("incident_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("subjects_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("scenario-out"),
+              show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--failure-rate", default=0.05, show_default=True, help="Share of sends the peers fail.")
+@click.option("--database-url", default=None, help="Default: a fresh SQLite file under OUT/instance.")
+def file_command(incident_file: Path, subjects_csv: Path, out: Path, seed: int, failure_rate: float,
+                 database_url: str | None) -> None:
+    """Rehearse any incident: INCIDENT_FILE (YAML/JSON) with its SUBJECTS_CSV, end to end in the sandbox."""
+    from app.cli import read_document
+    from app.scenario.run import run_file
+
+    options = Options(out=out, seed=seed, failure_rate=failure_rate, database_url=database_url)
+    result = run_file(options, incident=read_document(incident_file), people=subjects_csv)
+    _report(result, out)

@@ -17,6 +17,7 @@ from app.clock import Clock
 from app.dispatch import runs
 from app.dispatch.models import Delivery, DispatchRun, SubstitutePoolEntry
 from app.dispatch.wiring import run_request
+from app.errors import InvalidInput
 from app.obligations import service as obligations
 from app.obligations.models import ObligationRecord
 from app.reports import bundles
@@ -65,19 +66,29 @@ def delivery_counts(session: Session, *, run_id: int) -> dict[str, Any]:
     return {"by_channel": by_channel, "fallbacks": int(fallbacks), "substitute_pool": {str(k): int(n) for k, n in pool}}
 
 
-def export_report(app: Flask, session: Session, *, incident_id: int, drafter: str, approver: str
-                  ) -> list[dict[str, Any]]:
-    """Draft, approve and export the HHS report of the incident as a signed bundle, then verify it."""
+def export_report(app: Flask, session: Session, *, incident_id: int, drafter: str, approver: str,
+                  regime: str | None) -> list[dict[str, Any]]:
+    """Draft, approve and export the regime's regulator report as a signed bundle, then verify it (none when the
+    regime has no report type)."""
+    from app.reports.regimes import REGIME_REPORT
+
+    if regime not in REGIME_REPORT:
+        return []
     clock = app.extensions["clock"]
-    report = reports.draft(session, clock=clock, actor=drafter, incident_id=incident_id, regime="us-hipaa",
-                           phase="initial", reason_for_delay=None)
+    try:
+        report = reports.draft(session, clock=clock, actor=drafter, incident_id=incident_id, regime=regime,
+                               phase="initial", reason_for_delay=None)
+    except InvalidInput:  # past the regulator deadline: a rehearsal of a past incident says so
+        session.rollback()
+        report = reports.draft(session, clock=clock, actor=drafter, incident_id=incident_id, regime=regime,
+                               phase="initial", reason_for_delay="rehearsal of a past incident (scenario mode)")
     reports.submit(session, clock=clock, actor=drafter, report_id=report.id or 0)
     reports.approve(session, clock=clock, actor=approver, report_id=report.id or 0)
     bundle = bundles.create(session, clock=clock, actor=approver, report_id=report.id or 0,
                             key=app_signing_key(app), instance=Path(app.instance_path))
     path = Path(app.instance_path) / bundle.path
     result = verify_bundle(path, trusted_key_pem=public_pem(app_signing_key(app)))
-    return [{"regime": "us-hipaa", "report_id": report.id, "bundle": str(path), "sha256": bundle.sha256,
+    return [{"regime": regime, "report_id": report.id, "bundle": str(path), "sha256": bundle.sha256,
              "verified": result.ok, "problems": list(result.problems)}]
 
 
@@ -89,9 +100,7 @@ def record_met(session: Session, *, clock: Clock, incident_id: int, actor: str, 
     pool = sum(dispatch["substitute_pool"].values())
     individuals_done = dispatch["state"] == "done" and (pool == 0 or published is not None)
     delivered = sum(states.get("delivered", 0) for states in dispatch["by_channel"].values())
-    evidence = {
-        ("us-hipaa", "regulator"): all(e["verified"] for e in exports) and bool(exports),
-    }
+    evidence = {(e["regime"], "regulator"): e["verified"] for e in exports}
     rows = session.execute(select(ObligationRecord).where(
         col(ObligationRecord.incident_id) == incident_id, col(ObligationRecord.status).in_(["due", "overdue"]),
         col(ObligationRecord.required).is_(True))).scalars().all()

@@ -119,22 +119,22 @@ def _notices(session: Session, app: Flask, incident_id: int, document: dict[str,
     regimes = notices.required_regimes(session, incident_id=incident_id, audience="individuals")
     drafted = notices.draft(session, clock=clock, actor=DRAFTER, incident_id=incident_id, audience="individuals",
                             regimes=regimes, drafting=drafting, channels=list(CHANNELS))
-    drafted += notices.draft(session, clock=clock, actor=DRAFTER, incident_id=incident_id, audience="public",
-                             regimes=["us-hipaa"], drafting=drafting, channels=["announcement"])
+    if regimes:
+        drafted += notices.draft(session, clock=clock, actor=DRAFTER, incident_id=incident_id, audience="public",
+                                 regimes=regimes[:1], drafting=drafting, channels=["announcement"])
     return _approve_all(session, app, drafted)
 
 
-def rehearse(app: Flask, record: hhs.Record, options: Options, peers: SandboxPeers) -> dict[str, Any]:
-    """One record end to end; returns its summary item."""
+def rehearse(app: Flask, *, document: dict[str, Any], people: Path, options: Options,
+             source: dict[str, Any]) -> dict[str, Any]:
+    """One incident end to end (its incident file and subject file); returns its summary item."""
     stages, clock, playbooks = Stages(), app.extensions["clock"], app.extensions["playbooks"]
     engine = db.engine_for(app)
-    document = hhs.incident_file(record, aware_at=clock.now() - dt.timedelta(days=1))
     with app.app_context(), db.session_scope(engine) as session:
         with stages.time("file_incident"):
             incident = flows.file_incident(session, clock=clock, actor=DRAFTER, data=document, playbooks=playbooks)
         incident_id = incident.id or 0
         with stages.time("import_subjects"):
-            people = _people(record, options, peers, options.out)
             imported = subjects.import_file(session, clock=clock, actor=DRAFTER, path=people,
                                             keys=app.extensions["keys"], rejects_dir=options.out / "rejects",
                                             incident_id=incident_id)
@@ -142,9 +142,10 @@ def rehearse(app: Flask, record: hhs.Record, options: Options, peers: SandboxPee
             flows.reassess(session, clock=clock, actor=DRAFTER, incident_id=incident_id, playbooks=playbooks)
         with stages.time("draft_and_approve_notices"):
             approved = _notices(session, app, incident_id, document)
+            regime = _dispatch_regime(session, incident_id)
     with stages.time("dispatch"):
         dispatch = dispatch_and_wait(app, incident_id=incident_id, actor=APPROVER, timeout=options.dispatch_timeout,
-                                     regime="us-hipaa")  # a covered entity's notice (45 CFR 164.404)
+                                     regime=regime)
     with app.app_context(), db.session_scope(engine) as session:
         with stages.time("substitute_notice"):
             decision = flows_decide(session, app, incident_id)
@@ -153,20 +154,31 @@ def rehearse(app: Flask, record: hhs.Record, options: Options, peers: SandboxPee
                 published = announcements.publish(session, clock=clock, actor=APPROVER, incident_id=incident_id,
                                                   decision=decision)
         with stages.time("regulator_export"):
-            exports = export_report(app, session, incident_id=incident_id, drafter=DRAFTER, approver=APPROVER)
+            exports = export_report(app, session, incident_id=incident_id, drafter=DRAFTER, approver=APPROVER,
+                                    regime=regime)
         record_met(session, clock=clock, incident_id=incident_id, actor=APPROVER, dispatch=dispatch,
                    published=published.slug if published else None, exports=exports)
         summary = incident_summary(session, incident_id=incident_id, now=clock.now())
-    values = record.values
-    return {"source_row": record.row, "entity": values["Name of Covered Entity"].strip(),
-            "breach_type": values["Type of Breach"], "location": values["Location of Breached Information"],
-            "incident_id": incident_id, "subjects": {"imported": imported.imported, "rejected_rows": imported.rejected,
-                                                     "merged_duplicates": imported.merged_duplicates},
+    return {**source, "incident_id": incident_id,
+            "subjects": {"imported": imported.imported, "rejected_rows": imported.rejected,
+                         "merged_duplicates": imported.merged_duplicates},
             "notices_approved": approved, **summary, "deliveries": dispatch,
             "substitute_notice": {"decision": decision, "published": published.slug if published else None,
                                   "stands_for": published.stands_for if published else 0},
             "exports": exports, "export_verified": all(e["verified"] for e in exports) and bool(exports),
             "elapsed_seconds": stages.seconds}
+
+
+def _dispatch_regime(session: Session, incident_id: int) -> str | None:
+    """HIPAA's notice for a covered entity (45 CFR 164.404), else the engine's first individual duty."""
+    regimes = notices.required_regimes(session, incident_id=incident_id, audience="individuals")
+    return "us-hipaa" if "us-hipaa" in regimes else (regimes[0] if regimes else None)
+
+
+def _record_source(record: hhs.Record) -> dict[str, Any]:
+    values = record.values
+    return {"source_row": record.row, "entity": values["Name of Covered Entity"].strip(),
+            "breach_type": values["Type of Breach"], "location": values["Location of Breached Information"]}
 
 
 def flows_decide(session: Session, app: Flask, incident_id: int) -> dict[str, Any]:
@@ -175,16 +187,43 @@ def flows_decide(session: Session, app: Flask, incident_id: int) -> dict[str, An
                                     playbooks=app.extensions["playbooks"], unit_costs=app.config["UNIT_COSTS"])
 
 
+Case = Callable[[Flask, SandboxPeers], dict[str, Any]]
+
+
 def run(options: Options, *, progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
-    """Rehearse the chosen records; writes ``summary.json`` and ``summary.md`` in ``options.out``."""
+    """Rehearse the chosen HHS records; writes ``summary.json`` and ``summary.md`` in ``options.out``."""
+    records = list(hhs.read_records(options.data))
+    chosen = ([records[i] for i in options.indices] if options.indices
+              else hhs.choose(records, count=options.rows, seed=options.seed))
+
+    def case(record: hhs.Record) -> Case:
+        def go(app: Flask, peers: SandboxPeers) -> dict[str, Any]:
+            progress(f"row {record.row}: {record.values['Name of Covered Entity'].strip()}")
+            document = hhs.incident_file(record, aware_at=app.extensions["clock"].now() - dt.timedelta(days=1))
+            return rehearse(app, document=document, people=_people(record, options, peers, options.out),
+                            options=options, source=_record_source(record))
+        return go
+
+    return run_cases(options, [case(r) for r in chosen], generated_by="breach-notify scenario hhs")
+
+
+def run_file(options: Options, *, incident: dict[str, Any], people: Path) -> dict[str, Any]:
+    """Rehearse one incident file with its subject file (``breach-notify scenario file``)."""
+    def go(app: Flask, _peers: SandboxPeers) -> dict[str, Any]:
+        return rehearse(app, document=incident, people=people, options=options,
+                        source={"source_row": None, "entity": incident.get("controller", {}).get("name"),
+                                "breach_type": incident.get("cause"), "location": str(people.name)})
+
+    return run_cases(options, [go], generated_by="breach-notify scenario file")
+
+
+def run_cases(options: Options, cases: list[Case], *, generated_by: str) -> dict[str, Any]:
+    """Start the peers and the app, run each case, verify the audit chain, write the summary."""
     from app.scenario.summary import write_summary
 
     options.out.mkdir(parents=True, exist_ok=True)
     for noisy in ("werkzeug", "weasyprint", "weasyprint.progress", "mail.log", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    records = list(hhs.read_records(options.data))
-    chosen = ([records[i] for i in options.indices] if options.indices
-              else hhs.choose(records, count=options.rows, seed=options.seed))
     started = time.perf_counter()
     with SandboxPeers(failure_rate=options.failure_rate, receipt_delay=options.receipt_delay,
                       seed=options.seed) as peers:
@@ -193,12 +232,11 @@ def run(options: Options, *, progress: Callable[[str], None] = lambda _m: None) 
         db.upgrade(db.engine_for(app))
         items = []
         with _served(app, port), _worker(app):
-            for record in chosen:
-                progress(f"row {record.row}: {record.values['Name of Covered Entity'].strip()}")
-                items.append(rehearse(app, record, options, peers))
+            for case in cases:
+                items.append(case(app, peers))
         with app.app_context(), db.session_scope(db.engine_for(app)) as session:
             chain = audit.verify(session)
-    result = {"generated_by": "breach-notify scenario hhs", "seed": options.seed, "data": str(options.data),
+    result = {"generated_by": generated_by, "seed": options.seed, "data": str(options.data),
               "incidents": items, "audit_verified": chain.ok, "audit_events": chain.checked,
               "elapsed_seconds": round(time.perf_counter() - started, 2)}
     for item in items:

@@ -33,7 +33,8 @@ def markdown(result: dict[str, Any]) -> str:
            f"Total {result['elapsed_seconds']} s.", ""]
     for item in result["incidents"]:
         sub = item["substitute_notice"]
-        out += [f"## HHS row {item['source_row']}: {item['entity']}", "",
+        heading = f"HHS row {item['source_row']}: " if item["source_row"] is not None else ""
+        out += [f"## {heading}{item['entity']}", "",
                 f"{item['breach_type']} · {item['location']} · incident {item['incident_id']} · "
                 f"{item['subjects']['imported']} subjects imported ({item['subjects']['rejected_rows']} rows rejected, "
                 f"{item['subjects']['merged_duplicates']} duplicates merged) · {item['notices_approved']} notice "
