@@ -1,6 +1,6 @@
 """Injected clocks: every service takes one, so tests can freeze or move time.
 
-All times are timezone-aware UTC. Never call ``datetime.now()`` inline elsewhere.
+All times are timezone-aware UTC. Nothing else reads the system clock inline.
 """
 
 from __future__ import annotations

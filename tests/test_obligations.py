@@ -19,19 +19,9 @@ from app.audit.models import AuditEvent
 from app.clock import FixedClock
 from app.obligations.models import ObligationAlert, ObligationRecord
 from app.obligations.scheduled import sweep
+from tests.notices.notices_workflow_sample import LAPTOP
 from tests.support import bearer
 
-LAPTOP: dict[str, Any] = {
-    "title": "Unencrypted laptop with patient records lost",
-    "aware_at": "2026-04-01T09:00:00-07:00",
-    "controller": {"name": "Example Clinic", "establishment": "US-CA", "sector": "health",
-                   "hipaa_covered_entity": True},
-    "cause": "loss",
-    "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": "unknown"},
-    "protection": {"encrypted": False, "medium": "electronic"},
-    "data_categories": ["name", "date_of_birth", "health", "insurance"],
-    "subjects": {"count": 600, "count_is_estimate": False, "by_jurisdiction": {"US-CA": 600}},
-}
 AWARE = dt.datetime(2026, 4, 1, 16, 0, tzinfo=dt.UTC)
 OFFSETS = (86400, 21600)
 
