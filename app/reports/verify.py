@@ -17,6 +17,7 @@ import hashlib
 import json
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def _read_all(path: Path, result: Verification) -> dict[str, bytes] | None:
     try:
         with zipfile.ZipFile(path) as archive:
             return {info.filename: archive.read(info) for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         result.problems.append(f"{path.name}: not a readable zip or a member is corrupt ({exc})")
         return None
 
