@@ -59,6 +59,15 @@ def _attempt(session: Session, delivery_id: int, at: dt.datetime, outcome: str, 
                                 error_message=error_message))
 
 
+def reread_after_write(session: Session, delivery: Delivery) -> None:
+    """Flush the pending writes, then reload ``delivery`` locked. SQLite ignores ``FOR UPDATE`` and reads
+    outside a transaction, so a state read before the first write may be stale; the flush takes SQLite's
+    write lock, after which the reload is current and stays so until commit. On PostgreSQL the row lock
+    already holds and the reload is a no-op in effect."""
+    session.flush()
+    session.refresh(delivery, with_for_update=True)
+
+
 def fail_permanently(session: Session, delivery: Delivery, *, why: str, dead: bool, policy: Policy,
                       now: dt.datetime) -> None:
     delivery.state, delivery.finished_at, delivery.claimed_by = FAILED_PERMANENT, now, None
@@ -161,7 +170,8 @@ def apply_receipt(session: Session, *, receipt: ReceiptUpdate, policy: Policy, n
 
     ``delivered`` is accepted from ``sent`` and also after a receipt timeout (late evidence); a failure only
     moves a delivery that is still ``sent``. A final receipt for a delivery still ``sending`` (the callback
-    overtook our outcome commit) is kept as an attempt and applied when the outcome lands.
+    overtook our outcome commit) is kept as an attempt and applied when the outcome lands; the attempt is
+    written before the state is re-read, so a receipt racing the acceptance commit is never lost.
     """
     delivery = _find(session, receipt)
     if delivery is None or delivery.id is None:
@@ -169,6 +179,9 @@ def apply_receipt(session: Session, *, receipt: ReceiptUpdate, policy: Policy, n
         return None
     _attempt(session, delivery.id, now, f"receipt:{receipt.state}", provider_id=receipt.provider_id,
              provider_status=receipt.provider_status, error_code=receipt.error_code)
+    # The worker may have committed its acceptance since the read above; the re-read after our first write
+    # sees it, and a worker committing later finds this attempt as an early receipt. Either way it lands.
+    reread_after_write(session, delivery)
     delivery.provider_status = receipt.provider_status
     session.add(delivery)
     _apply_final(session, delivery, receipt.state, f"{receipt.provider_status} {receipt.error_code or ''}".strip(),

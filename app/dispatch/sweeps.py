@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from app.audit import service as audit
 from app.clock import Clock
 from app.dispatch.models import FAILED_TEMPORARY, OPEN, SENDING, SENT, Delivery, DeliveryAttempt, DispatchRun
-from app.dispatch.outcomes import Policy, fail_permanently
+from app.dispatch.outcomes import Policy, fail_permanently, reread_after_write
 from app.incidents import service as incidents
 
 
@@ -68,6 +68,10 @@ def receipt_timeouts(session: Session, *, now: dt.datetime, timeouts: Mapping[st
                 continue
             session.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome="receipt_timeout",
                                         error_message=f"no delivery receipt within {seconds:g} s"))
+            reread_after_write(session, delivery)
+            if delivery.state != SENT:  # a receipt landed since the read above: it wins
+                session.rollback()
+                continue
             fail_permanently(session, delivery, why=f"no delivery receipt within {seconds:g} s (receipt_timeout)",
                               dead=False, policy=policy, now=now)
             session.commit()
