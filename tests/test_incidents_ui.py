@@ -93,4 +93,4 @@ def test_wrong_password_and_offsite_next(client: FlaskClient, make_user: Any) ->
     page = client.get("/login").get_data(as_text=True)
     ok = client.post("/login?next=https://evil.example/", data={"email": user.user.email, "password": user.password,
                                                                "csrf_token": csrf_from(page)})
-    assert ok.headers["Location"] == "/incidents"
+    assert ok.headers["Location"] == "/"  # the dashboard, never the offsite target
