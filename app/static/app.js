@@ -39,28 +39,25 @@
   function datasets(history) {
     return history.series.map(function (s) {
       var colour = COLOURS[s.channel] || "#5b6470";
-      return { label: s.channel + " " + s.state.replace("_", " "), data: s.data, borderColor: colour,
-               backgroundColor: colour, borderDash: DASHES[s.state] || [], pointRadius: 0, tension: 0.2 };
+      var points = s.data.map(function (n, i) { return { x: history.seconds[i], y: n }; });
+      return { label: s.channel + " " + s.state.replace("_", " "), data: points, borderColor: colour,
+               backgroundColor: colour, borderDash: DASHES[s.state] || [], pointRadius: 0, stepped: true };
     });
-  }
-
-  function labels(history) {
-    return history.seconds.map(function (s) { return s < 120 ? s + " s" : Math.round(s / 60) + " min"; });
   }
 
   function drawChart(canvas, history, chart) {
     if (!window.Chart || !history) { return chart; }
     if (chart) {
-      chart.data.labels = labels(history);
       chart.data.datasets = datasets(history);
+      chart.options.scales.x.max = history.seconds[history.seconds.length - 1];
       chart.update("none");
       return chart;
     }
     return new window.Chart(canvas, {
       type: "line",
-      data: { labels: labels(history), datasets: datasets(history) },
+      data: { datasets: datasets(history) },
       options: { animation: false, maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
-                 scales: { x: { title: { display: true, text: "time since the run started" } },
+                 scales: { x: { type: "linear", min: 0, max: history.seconds[history.seconds.length - 1], title: { display: true, text: "seconds since the run started" } },
                            y: { beginAtZero: true, title: { display: true, text: "deliveries (cumulative)" },
                                 ticks: { precision: 0 } } } }
     });
