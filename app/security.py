@@ -34,13 +34,18 @@ HEADERS = {
 
 
 def configure_cookies(app: Flask) -> None:
-    """HttpOnly and SameSite=Lax session and remember-me cookies, ``Secure`` when the public URL is https
-    (``BREACH_NOTIFY_PUBLIC_URL``); explicit configuration wins."""
-    secure = str(app.config.get("PUBLIC_URL", "")).lower().startswith("https://")
+    """HttpOnly session and remember-me cookies, SameSite=Lax unless configured otherwise, and ``Secure``
+    when the public URL is https (``BREACH_NOTIFY_PUBLIC_URL``) or ``*_COOKIE_SECURE`` is set.
+
+    Flask's own defaults (``SameSite`` unset, ``Secure`` off) are present in ``app.config`` from the start, so
+    they are replaced here rather than filled with ``setdefault``.
+    """
+    https = str(app.config.get("PUBLIC_URL", "")).lower().startswith("https://")
     for prefix in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
-        app.config.setdefault(f"{prefix}_HTTPONLY", True)
-        app.config.setdefault(f"{prefix}_SAMESITE", "Lax")
-        app.config.setdefault(f"{prefix}_SECURE", secure)
+        app.config[f"{prefix}_HTTPONLY"] = True
+        if app.config.get(f"{prefix}_SAMESITE") is None:
+            app.config[f"{prefix}_SAMESITE"] = "Lax"
+        app.config[f"{prefix}_SECURE"] = bool(app.config.get(f"{prefix}_SECURE")) or https
 
 
 def register_security_headers(app: Flask) -> None:
