@@ -54,6 +54,7 @@ def test_form_errors_rerender_with_field_paths(client: FlaskClient, make_user: A
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="aware_at-error"' in html and 'id="subjects.count-error"' in html
+    assert 'aria-invalid="true" aria-describedby="aware_at-error"' in html  # the error is tied to its field
     assert 'value="Laptop stolen from car"' in html  # what the user typed is kept
     assert session.exec(select(func.count()).select_from(Incident)).one() == 0
 

@@ -33,6 +33,43 @@
     window.setInterval(tick, 30000);
   }
 
+  // File uploads (subject files, up to hundreds of MB) show their progress: the form is sent with
+  // XMLHttpRequest and the answer's <main> replaces this page's (the server renders the import summary).
+  function uploads() {
+    document.querySelectorAll("form[data-upload-progress]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.FormData || !window.DOMParser) { return; }
+        event.preventDefault();
+        var bar = form.querySelector("progress");
+        var status = form.querySelector("[aria-live]");
+        var button = form.querySelector("button[type=submit]");
+        var xhr = new XMLHttpRequest();
+        bar.hidden = false;
+        button.disabled = true;
+        xhr.upload.addEventListener("progress", function (e) {
+          if (!e.lengthComputable) { return; }
+          bar.value = e.loaded / e.total;
+          status.textContent = Math.round(100 * e.loaded / e.total) + " % uploaded";
+        });
+        xhr.upload.addEventListener("load", function () {
+          bar.value = 1;
+          status.textContent = "Uploaded; importing…";
+        });
+        xhr.addEventListener("load", function () {
+          var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+          var main = doc.querySelector("main");
+          if (main) { document.querySelector("main").replaceWith(main); uploads(); } else { form.submit(); }
+        });
+        xhr.addEventListener("error", function () {
+          button.disabled = false;
+          status.textContent = "The upload failed; try again.";
+        });
+        xhr.open("POST", form.action || window.location.href);
+        xhr.send(new FormData(form));
+      });
+    });
+  }
+
   var COLOURS = { email: "#0b5cad", sms: "#1e7b34", push: "#8a3ffc", letter: "#8a5300" };
   var DASHES = { delivered: [], failed_permanent: [6, 4], skipped: [2, 3] };
 
@@ -124,6 +161,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     autosubmit();
     countdowns();
+    uploads();
     dispatch();
   });
 }());

@@ -71,11 +71,12 @@ class Tab:
         self.clean()
         return self.page
 
-    def shot(self, name: str) -> Path:
-        """A full-page screenshot under ``test-artifacts/browser/``."""
+    def shot(self, name: str, *, full_page: bool = True) -> Path:
+        """A screenshot under ``test-artifacts/browser/`` (the whole page, or what the window shows: Chromium
+        paints sandboxed frames, such as the HTML email preview, only inside the window)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def sign_in(self, user: Any) -> None:

@@ -64,7 +64,9 @@ def _file_incident(tab: Tab) -> int:
 def _upload_subjects(tab: Tab, incident_id: int, tmp_path: Path) -> None:
     page = tab.go(f"/incidents/{incident_id}/subjects")
     page.set_input_files("#file", str(write_csv(tmp_path / "patients.csv", PEOPLE)))
-    tab.click("button:has-text('Import')")
+    page.click("button:has-text('Import')")  # sent by XMLHttpRequest with a progress bar: no navigation
+    page.wait_for_selector("h2:has-text('Import summary')")
+    tab.clean()
     summary = page.locator("h2:has-text('Import summary') + table").inner_text()
     assert re.search(r"imported\s+5", summary) and re.search(r"rejected\s+0", summary), summary
     assert "US-CA 5" in page.locator("table").first.inner_text()
@@ -105,7 +107,8 @@ def _draft_notices(tab: Tab, incident_id: int) -> list[str]:
         elif channel == "email":
             frame = page.frame_locator("iframe[title='html preview']")
             assert "Dear Ana Lima" in frame.locator("body").inner_text()
-            tab.shot("notice-preview")
+            page.locator("h3:has-text('html (preview)')").evaluate("h => h.scrollIntoView()")
+            tab.shot("notice-preview", full_page=False)
     return links
 
 
