@@ -88,6 +88,10 @@ def home() -> str:
     return render_template("dashboard.html", rows=dashboard.open_incidents(get_session(), now=_clock().now()))
 
 
+ui.add_app_template_global(dashboard.urgency, "deadline_urgency")
+ui.add_app_template_global(dashboard.countdown, "deadline_countdown")
+
+
 @ui.get("/incidents")
 @requires(READ)
 def index() -> str:
