@@ -42,6 +42,8 @@ class Tab:
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
+        self.urls: list[str] = []
+        self.context.on("request", lambda request: self.urls.append(request.url))
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.errors.append(f"{self.page.url}: uncaught {exc}"))
 
