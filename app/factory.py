@@ -18,6 +18,7 @@ from app import db
 from app.clock import SystemClock
 from app.crypto import load_keys
 from app.playbooks.loader import load_playbooks
+from app.security import configure_cookies, register_security_headers
 from app.web import register_upload_limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +51,7 @@ def register_config_defaults(app: Flask) -> None:
     app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'breach-notify.sqlite'}")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = app_config.instance_secret(instance)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    configure_cookies(app)
     app.extensions["clock"] = app.config.get("CLOCK") or SystemClock()
     app.config.setdefault("SWEEP_SECONDS", 60)
     app.config.setdefault("REMINDER_OFFSETS", (86400, 21600))
@@ -119,4 +119,5 @@ def register_handlers(app: Flask) -> None:
 
     register_error_handlers(app)
     register_migration_gate(app)
+    register_security_headers(app)
     register_cli(app)

@@ -54,6 +54,7 @@ def test_form_errors_rerender_with_field_paths(client: FlaskClient, make_user: A
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert 'id="aware_at-error"' in html and 'id="subjects.count-error"' in html
+    assert 'aria-invalid="true" aria-describedby="aware_at-error"' in html  # the error is tied to its field
     assert 'value="Laptop stolen from car"' in html  # what the user typed is kept
     assert session.exec(select(func.count()).select_from(Incident)).one() == 0
 
@@ -93,4 +94,4 @@ def test_wrong_password_and_offsite_next(client: FlaskClient, make_user: Any) ->
     page = client.get("/login").get_data(as_text=True)
     ok = client.post("/login?next=https://evil.example/", data={"email": user.user.email, "password": user.password,
                                                                "csrf_token": csrf_from(page)})
-    assert ok.headers["Location"] == "/incidents"
+    assert ok.headers["Location"] == "/"  # the dashboard, never the offsite target

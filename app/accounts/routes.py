@@ -25,10 +25,10 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, role: str) -> str:
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("incidents_ui.index")
+    return url_for("reports_regulator.regulator_index" if role == "regulator" else "incidents_ui.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -40,7 +40,7 @@ def login() -> str | Response:
                                       password=form.password.data or "")
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), user.role))
         flash("Wrong email or password.", "error")
     return render_template("login.html", form=form)
 

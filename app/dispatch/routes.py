@@ -16,6 +16,7 @@ from app.accounts.access import READ, RESPOND, requires
 from app.channels.twilio_sms import ForgedCallback, MalformedCallback, parse_status_callback
 from app.db import get_session
 from app.dispatch import runs, sandbox_store
+from app.dispatch.history import history
 from app.dispatch.outcomes import apply_receipt
 from app.dispatch.progress import progress
 from app.dispatch.settings import WEBHOOK_PATH
@@ -72,6 +73,20 @@ def dispatch_summary(incident_id: int) -> dict[str, Any] | None:
     session = get_session()
     run = runs.latest_run(session, incident_id=incident_id)
     return None if run is None else progress(session, clock=_clock(), run=run).as_dict()
+
+
+@ui.get("/incidents/<int:incident_id>/dispatch/progress.json")
+@requires(READ)
+def progress_json(incident_id: int) -> Response:
+    """The page's live data: ``{"progress": Progress | null, "history": history() | null}`` of the newest
+    run (session-authenticated, for the progress bar and the delivery chart)."""
+    session = get_session()
+    incidents.get(session, incident_id=incident_id)
+    run = runs.latest_run(session, incident_id=incident_id)
+    if run is None:
+        return jsonify({"progress": None, "history": None})
+    return jsonify({"progress": progress(session, clock=_clock(), run=run).as_dict(),
+                    "history": history(session, clock=_clock(), run=run)})
 
 
 @ui.get("/incidents/<int:incident_id>/dispatch")

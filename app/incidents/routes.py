@@ -11,11 +11,12 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.accounts.access import FILE, READ, RESPOND, requires
+from app.accounts.access import APPROVE, FILE, READ, RESPOND, requires
 from app.announcements import service as announcements
+from app.audit import service as audit
 from app.db import get_session
 from app.errors import InvalidInput
-from app.incidents import flows, service
+from app.incidents import dashboard, flows, service
 from app.incidents.form import FIELDS, document_from_form, form_values
 from app.incidents.lifecycle import TRANSITIONS, Status
 from app.obligations import service as obligations
@@ -82,9 +83,13 @@ def api_update(incident_id: int) -> Response:
 
 @ui.get("/")
 @requires(READ)
-def home() -> Response:
-    """The incident list is the home page."""
-    return redirect(url_for("incidents_ui.index"))
+def home() -> str:
+    """The dashboard: open incidents with the next deadline, its countdown and the reach counts."""
+    return render_template("dashboard.html", rows=dashboard.open_incidents(get_session(), now=_clock().now()))
+
+
+ui.add_app_template_global(dashboard.urgency, "deadline_urgency")
+ui.add_app_template_global(dashboard.countdown, "deadline_countdown")
 
 
 @ui.get("/incidents")
@@ -137,7 +142,8 @@ def show(incident_id: int) -> str:
                            reach=subjects.reach(session, incident_id=incident_id),
                            substitute=announcements.latest_decision(session, incident_id=incident_id),
                            public_notice=announcements.for_incident(session, incident_id=incident_id),
-                           next_statuses=sorted(s.value for s in TRANSITIONS[Status(incident.status)]))
+                           next_statuses=sorted(s.value for s in TRANSITIONS[Status(incident.status)]),
+                           audit=audit.for_incident(session, incident_id) if g.user.role in APPROVE else None)
 
 
 @ui.route("/incidents/<int:incident_id>/edit", methods=["GET", "POST"])

@@ -11,8 +11,8 @@ from app.accounts.access import APPROVE, READ, RESPOND, requires
 from app.db import get_session
 from app.incidents import flows
 from app.incidents.routes import json_body
-from app.obligations import service
-from app.obligations.models import ObligationRecord
+from app.obligations import scheduled, service
+from app.obligations.models import ObligationAlert, ObligationRecord
 
 api = Blueprint("obligations_api", __name__, url_prefix="/api")
 ui = Blueprint("obligations_ui", __name__)
@@ -86,3 +86,15 @@ def ui_met(obligation_id: int) -> Response:
 def ui_waive(obligation_id: int) -> Response:
     """Form: waive (privacy officer)."""
     return _back(_close(obligation_id, "waived", request.form.get("reason", "")))
+
+
+@ui.app_template_global("obligation_alerts")
+def obligation_alerts(incident_id: int) -> dict[int, list[ObligationAlert]]:
+    """Fired reminders and escalations per obligation id, for the incident page's obligations section."""
+    return scheduled.alerts_for(get_session(), incident_id=incident_id)
+
+
+@ui.app_template_global("reminder_offsets")
+def reminder_offsets() -> list[int]:
+    """Seconds before each deadline at which the scheduler reminds (``BREACH_NOTIFY_REMINDER_OFFSETS``)."""
+    return sorted((int(s) for s in current_app.config.get("REMINDER_OFFSETS", ())), reverse=True)

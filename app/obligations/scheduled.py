@@ -99,3 +99,15 @@ def sweep(session: Session, *, clock: Clock, offsets: Sequence[int]) -> SweepRep
                      skipped=skipped):
                 report.reminders.append((ob.id or 0, kind))
     return report
+
+
+def alerts_for(session: Session, *, incident_id: int) -> dict[int, list[ObligationAlert]]:
+    """Fired reminders and escalations of the incident's obligations: ``{obligation_id: [alert, ...]}``,
+    oldest first."""
+    rows = session.exec(select(ObligationAlert).join(ObligationRecord, col(ObligationRecord.id) == col(
+        ObligationAlert.obligation_id)).where(ObligationRecord.incident_id == incident_id).order_by(
+        col(ObligationAlert.fired_at))).all()
+    out: dict[int, list[ObligationAlert]] = {}
+    for alert in rows:
+        out.setdefault(alert.obligation_id, []).append(alert)
+    return out
