@@ -101,6 +101,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Mail class written in the batch manifest for domestic letters (`international` for the others)."),
     Setting("BREACH_NOTIFY_LETTER_BATCH_SIZE", "LETTER_BATCH_SIZE", "500",
             "Most letters in one print-and-post batch.", int),
+    Setting("BREACH_NOTIFY_LETTER_RETURN_DAYS", "LETTER_RETURN_DAYS", "30",
+            "Days after the hand-over without returned mail before a letter counts as delivered (the run can "
+            "then finish); returned mail imported later no longer moves the person on.", int),
     Setting("BREACH_NOTIFY_SIGNING_KEY", "SIGNING_KEY", None,
             "Ed25519 key signing regulator export bundles: PKCS#8 PEM or base64 of the 32-byte seed. Default: "
             "generated once in `instance/signing-key.pem`. Its public key is served at "

@@ -3,6 +3,7 @@ and moves each person along the fallback chain (letter -> email) or into the sub
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from app.audit import service as audit
 from app.dispatch.models import DeliveryAttempt, SubstitutePoolEntry
 from app.errors import InvalidInput
 from app.letters import flows
+from app.letters.scheduled import presume_delivered
+from app.scheduler import sweeps
 from app.subjects.models import SubjectIdentifier
 from tests.letters.letters_support import deliveries, letters_setup
 
@@ -78,3 +81,19 @@ def test_returned_letters_move_people_on(
     again = setup.app.test_cli_runner().invoke(args=["letters", "returns", str(setup.incident_id), str(path)])
     assert again.exit_code == 2 and "only letters handed over (sent) can come back" in again.output
     assert audit.verify(session).ok
+
+
+def test_letters_without_returns_count_as_delivered_after_the_wait(
+    app: Flask, client: FlaskClient, make_user: Any, session: Session, tmp_path: Path
+) -> None:
+    setup = _posted(app, client, make_user, session, tmp_path)
+    sent_at = deliveries(session, setup.run.id or 0, "letter")[0].sent_at
+    assert sent_at is not None
+    assert presume_delivered(session, now=sent_at + dt.timedelta(days=29), days=30) == 0
+    assert presume_delivered(session, now=sent_at + dt.timedelta(days=31), days=30) == 5
+    letters = deliveries(session, setup.run.id or 0, "letter")
+    assert {d.state for d in letters} == {"delivered"}
+    attempts = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.outcome == "no_return")).all()
+    assert sorted(a.delivery_id for a in attempts) == sorted(d.id for d in letters)
+    assert presume_delivered(session, now=sent_at + dt.timedelta(days=40), days=30) == 0
+    assert "_letters" in [job.__name__ for job in sweeps()]
