@@ -16,8 +16,12 @@ from app.letters.returns import ReturnsReport, import_returns
 
 
 def batch(app: Flask, session: Session, *, actor: str, incident_id: int) -> BatchOutcome:
-    """One batch of ``incident_id``'s waiting letters to the configured drop; ``Conflict`` without a drop."""
-    drop = drop_from_config(app.config)
+    """One batch of ``incident_id``'s waiting letters to the configured drop; ``Conflict`` without a drop or
+    with a malformed one."""
+    try:
+        drop = drop_from_config(app.config)
+    except ValueError as exc:
+        raise Conflict(str(exc)) from exc
     if drop is None:
         raise Conflict("no letter drop is configured (BREACH_NOTIFY_LETTER_DROP): letters cannot be posted")
     return make_batch(session, clock=app.extensions["clock"], actor=actor, incident_id=incident_id, drop=drop,

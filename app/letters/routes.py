@@ -24,7 +24,10 @@ def _app() -> Flask:
 
 def _page(incident_id: int, status: int = 200, **extra: Any) -> tuple[str, int]:
     session = get_session()
-    drop = drop_from_config(current_app.config)
+    try:
+        drop = drop_from_config(current_app.config)
+    except ValueError:
+        drop = None
     return render_template("letters/page.html", incident=incidents.get(session, incident_id=incident_id),
                            counts=flows.letter_counts(session, incident_id=incident_id),
                            batches=batches(session, incident_id=incident_id),

@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import asyncssh
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
@@ -16,6 +19,7 @@ from sqlmodel import Session, select
 from app.audit import service as audit
 from app.dispatch.models import DeliveryAttempt
 from app.letters import flows
+from app.letters.drops import DropError, FolderDrop, SftpDrop, drop_from_config
 from app.letters.models import LetterBatch, LetterBatchItem
 from app.sandbox.sftp_peer import SftpPeer
 from tests.letters.letters_support import PEOPLE, deliveries, letters_setup, pdf_pages_text
@@ -101,3 +105,23 @@ def test_batch_to_a_folder_and_a_failed_hand_over(
     assert {d.state for d in deliveries(session, setup.run.id or 0, "letter")} == {"sent"}
     listing = runner.invoke(args=["letters", "list", str(setup.incident_id)])
     assert "0 letters waiting, 5 handed over" in listing.output and batch.reference in listing.output
+
+
+def test_sftp_drop_refuses_an_unknown_host_key_and_existing_files(tmp_path: Path) -> None:
+    with SftpPeer(tmp_path / "vendor") as peer:
+        drop = drop_from_config(peer.settings("/"))
+        assert isinstance(drop, SftpDrop) and drop.port == peer.port and drop.username == "printer"
+        drop.put([("a.pdf", b"%PDF-1.7 one")])
+        with pytest.raises(DropError, match=r"a\.pdf already exists"):
+            drop.put([("a.pdf", b"%PDF-1.7 two")])
+        assert (tmp_path / "vendor" / "a.pdf").read_bytes() == b"%PDF-1.7 one"
+        stranger = tmp_path / "known_hosts"
+        other_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        stranger.write_text(f"[127.0.0.1]:{peer.port} {other_key}")
+        with pytest.raises(DropError, match=r"BadHostKeyException"):
+            replace(drop, known_hosts=str(stranger)).put([("b.pdf", b"x")])
+        assert not (tmp_path / "vendor" / "b.pdf").exists()
+    assert isinstance(drop_from_config({"LETTER_DROP": str(tmp_path)}), FolderDrop)
+    assert drop_from_config({}) is None
+    with pytest.raises(ValueError, match="sftp://user@host"):
+        drop_from_config({"LETTER_DROP": "sftp:///no-host"})
