@@ -98,8 +98,10 @@ def config_command() -> None:
 def register_cli(app: Flask) -> None:
     """Attach the command groups to ``flask``/``breach-notify``."""
     from app.accounts.cli import users_group
+    from app.callcentre.cli import callcentre_group
     from app.dispatch.cli import dispatch_group, worker_command
     from app.incidents.cli import incidents_group
+    from app.letters.cli import letters_group
     from app.notices.cli import notices_group
     from app.obligations.cli import obligations_group, scheduler_command
     from app.reports.cli import export_group, reports_group
@@ -108,7 +110,7 @@ def register_cli(app: Flask) -> None:
 
     for command in (db_group, audit_group, users_group, incidents_group, obligations_group, scheduler_command,
                     serve_command, subjects_group, notices_group, dispatch_group, worker_command,
-                    reports_group, export_group):
+                    reports_group, export_group, letters_group, callcentre_group):
         app.cli.add_command(command)
 
 

@@ -43,9 +43,10 @@ SETTINGS: tuple[Setting, ...] = (
             "instance folder. Never rotate it without re-indexing."),
     Setting("BREACH_NOTIFY_UPLOAD_MAX_BYTES", "UPLOAD_MAX_BYTES", "536870912",
             "Largest subject or evidence file accepted by upload, in bytes; larger answers 413.", int),
-    Setting("BREACH_NOTIFY_UNIT_COSTS", "UNIT_COSTS", "email=0.002,push=0.0005,sms=0.01,letter=0.85",
-            "USD per message by channel, for the substitute-notice cost test (e.g. Cal. Civ. Code 1798.82(j)(3)).",
-            dict),
+    Setting("BREACH_NOTIFY_UNIT_COSTS", "UNIT_COSTS", "email=0.002,push=0.0005,sms=0.01,letter=0.85,letter_page=0",
+            "USD per message by channel, for the substitute-notice cost test (e.g. Cal. Civ. Code 1798.82(j)(3)); "
+            "`letter_page` is added per printed page of a letter (pages measured in the incident's batches, else "
+            "1). Letter batches record their cost with the same prices.", dict),
     Setting("BREACH_NOTIFY_IMPORT_PROCESSES", "IMPORT_PROCESSES", "1",
             "Worker processes normalising rows during an import (CLI and API).", int),
     Setting("BREACH_NOTIFY_PLAYBOOKS", "PLAYBOOKS_DIR", None,
@@ -86,6 +87,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_CLAIM_TIMEOUT", "CLAIM_TIMEOUT", "300",
             "Seconds a delivery may stay in `sending` before the sweeper re-queues it (its worker died).", int),
     Setting("BREACH_NOTIFY_LINK_DAYS", "LINK_DAYS", "365", "Days a personal notice link stays valid.", int),
+    Setting("BREACH_NOTIFY_LETTER_DROP", "LETTER_DROP", None,
+            "Where print-and-post letter batches go (merged PDF + manifest CSV): a folder, or a print vendor's "
+            "SFTP drop `sftp://user@host:22/path`. Unset: the `letter` channel has no sender and is skipped."),
+    Setting("BREACH_NOTIFY_LETTER_SFTP_KEY", "LETTER_SFTP_KEY", None,
+            "Private key file (OpenSSH or PEM) for the SFTP drop."),
+    Setting("BREACH_NOTIFY_LETTER_SFTP_KNOWN_HOSTS", "LETTER_SFTP_KNOWN_HOSTS", None,
+            "known_hosts file holding the SFTP drop's host key; an unknown or changed host key stops the upload. "
+            "Default: `~/.ssh/known_hosts`."),
+    Setting("BREACH_NOTIFY_LETTER_ORIGIN", "LETTER_ORIGIN", "US",
+            "ISO country letters are posted from: address blocks of other countries end with the country name."),
+    Setting("BREACH_NOTIFY_LETTER_MAIL_CLASS", "LETTER_MAIL_CLASS", "first_class",
+            "Mail class written in the batch manifest for domestic letters (`international` for the others)."),
+    Setting("BREACH_NOTIFY_LETTER_BATCH_SIZE", "LETTER_BATCH_SIZE", "500",
+            "Most letters in one print-and-post batch.", int),
+    Setting("BREACH_NOTIFY_LETTER_RETURN_DAYS", "LETTER_RETURN_DAYS", "30",
+            "Days after the hand-over without returned mail before a letter counts as delivered (the run can "
+            "then finish); returned mail imported later no longer moves the person on.", int),
     Setting("BREACH_NOTIFY_SIGNING_KEY", "SIGNING_KEY", None,
             "Ed25519 key signing regulator export bundles: PKCS#8 PEM or base64 of the 32-byte seed. Default: "
             "generated once in `instance/signing-key.pem`. Its public key is served at "

@@ -84,6 +84,7 @@ def register_blueprints(app: Flask) -> None:
     from app.announcements.routes import public as public_notices
     from app.announcements.routes import ui as announcements_ui
     from app.audit.routes import bp as audit_bp
+    from app.callcentre.routes import ui as callcentre_ui
     from app.dispatch.personal import bp as personal_notice
     from app.dispatch.routes import api as dispatch_api
     from app.dispatch.routes import ui as dispatch_ui
@@ -91,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.incidents.routes import api as incidents_api
     from app.incidents.routes import ui as incidents_ui
+    from app.letters.routes import ui as letters_ui
     from app.notices.routes import api as notices_api
     from app.notices.routes import ui as notices_ui
     from app.obligations.routes import api as obligations_api
@@ -107,7 +109,8 @@ def register_blueprints(app: Flask) -> None:
     for api in apis:
         csrf.exempt(api)
     pages = (health_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui, obligations_ui,
-             subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator)
+             subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator, letters_ui,
+             callcentre_ui)
     for bp in (*pages, *apis):
         app.register_blueprint(bp)
 

@@ -5,6 +5,7 @@ from app.announcements.models import PublicNotice, SubstituteDecision
 from app.audit.models import AuditEvent
 from app.dispatch.models import Delivery, DeliveryAttempt, DispatchRun, SandboxMessage, SubstitutePoolEntry
 from app.incidents.models import Incident, TimelineEntry
+from app.letters.models import LetterBatch, LetterBatchItem
 from app.notices.models import NoticeFacts, NoticeVersion
 from app.obligations.models import IncidentAssessment, ObligationAlert, ObligationRecord, SchedulerLease
 from app.reports.models import ExportBundle, RegulatorReport, ReportGrant
@@ -21,6 +22,8 @@ __all__ = [
            "Incident",
            "IncidentAssessment",
            "IncidentSubject",
+           "LetterBatch",
+           "LetterBatchItem",
            "NoticeFacts",
            "NoticeVersion",
            "ObligationAlert",

@@ -99,9 +99,17 @@ def _announcements(app: Flask, session: Session) -> None:
         log.info("public notice sweep: %d posting-period reminders", fired)
 
 
+def _letters(app: Flask, session: Session) -> None:
+    from app.letters.scheduled import presume_delivered
+
+    days = int(app.config.get("LETTER_RETURN_DAYS", 30))
+    if done := presume_delivered(session, now=app.extensions["clock"].now(), days=days):
+        log.info("letters sweep: %d letters without returned mail after %d days delivered", done, days)
+
+
 def sweeps() -> list[Callable[[Flask, Session], None]]:
-    """The periodic jobs, in order."""
-    return [_obligations, _dispatch, _announcements]
+    """The periodic jobs, in order (letters before dispatch, so a run whose last letters are done finishes)."""
+    return [_obligations, _letters, _dispatch, _announcements]
 
 
 def build(app: Flask, *, blocking: bool) -> BaseScheduler:

@@ -22,6 +22,7 @@ from app.clock import Clock
 from app.dispatch.models import SubstitutePoolEntry
 from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
+from app.letters.costs import with_letter_cost
 from app.notices.models import NoticeVersion
 from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
@@ -45,7 +46,9 @@ def unreachable_count(session: Session, *, incident_id: int) -> int:
 
 
 def individual_cost(session: Session, *, incident_id: int, unit_costs: Mapping[str, float]) -> float:
-    """Estimated cost (USD) of individual notice: each reachable person by their cheapest usable channel."""
+    """Estimated cost (USD) of individual notice: each reachable person by their cheapest usable channel; a
+    letter costs its unit price plus ``letter_page`` per page (``app.letters.costs``)."""
+    unit_costs = with_letter_cost(session, incident_id=incident_id, unit_costs=unit_costs)
     flags = [col(getattr(DataSubject, f)) for _, f in CHANNEL_FLAGS]
     rows = session.execute(select(*flags, func.count()).join(
         IncidentSubject, col(IncidentSubject.subject_id) == col(DataSubject.id)).where(

@@ -1,7 +1,8 @@
 """The fallback chain per person: which channel, contact and notice version come next, and why.
 
 A person's chain is the run's channel order, keeping only channels that have an approved notice version, a
-sender (in live mode a channel without settings has none; ``letter`` is printed, never sent here) and a
+sender (in live mode a channel without settings has none; ``letter`` has one when a letter drop is
+configured: its deliveries wait in ``queued`` for a print-and-post batch, ``app.letters``) and a
 usable contact of the person. Every channel left out is named in the explanation (``reason``) of the next
 delivery, or of the substitute-pool entry when nothing is left. Explanations never hold contact data.
 """
@@ -95,7 +96,7 @@ def next_step(person: Person, *, order: Sequence[str], after: str | None, versio
             notes.append(f"{channel} skipped: no approved notice version")
         elif channel not in can_send:
             notes.append(f"{channel} skipped: no sender configured"
-                         + (" (letters are printed from the letters page)" if channel == "letter" else ""))
+                         + (" (no letter drop: BREACH_NOTIFY_LETTER_DROP)" if channel == "letter" else ""))
         elif identifier is None:
             notes.append(f"{channel} skipped: no usable {CONTACT_WORD[channel]}")
         else:

@@ -94,12 +94,16 @@ def advance(session: Session, delivery: Delivery, *, why: str, senders: Sequence
     return "substitute"
 
 
-def claim(session: Session, *, worker: str, channel: str, limit: int, now: dt.datetime) -> list[Job]:
-    """Claim up to ``limit`` due deliveries of ``channel`` for ``worker`` and commit (see the module docstring).
+def claim(session: Session, *, worker: str, channel: str, limit: int, now: dt.datetime,
+          incident_id: int | None = None) -> list[Job]:
+    """Claim up to ``limit`` due deliveries of ``channel`` for ``worker`` and commit (see the module docstring);
+    only of ``incident_id``'s runs when given (letter batches are made per incident).
 
     Returns the claimed jobs, oldest due first; an empty list when nothing is due.
     """
     running = select(col(DispatchRun.id)).where(col(DispatchRun.state) == "running")
+    if incident_id is not None:
+        running = running.where(col(DispatchRun.incident_id) == incident_id)
     due = (select(col(Delivery.id)).where(col(Delivery.channel) == channel,
                                           col(Delivery.state).in_((QUEUED, FAILED_TEMPORARY)),
                                           col(Delivery.next_attempt_at) <= now, col(Delivery.run_id).in_(running))

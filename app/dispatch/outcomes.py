@@ -69,7 +69,9 @@ def reread_after_write(session: Session, delivery: Delivery) -> None:
 
 
 def fail_permanently(session: Session, delivery: Delivery, *, why: str, dead: bool, policy: Policy,
-                      now: dt.datetime) -> None:
+                      now: dt.datetime) -> str:
+    """Fail ``delivery`` for good (``dead``: retire its contact) and move its person on, in the caller's
+    transaction. Returns the next channel or ``"substitute"`` (``outbox.advance``)."""
     delivery.state, delivery.finished_at, delivery.claimed_by = FAILED_PERMANENT, now, None
     delivery.error = why
     session.add(delivery)
@@ -77,7 +79,7 @@ def fail_permanently(session: Session, delivery: Delivery, *, why: str, dead: bo
         session.execute(update(SubjectIdentifier).where(col(SubjectIdentifier.id) == delivery.identifier_id)
                         .values(usable=False))
     session.flush()
-    advance(session, delivery, why=f"{delivery.channel} {why}", senders=policy.senders, now=now)
+    return advance(session, delivery, why=f"{delivery.channel} {why}", senders=policy.senders, now=now)
 
 
 def _retry_or_fail(session: Session, delivery: Delivery, *, why: str, retry_after: float | None, policy: Policy,

@@ -50,7 +50,8 @@ class DispatchSettings:
 
     Rates are messages per second per worker process (already divided by the worker count; 0 = unlimited);
     timeouts, backoff and claim timeout in seconds; ``channels`` the mapping for
-    ``app.channels.build_channels``; ``link_key`` the HMAC key of personal links (32 bytes).
+    ``app.channels.build_channels``; ``link_key`` the HMAC key of personal links (32 bytes); ``letters``:
+    a letter drop is configured, so ``letter`` deliveries are made and posted in batches (``app.letters``).
     """
 
     chain: tuple[str, ...] = ("email", "sms", "push", "letter")
@@ -65,6 +66,11 @@ class DispatchSettings:
     link_days: int = 365
     link_key: bytes = b"\0" * 32
     channels: Mapping[str, str] = field(default_factory=dict)
+    letters: bool = False
+
+    def with_letters(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """``names`` (channels with a sender) plus ``letter`` when a letter drop is configured."""
+        return (*names, "letter") if self.letters and "letter" not in names else names
 
     @property
     def sandbox(self) -> bool:
@@ -107,4 +113,4 @@ def from_config(config: Mapping[str, Any]) -> DispatchSettings:
         claim_timeout=float(config.get("CLAIM_TIMEOUT", 300)),
         public_url=str(config.get("PUBLIC_URL", "http://127.0.0.1:5000")),
         link_days=int(config.get("LINK_DAYS", 365)), link_key=link_key(str(config.get("SECRET_KEY", ""))),
-        channels=channels)
+        channels=channels, letters=bool(config.get("LETTER_DROP")))

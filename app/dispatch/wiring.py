@@ -38,11 +38,12 @@ def channel_factory(app: Flask) -> ChannelFactory:
 
 
 def senders(app: Flask) -> tuple[str, ...]:
-    """Channels that have a sender in the current mode (computed once per app)."""
+    """Channels that have a sender in the current mode, ``letter`` when a letter drop is configured
+    (computed once per app)."""
     names: tuple[str, ...] | None = app.extensions.get("dispatch_senders")
     if names is None:
         built = build_channels(settings_for(app).channels)
-        names = tuple(built)
+        names = settings_for(app).with_letters(tuple(built))
         for channel in built.values():
             channel.close()
         app.extensions["dispatch_senders"] = names

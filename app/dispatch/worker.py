@@ -96,8 +96,8 @@ class Worker:
         probe = channels()
         self.senders = tuple(n for n in probe if self.options.channels is None or n in self.options.channels)
         self._live_sms = not settings.sandbox
-        self.policy = Policy(settings.max_attempts, settings.backoff_base, settings.backoff_cap, tuple(probe),
-                             random.Random())
+        self.policy = Policy(settings.max_attempts, settings.backoff_base, settings.backoff_cap,
+                             settings.with_letters(tuple(probe)), random.Random())
         self.stats = WorkerStats()
 
     def sweep_once(self) -> None:

@@ -97,13 +97,16 @@ class IncidentFacts(_Strict):
 class Recipient(_Strict):
     """One affected person: ``full_name``, ``preferred_language`` (BCP 47 tag such as ``pt-BR``; picks
     the template locale), the ``personal_link`` to the full notice, an optional ``enrolment_code`` and,
-    for letters, ``postal_address``: the lines of the address block below the name (at most 6)."""
+    for letters, ``postal_address``: the lines of the address block below the name (at most 6) and
+    ``address_block``: the whole block with the addressee in the destination country's order (at most 9;
+    ``app.letters.addresses``), which letter templates print instead when it is given."""
 
     full_name: str = Field(min_length=1)
     preferred_language: str | None = None
     personal_link: HttpUrl
     enrolment_code: str | None = None
     postal_address: tuple[str, ...] = Field(default=(), max_length=6)
+    address_block: tuple[str, ...] = Field(default=(), max_length=9)
 
     @field_validator("full_name")
     @classmethod
@@ -112,7 +115,7 @@ class Recipient(_Strict):
             raise ValueError("full_name must be one line")
         return value
 
-    @field_validator("postal_address")
+    @field_validator("postal_address", "address_block")
     @classmethod
     def _address_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any("\n" in line or "\r" in line for line in value):

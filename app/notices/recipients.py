@@ -6,13 +6,12 @@ real links are made per delivery at send time.
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.crypto import FieldCipher
 from app.errors import NotFound
+from app.letters.addresses import block_from_json
 from app.notices.context import Recipient
 from app.notices.drafting import SAMPLE_LINK
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier
@@ -20,15 +19,10 @@ from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier
 NAMELESS = "Customer"
 
 
-def _address_lines(text: str) -> list[str]:
-    address = json.loads(text)
-    city = " ".join(p for p in (address.get("city"), address.get("region") or address.get("subdivision"),
-                                address.get("postal_code")) if p)
-    return [line for line in (address.get("line1"), address.get("line2"), city, address.get("country")) if line][:6]
-
-
-def recipient_for(session: Session, *, cipher: FieldCipher, incident_id: int, subject_id: int) -> Recipient:
-    """The subject as a notice recipient; ``NotFound`` unless the subject is linked to the incident."""
+def recipient_for(session: Session, *, cipher: FieldCipher, incident_id: int, subject_id: int,
+                  origin: str = "US") -> Recipient:
+    """The subject as a notice recipient, the address block in the destination country's format for letters
+    posted from ``origin`` (ISO 3166-1 alpha-2); ``NotFound`` unless the subject is linked to the incident."""
     linked = session.execute(select(IncidentSubject).where(col(IncidentSubject.incident_id) == incident_id,
                                                            col(IncidentSubject.subject_id) == subject_id)).first()
     subject = session.get(DataSubject, subject_id) if linked else None
@@ -38,6 +32,8 @@ def recipient_for(session: Session, *, cipher: FieldCipher, incident_id: int, su
     address = session.execute(select(SubjectIdentifier).where(col(SubjectIdentifier.subject_id) == subject_id,
                                                               col(SubjectIdentifier.kind) == "address")
                               ).scalars().first()
-    lines = _address_lines(cipher.decrypt(address.value_enc)) if address else None
-    return Recipient(full_name=" ".join(name.split()) or NAMELESS, preferred_language=subject.preferred_language,
-                     personal_link=SAMPLE_LINK, postal_address=tuple(lines or ()))
+    full_name = " ".join(name.split()) or NAMELESS
+    block = block_from_json(cipher.decrypt(address.value_enc), name=full_name, origin=origin) if address else None
+    return Recipient(full_name=full_name, preferred_language=subject.preferred_language, personal_link=SAMPLE_LINK,
+                     postal_address=block.below_name[:6] if block else (),
+                     address_block=block.lines if block else ())

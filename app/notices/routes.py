@@ -158,7 +158,7 @@ def api_approve(incident_id: int, version_id: int) -> Response:
 def _recipient(incident_id: int, body: Any) -> Recipient:
     if isinstance(body, dict) and set(body) == {"subject_id"} and isinstance(body["subject_id"], int):
         return recipient_for(get_session(), cipher=current_app.extensions["keys"].cipher(), incident_id=incident_id,
-                             subject_id=body["subject_id"])
+                             subject_id=body["subject_id"], origin=current_app.config.get("LETTER_ORIGIN", "US"))
     recipient: Recipient = _validate(Recipient, body, "recipient.")
     return recipient
 

@@ -41,5 +41,5 @@ def test_preview_and_letter_for_a_real_subject(client: FlaskClient, make_user: A
     (tmp_path / "l.pdf").write_bytes(pdf.data)
     text = subprocess.run(["pdftotext", str(tmp_path / "l.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout
-    assert "Zoë Ødegård" in text and "12 Pine Rd" in text and "Fresno CA 93650" in text
+    assert "Zoë Ødegård" in text and "12 Pine Rd" in text and "FRESNO, CA 93650" in text
     assert "Notice of Data Breach" in text
