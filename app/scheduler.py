@@ -99,9 +99,15 @@ def _announcements(app: Flask, session: Session) -> None:
         log.info("public notice sweep: %d posting-period reminders", fired)
 
 
+def _webhooks(app: Flask, _session: Session) -> None:
+    from app.webhooks.jobs import run_once
+
+    run_once(app, worker=f"scheduler:{holder_name()}")
+
+
 def sweeps() -> list[Callable[[Flask, Session], None]]:
     """The periodic jobs, in order."""
-    return [_obligations, _dispatch, _announcements]
+    return [_obligations, _dispatch, _announcements, _webhooks]
 
 
 def build(app: Flask, *, blocking: bool) -> BaseScheduler:

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -81,12 +81,14 @@ class WorkerStats:
 class Worker:
     """Claims and sends deliveries from the database at ``engine`` (see the module docstring).
 
-    ``channels`` builds one set of channels per sender thread (a channel serialises its sends).
+    ``channels`` builds one set of channels per sender thread (a channel serialises its sends); ``also``:
+    jobs the sweeper thread runs after each dispatch sweep (webhook delivery).
     """
 
     def __init__(self, *, engine: Engine, settings: DispatchSettings, clock: Clock, cipher: FieldCipher,
-                 channels: ChannelFactory, options: WorkerOptions | None = None, name: str | None = None) -> None:
-        self.engine, self.settings, self.clock = engine, settings, clock
+                 channels: ChannelFactory, options: WorkerOptions | None = None, name: str | None = None,
+                 also: Sequence[Callable[[], object]] = ()) -> None:
+        self.engine, self.settings, self.clock, self.also = engine, settings, clock, tuple(also)
         self.options = options or WorkerOptions()
         self.name = name or worker_name()
         self._factory = channels
@@ -101,10 +103,15 @@ class Worker:
         self.stats = WorkerStats()
 
     def sweep_once(self) -> None:
-        """Run the dispatch sweeps once."""
+        """Run the dispatch sweeps once, then the ``also`` jobs (webhook delivery)."""
         with db.session_scope(self.engine) as session:
             sweep(session, clock=self.clock, claim_timeout=self.settings.claim_timeout,
                   timeouts=self.settings.receipt_timeouts, policy=self.policy)
+        for job in self.also:
+            try:
+                job()
+            except Exception:
+                log.exception("sweeper job failed")
 
     def run(self, stop: threading.Event | None = None) -> WorkerStats:
         """Work until ``stop`` is set (or, with ``once``, until nothing is due); returns the stats."""
