@@ -73,7 +73,7 @@ def make_worker(app: Flask, options: WorkerOptions | None = None) -> Worker:
     name = worker_name()
     return Worker(engine=db.engine_for(app), settings=settings_for(app), clock=app.extensions["clock"],
                   cipher=app.extensions["keys"].cipher(), channels=channel_factory(app), options=options, name=name,
-                  also=(lambda: run_once(app, worker=name),))
+                  also=(lambda: run_once(app, worker=name, passes=1),))
 
 
 def start_background_worker(app: Flask, options: WorkerOptions | None = None) -> tuple[threading.Thread,

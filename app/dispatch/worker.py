@@ -82,7 +82,7 @@ class Worker:
     """Claims and sends deliveries from the database at ``engine`` (see the module docstring).
 
     ``channels`` builds one set of channels per sender thread (a channel serialises its sends); ``also``:
-    jobs the sweeper thread runs after each dispatch sweep (webhook delivery).
+    periodic jobs run each in its own thread every ``sweep_every`` seconds (webhook delivery).
     """
 
     def __init__(self, *, engine: Engine, settings: DispatchSettings, clock: Clock, cipher: FieldCipher,
@@ -103,15 +103,10 @@ class Worker:
         self.stats = WorkerStats()
 
     def sweep_once(self) -> None:
-        """Run the dispatch sweeps once, then the ``also`` jobs (webhook delivery)."""
+        """Run the dispatch sweeps once."""
         with db.session_scope(self.engine) as session:
             sweep(session, clock=self.clock, claim_timeout=self.settings.claim_timeout,
                   timeouts=self.settings.receipt_timeouts, policy=self.policy)
-        for job in self.also:
-            try:
-                job()
-            except Exception:
-                log.exception("sweeper job failed")
 
     def run(self, stop: threading.Event | None = None) -> WorkerStats:
         """Work until ``stop`` is set (or, with ``once``, until nothing is due); returns the stats."""
@@ -119,6 +114,10 @@ class Worker:
         self.sweep_once()
         sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), name="dispatch-sweeper", daemon=True)
         sweeper.start()
+        extras = [threading.Thread(target=self._also_loop, args=(job, stop), name="dispatch-also", daemon=True)
+                  for job in self.also]
+        for extra in extras:
+            extra.start()
         lanes = [threading.Thread(target=self._lane, args=(c, stop), name=f"dispatch-{c}", daemon=True)
                  for c in self.senders]
         for lane in lanes:
@@ -129,6 +128,8 @@ class Worker:
             stop.set()
             self.sweep_once()
         sweeper.join()
+        for extra in extras:
+            extra.join()
         return self.stats
 
     def _sweep_loop(self, stop: threading.Event) -> None:
@@ -137,6 +138,15 @@ class Worker:
                 self.sweep_once()
             except Exception:
                 log.exception("dispatch sweep failed")
+
+    def _also_loop(self, job: Callable[[], object], stop: threading.Event) -> None:
+        """Run ``job`` every ``sweep_every`` seconds in its own thread, so a slow one (webhook receivers) never
+        delays the dispatch sweeps."""
+        while not stop.wait(self.options.sweep_every):
+            try:
+                job()
+            except Exception:
+                log.exception("worker job failed")
 
     def _threads(self, channel: str) -> int:
         return self.options.concurrency or self.settings.threads(channel)

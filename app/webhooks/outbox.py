@@ -133,6 +133,11 @@ def record(session: Session, *, delivery_id: int, worker: str, result: sender.Po
 def requeue_stale(session: Session, *, now: dt.datetime, claim_timeout: float) -> int:
     """Re-queue deliveries left in ``sending`` past ``claim_timeout`` seconds (their process died); commits."""
     cutoff = now - dt.timedelta(seconds=claim_timeout)
+    stale = select(col(WebhookDelivery.id)).where(col(WebhookDelivery.state) == SENDING,
+                                                  col(WebhookDelivery.claimed_at) < cutoff).limit(1)
+    if session.execute(stale).first() is None:  # no write (and on SQLite no write lock) when nothing is stale
+        session.rollback()
+        return 0
     moved = list(session.execute(
         update(WebhookDelivery).where(col(WebhookDelivery.state) == SENDING, col(WebhookDelivery.claimed_at) < cutoff)
         .values(state=FAILED_TEMPORARY, next_attempt_at=now, claimed_by=None, error="claim expired")

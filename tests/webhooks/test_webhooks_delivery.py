@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from app.sandbox.common import HttpPeer
 from app.webhooks.jobs import run_once
 from app.webhooks.models import WebhookDelivery, WebhookEvent
 from app.webhooks.urls import UrlPolicy, check
+from tests.dispatch.dispatch_support import running_worker
 from tests.support import EXAMPLE_INCIDENT, bearer, csrf_from, login
 
 
@@ -217,3 +219,19 @@ def test_only_admins_manage_webhooks_and_the_page_shows_the_secret_once(
     paused = client.post(f"/admin/webhooks/{sub_id}/active", data={"csrf_token": csrf_from(page)})
     assert paused.status_code == 302
     assert client.get(f"/api/webhooks/{sub_id}", headers=bearer(admin)).json["active"] is False
+
+
+def test_the_dispatch_worker_delivers_webhooks_in_its_own_thread(
+    hook_app: Flask, receiver: tuple[Receiver, str], make_user: Any, session: Session
+) -> None:
+    handler, base = receiver
+    client, admin = hook_app.test_client(), make_user("admin")
+    sub = _subscribe(client, admin, f"{base}/hook", ["incident.created"])
+    client.post("/api/incidents", json=EXAMPLE_INCIDENT, headers=bearer(admin))
+    with running_worker(hook_app):
+        deadline = time.monotonic() + 20
+        while not handler.seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(handler.seen) == 1
+    assert Webhook(sub["secret"]).verify(handler.seen[0]["body"], handler.seen[0]["headers"])["type"] == \
+        "incident.created"
