@@ -4,20 +4,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.clock import FixedClock
@@ -233,5 +241,53 @@ def test_the_dispatch_worker_delivers_webhooks_in_its_own_thread(
         while not handler.seen and time.monotonic() < deadline:
             time.sleep(0.05)
     assert len(handler.seen) == 1
+    assert Webhook(sub["secret"]).verify(handler.seen[0]["body"], handler.seen[0]["headers"])["type"] == \
+        "incident.created"
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_receiver_gets_a_verified_tls_request(
+    app: Flask, live_clock: FixedClock, make_user: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    session: Session
+) -> None:
+    cert_path, key_path = _self_signed(tmp_path)
+    handler = Receiver()
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_path, key_path)
+    server = make_server("127.0.0.1", 0, handler, threaded=True, ssl_context=tls)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        hook_app = create_app(dict(app.config, CLOCK=live_clock, WEBHOOK_ALLOW_PRIVATE="on"))
+        client, admin = hook_app.test_client(), make_user("admin")
+        sub = _subscribe(client, admin, f"https://127.0.0.1:{server.server_port}/tls", ["incident.created"])
+        client.post("/api/incidents", json=EXAMPLE_INCIDENT, headers=bearer(admin))
+        untrusted = run_once(hook_app, worker="test")  # our certificate is not trusted yet: refused
+        assert untrusted.states == {"failed_temporary": 1} and handler.seen == []
+        assert "CERTIFICATE_VERIFY_FAILED" in (session.exec(select(WebhookDelivery)).one().error or "")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_path))
+        live_clock.advance(60)
+        assert run_once(hook_app, worker="test").states == {"delivered": 1}
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    assert handler.seen[0]["path"] == "/tls"
     assert Webhook(sub["secret"]).verify(handler.seen[0]["body"], handler.seen[0]["headers"])["type"] == \
         "incident.created"
