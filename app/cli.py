@@ -107,10 +107,11 @@ def register_cli(app: Flask) -> None:
     from app.reports.cli import export_group, reports_group
     from app.serve import serve_command
     from app.subjects.cli import subjects_group
+    from app.webhooks.cli import webhooks_group
 
     for command in (db_group, audit_group, users_group, incidents_group, obligations_group, scheduler_command,
                     serve_command, subjects_group, notices_group, dispatch_group, worker_command,
-                    reports_group, export_group, letters_group, callcentre_group):
+                    reports_group, export_group, letters_group, callcentre_group, webhooks_group):
         app.cli.add_command(command)
 
 

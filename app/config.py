@@ -108,6 +108,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Ed25519 key signing regulator export bundles: PKCS#8 PEM or base64 of the 32-byte seed. Default: "
             "generated once in `instance/signing-key.pem`. Its public key is served at "
             "`/.well-known/breach-notify/signing-key`. Share it across servers."),
+    Setting("BREACH_NOTIFY_WEBHOOK_ALLOW_PRIVATE", "WEBHOOK_ALLOW_PRIVATE", "off",
+            "`on`: webhook URLs may resolve to loopback, private, link-local or reserved addresses (tests, labs "
+            "only). `off`: refused, so the service cannot be used to reach internal hosts."),
+    Setting("BREACH_NOTIFY_WEBHOOK_HTTP_HOSTS", "WEBHOOK_HTTP_HOSTS", "",
+            "Comma-separated hosts a webhook URL may reach over plain `http://`; every other URL must be `https://`."),
+    Setting("BREACH_NOTIFY_WEBHOOK_TIMEOUT", "WEBHOOK_TIMEOUT", "10",
+            "Seconds one webhook POST may take. Retries use the dispatch backoff and attempt settings.", int),
+    Setting("BREACH_NOTIFY_INTAKE_BASE_URLS", "INTAKE_BASE_URLS", "",
+            "Links back to the source tools for intake, e.g. `thehive=https://thehive.example.org,"
+            "iris=https://iris.example.org` (`{base}` in the mapping's link template)."),
     *(Setting(name, name, None, meaning) for name, meaning in (
         ("SMTP_HOST", "Live email: SMTP server host."),
         ("SMTP_PORT", "SMTP port (default 587 for starttls, 465 for tls, 25 for none)."),

@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.incidents.routes import api as incidents_api
     from app.incidents.routes import ui as incidents_ui
+    from app.intake.routes import api as intake_api
     from app.letters.routes import ui as letters_ui
     from app.notices.routes import api as notices_api
     from app.notices.routes import ui as notices_ui
@@ -103,14 +104,16 @@ def register_blueprints(app: Flask) -> None:
     from app.reports.routes import regulator as reports_regulator
     from app.subjects.routes import api as subjects_api
     from app.subjects.routes import ui as subjects_ui
+    from app.webhooks.routes import api as webhooks_api
+    from app.webhooks.routes import ui as webhooks_ui
 
     apis = (announcements_api, incidents_api, obligations_api, subjects_api, notices_api, audit_bp, dispatch_api,
-            dispatch_webhooks, reports_api)
+            dispatch_webhooks, reports_api, webhooks_api, intake_api)
     for api in apis:
         csrf.exempt(api)
     pages = (health_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui, obligations_ui,
              subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator, letters_ui,
-             callcentre_ui)
+             callcentre_ui, webhooks_ui)
     for bp in (*pages, *apis):
         app.register_blueprint(bp)
 

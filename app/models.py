@@ -5,11 +5,13 @@ from app.announcements.models import PublicNotice, SubstituteDecision
 from app.audit.models import AuditEvent
 from app.dispatch.models import Delivery, DeliveryAttempt, DispatchRun, SandboxMessage, SubstitutePoolEntry
 from app.incidents.models import Incident, TimelineEntry
+from app.intake.models import IncidentSource
 from app.letters.models import LetterBatch, LetterBatchItem
 from app.notices.models import NoticeFacts, NoticeVersion
 from app.obligations.models import IncidentAssessment, ObligationAlert, ObligationRecord, SchedulerLease
 from app.reports.models import ExportBundle, RegulatorReport, ReportGrant
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
            "ApiToken",
@@ -21,6 +23,7 @@ __all__ = [
            "ExportBundle",
            "Incident",
            "IncidentAssessment",
+           "IncidentSource",
            "IncidentSubject",
            "LetterBatch",
            "LetterBatchItem",
@@ -39,4 +42,8 @@ __all__ = [
            "SubstitutePoolEntry",
            "TimelineEntry",
            "User",
+           "WebhookAttempt",
+           "WebhookDelivery",
+           "WebhookEvent",
+           "WebhookSubscription",
 ]

@@ -107,9 +107,15 @@ def _letters(app: Flask, session: Session) -> None:
         log.info("letters sweep: %d letters without returned mail after %d days delivered", done, days)
 
 
+def _webhooks(app: Flask, _session: Session) -> None:
+    from app.webhooks.jobs import run_once
+
+    run_once(app, worker=f"scheduler:{holder_name()}")
+
+
 def sweeps() -> list[Callable[[Flask, Session], None]]:
     """The periodic jobs, in order (letters before dispatch, so a run whose last letters are done finishes)."""
-    return [_obligations, _letters, _dispatch, _announcements]
+    return [_obligations, _letters, _dispatch, _announcements, _webhooks]
 
 
 def build(app: Flask, *, blocking: bool) -> BaseScheduler:

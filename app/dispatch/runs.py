@@ -26,6 +26,7 @@ from app.incidents import service as incidents
 from app.notices.models import NoticeFacts, NoticeState, NoticeVersion
 from app.obligations.models import OPEN, ObligationRecord
 from app.subjects.service import iter_subject_ids
+from app.webhooks.jobs import emit_progress
 
 LIVE_RUN = ("running", "paused")
 
@@ -153,6 +154,7 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
     incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="dispatch",
                            text=f"Dispatch run {run.id} started ({regime}, {' > '.join(run.channel_order)}): "
                                 f"{created} first deliveries, {pooled} people without any usable contact")
+    emit_progress(session, clock=clock, run=run)
     session.commit()
     return run
 
@@ -197,5 +199,8 @@ def control(session: Session, *, clock: Clock, actor: str, run_id: int, action: 
     incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor=actor, kind="dispatch",
                            text=f"Dispatch run {run_id} {target}"
                            + (f": {skipped} deliveries skipped" if skipped else ""))
+    session.flush()
+    emit_progress(session, clock=clock, run=run, event_type="dispatch.completed" if target == "cancelled"
+                  else "dispatch.progress")
     session.commit()
     return run

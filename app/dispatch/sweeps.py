@@ -22,6 +22,7 @@ from app.clock import Clock
 from app.dispatch.models import FAILED_TEMPORARY, OPEN, SENDING, SENT, Delivery, DeliveryAttempt, DispatchRun
 from app.dispatch.outcomes import Policy, fail_permanently, reread_after_write
 from app.incidents import service as incidents
+from app.webhooks.jobs import emit_progress
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def finish_runs(session: Session, *, clock: Clock) -> int:
         incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor="dispatch", kind="dispatch",
                                text=f"Dispatch run {run.id} finished: " + ", ".join(
                                    f"{n} {s}" for s, n in sorted(counts.items())))
+        session.refresh(run)
+        emit_progress(session, clock=clock, run=run, event_type="dispatch.completed")
         session.commit()
         finished += 1
     return finished

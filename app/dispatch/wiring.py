@@ -14,7 +14,7 @@ from app.dispatch.outcomes import Policy
 from app.dispatch.runs import RunRequest
 from app.dispatch.sandbox_store import DbRecorder
 from app.dispatch.settings import DispatchSettings, from_config, parse_chain
-from app.dispatch.worker import ChannelFactory, Worker, WorkerOptions
+from app.dispatch.worker import ChannelFactory, Worker, WorkerOptions, worker_name
 
 
 def settings_for(app: Flask) -> DispatchSettings:
@@ -69,8 +69,12 @@ def run_request(app: Flask, *, chain: str | None = None, regime: str | None = No
 
 def make_worker(app: Flask, options: WorkerOptions | None = None) -> Worker:
     """A worker on the app's database, clock, keys and channels."""
+    from app.webhooks.jobs import run_once
+
+    name = worker_name()
     return Worker(engine=db.engine_for(app), settings=settings_for(app), clock=app.extensions["clock"],
-                  cipher=app.extensions["keys"].cipher(), channels=channel_factory(app), options=options)
+                  cipher=app.extensions["keys"].cipher(), channels=channel_factory(app), options=options, name=name,
+                  also=(lambda: run_once(app, worker=name, passes=1),))
 
 
 def start_background_worker(app: Flask, options: WorkerOptions | None = None) -> tuple[threading.Thread,

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -81,12 +81,14 @@ class WorkerStats:
 class Worker:
     """Claims and sends deliveries from the database at ``engine`` (see the module docstring).
 
-    ``channels`` builds one set of channels per sender thread (a channel serialises its sends).
+    ``channels`` builds one set of channels per sender thread (a channel serialises its sends); ``also``:
+    periodic jobs run each in its own thread every ``sweep_every`` seconds (webhook delivery).
     """
 
     def __init__(self, *, engine: Engine, settings: DispatchSettings, clock: Clock, cipher: FieldCipher,
-                 channels: ChannelFactory, options: WorkerOptions | None = None, name: str | None = None) -> None:
-        self.engine, self.settings, self.clock = engine, settings, clock
+                 channels: ChannelFactory, options: WorkerOptions | None = None, name: str | None = None,
+                 also: Sequence[Callable[[], object]] = ()) -> None:
+        self.engine, self.settings, self.clock, self.also = engine, settings, clock, tuple(also)
         self.options = options or WorkerOptions()
         self.name = name or worker_name()
         self._factory = channels
@@ -112,6 +114,10 @@ class Worker:
         self.sweep_once()
         sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), name="dispatch-sweeper", daemon=True)
         sweeper.start()
+        extras = [threading.Thread(target=self._also_loop, args=(job, stop), name="dispatch-also", daemon=True)
+                  for job in self.also]
+        for extra in extras:
+            extra.start()
         lanes = [threading.Thread(target=self._lane, args=(c, stop), name=f"dispatch-{c}", daemon=True)
                  for c in self.senders]
         for lane in lanes:
@@ -122,6 +128,8 @@ class Worker:
             stop.set()
             self.sweep_once()
         sweeper.join()
+        for extra in extras:
+            extra.join()
         return self.stats
 
     def _sweep_loop(self, stop: threading.Event) -> None:
@@ -130,6 +138,15 @@ class Worker:
                 self.sweep_once()
             except Exception:
                 log.exception("dispatch sweep failed")
+
+    def _also_loop(self, job: Callable[[], object], stop: threading.Event) -> None:
+        """Run ``job`` every ``sweep_every`` seconds in its own thread, so a slow one (webhook receivers) never
+        delays the dispatch sweeps."""
+        while not stop.wait(self.options.sweep_every):
+            try:
+                job()
+            except Exception:
+                log.exception("worker job failed")
 
     def _threads(self, channel: str) -> int:
         return self.options.concurrency or self.settings.threads(channel)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -20,10 +20,12 @@ DEFAULT_UNIT_COSTS = {"email": 0.002, "push": 0.0005, "sms": 0.01, "letter": 0.8
 
 
 def file_incident(
-    session: Session, *, clock: Clock, actor: str, data: Any, playbooks: Mapping[str, Playbook]
+    session: Session, *, clock: Clock, actor: str, data: Any, playbooks: Mapping[str, Playbook],
+    also: Callable[[Session, Incident], None] | None = None,
 ) -> Incident:
-    """Create the incident (``service.create``), then materialise its obligations."""
-    incident = service.create(session, clock=clock, actor=actor, data=data)
+    """Create the incident (``service.create``, with ``also`` in its transaction), then materialise its
+    obligations."""
+    incident = service.create(session, clock=clock, actor=actor, data=data, also=also)
     reassess(session, clock=clock, actor=actor, incident_id=incident.id or 0, playbooks=playbooks)
     return incident
 

@@ -3,7 +3,7 @@ same transaction as the change itself."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -15,6 +15,7 @@ from app.errors import InvalidInput, NotFound
 from app.incidents.lifecycle import Status, check_transition
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.schema import IncidentFile
+from app.webhooks.events import emit
 
 SUMMARY_FIELDS = ("title", "status", "aware_at", "cause", "subjects_count")
 
@@ -54,8 +55,10 @@ def _timeline(session: Session, incident: Incident, *, clock: Clock, actor: str,
     add_timeline(session, clock=clock, incident_id=incident.id or 0, actor=actor, kind=kind, text=text)
 
 
-def create(session: Session, *, clock: Clock, actor: str, data: Any) -> Incident:
-    """File a new incident from an incident-file mapping; status ``detected``; commits.
+def create(session: Session, *, clock: Clock, actor: str, data: Any,
+           also: Callable[[Session, Incident], None] | None = None) -> Incident:
+    """File a new incident from an incident-file mapping; status ``detected``; commits. ``also`` writes
+    more rows about the new incident in the same transaction (e.g. the link to the case it came from).
 
     Raises ``InvalidInput`` (nothing is written) when the file is invalid.
     """
@@ -69,6 +72,10 @@ def create(session: Session, *, clock: Clock, actor: str, data: Any) -> Incident
     _timeline(session, incident, clock=clock, actor=actor, kind="created", text=f"Incident filed: {facts.title}")
     audit.record(session, clock=clock, actor=actor, action="incident.created", entity="incident",
                  entity_id=incident.id or 0, incident_id=incident.id, after=_summary(incident))
+    emit(session, clock=clock, event_type="incident.created", incident_id=incident.id,
+         data={"incident_id": incident.id, "status": incident.status})
+    if also is not None:
+        also(session, incident)
     session.commit()
     return incident
 
@@ -134,6 +141,8 @@ def update(
         incident.status = new_status.value
         _timeline(session, incident, clock=clock, actor=actor, kind="status",
                   text=f"Status {before['status']} -> {new_status.value}")
+        emit(session, clock=clock, event_type="incident.status_changed", incident_id=incident_id,
+             data={"incident_id": incident_id, "from": before["status"], "to": new_status.value})
     if note:
         _timeline(session, incident, clock=clock, actor=actor, kind="note", text=note)
     incident.updated_at = clock.now()

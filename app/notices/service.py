@@ -44,6 +44,7 @@ from app.notices.drafting import (
 from app.notices.models import LIVE, NoticeFacts, NoticeState, NoticeVersion
 from app.notices.rendering import NoticeRenderError, normalise_locale
 from app.obligations import service as obligations
+from app.webhooks.events import emit
 
 DEFAULT_CHANNELS = ("email", "sms", "push", "letter")
 
@@ -325,6 +326,10 @@ def approve(session: Session, *, clock: Clock, actor: str, version_id: int, draf
            before={"state": "submitted"}, extra={"superseded": superseded, "content_sha256": version.content_sha256})
     incidents.add_timeline(session, clock=clock, incident_id=version.incident_id, actor=actor, kind="notice",
                            text=f"Notice approved and locked: {version.label}")
+    emit(session, clock=clock, event_type="notice.approved", incident_id=version.incident_id,
+         data={"incident_id": version.incident_id, "notice_version_id": version.id, "audience": version.audience,
+               "regime": version.regime, "channel": version.channel, "locale": version.locale,
+               "number": version.number})
     session.commit()
     return version
 

@@ -19,6 +19,7 @@ from app.audit import service as audit
 from app.clock import Clock
 from app.incidents import service as incidents
 from app.obligations.models import ObligationAlert, ObligationRecord, ObligationStatus
+from app.webhooks.events import emit
 
 ACTOR = "scheduler"
 
@@ -58,6 +59,10 @@ def _fire(session: Session, *, clock: Clock, ob: ObligationRecord, kind: str, sc
     text = (f"OVERDUE: {_label(ob)} was due {due.isoformat()}" if escalation
             else f"Reminder: {_label(ob)} due {due.isoformat()} (about {left} h left)")
     incidents.add_timeline(session, clock=clock, incident_id=ob.incident_id, actor=ACTOR, kind="deadline", text=text)
+    emit(session, clock=clock, event_type="obligation.overdue" if escalation else "obligation.due_soon",
+         incident_id=ob.incident_id, data={"incident_id": ob.incident_id, "obligation_id": ob.id, "regime": ob.regime,
+                                           "audience": ob.audience, "due_at": due.isoformat(),
+                                           "seconds_left": int((due - now).total_seconds())})
     try:
         session.commit()
     except IntegrityError:  # another sweep fired it first

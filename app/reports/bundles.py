@@ -27,6 +27,7 @@ from app.reports import service as reports
 from app.reports.models import ExportBundle, ReportState
 from app.reports.signing import key_id, public_pem
 from app.reports.verify import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE
+from app.webhooks.events import emit
 
 
 def manifest_for(files: dict[str, bytes], *, report: dict[str, Any], generated_at: dt.datetime,
@@ -84,6 +85,9 @@ def create(session: Session, *, clock: Clock, actor: str, report_id: int, key: E
                  after={"report": report.label, "sha256": bundle.sha256, "files": [f["name"] for f in listed]})
     incidents.add_timeline(session, clock=clock, incident_id=report.incident_id, actor=actor, kind="report",
                            text=f"Export bundle {bundle.id} generated for {report.label}")
+    emit(session, clock=clock, event_type="report.exported", incident_id=report.incident_id,
+         data={"incident_id": report.incident_id, "report_id": report.id, "bundle_id": bundle.id,
+               "regime": report.regime, "phase": report.phase, "number": report.number, "sha256": bundle.sha256})
     session.commit()
     return bundle
 
