@@ -146,6 +146,7 @@ def _early_receipt(session: Session, delivery: Delivery, *, policy: Policy, now:
                                    col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
                             .order_by(col(DeliveryAttempt.id).desc()).limit(1)).first()
     if early is not None:
+        delivery.provider_status = early[1]
         _apply_final(session, delivery, early[0].removeprefix("receipt:"), f"{early[1]} {early[2] or ''}".strip(),
                      dead=False, policy=policy, now=now)
 

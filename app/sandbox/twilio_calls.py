@@ -20,6 +20,7 @@ Say/Gather/Hangup/Pause/Redirect verbs, every ``<Say>`` with text, ``voice`` and
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -118,10 +119,14 @@ def inspect_twiml(xml: str, *, sid: str = "", step: str = "answer") -> TwimlDocu
 
 
 class CallsApi:
-    """The calls side of ``TwilioPeer`` (which routes ``Calls.json`` here after checking auth)."""
+    """The calls side of ``TwilioPeer`` (which routes ``Calls.json`` here after checking auth).
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    ``ring_seconds``: how long each call rings before it is answered or its outcome posted (a real call takes
+    seconds; an instant callback would overtake the sender's own record of the call)."""
+
+    def __init__(self, account_sid: str, auth_token: str, *, ring_seconds: float = 0.1) -> None:
         self.account_sid = account_sid
+        self.ring_seconds = ring_seconds
         self._validator = RequestValidator(auth_token)
         self._cond = threading.Condition()
         self._scripts: dict[str, _Script] = {}
@@ -194,6 +199,7 @@ class CallsApi:
     # --- the call itself ----------------------------------------------------------------------------
 
     def _play(self, call: PlacedCall) -> None:
+        time.sleep(self.ring_seconds)
         with self._cond:
             script = self._scripts.get(call.to, _Script("human", "", None))
         base = {"CallSid": call.sid, "AccountSid": self.account_sid, "From": call.sender, "To": call.to,
