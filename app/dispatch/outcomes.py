@@ -190,6 +190,10 @@ def apply_receipt(session: Session, *, receipt: ReceiptUpdate, policy: Policy, n
         return None
     _attempt(session, delivery.id, now, f"receipt:{receipt.state}", provider_id=receipt.provider_id,
              provider_status=receipt.provider_status, error_code=receipt.error_code)
+    # SQLite reads outside a write transaction: the state read above may predate an outcome committed since.
+    # The flush takes the write lock, so the refreshed state is final until we commit.
+    session.flush()
+    session.refresh(delivery)
     delivery.provider_status = receipt.provider_status
     session.add(delivery)
     _apply_final(session, delivery, receipt.state, f"{receipt.provider_status} {receipt.error_code or ''}".strip(),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from app import create_app
 from app.audit import service as audit
 from app.clock import FixedClock
 from app.dispatch import runs
-from app.dispatch.models import Delivery, DeliveryAttempt, SubstitutePoolEntry
+from app.dispatch.models import Delivery, DeliveryAttempt, DispatchRun, SubstitutePoolEntry
 from app.dispatch.wiring import make_worker, run_request
 from app.dispatch.worker import WorkerOptions
 from app.sandbox import SandboxPeers
@@ -53,6 +55,20 @@ def approved_incident(client: FlaskClient, drafter: Any, approver: Any, channels
     return incident_id
 
 
+@contextmanager
+def dispatched(app: Flask, session: Session, peers: SandboxPeers, incident_id: int,
+               chain: str) -> Iterator[tuple[str, Flask, DispatchRun]]:
+    """Serve the app wired to ``peers`` (calls at any hour), run ``chain`` with a worker until the run is done;
+    yields (public URL, app, run) while the app is still served."""
+    with served(lambda url: dispatch_app(app, peers.settings(), PUBLIC_URL=url, **ALWAYS)) as (url, live):
+        with live.app_context():
+            run = runs.start(session, clock=live.extensions["clock"], actor="test", incident_id=incident_id,
+                             request=run_request(live, chain=chain))
+        with running_worker(live):
+            wait_for_run(live.extensions["breach_notify_engine"], run.id or 0)
+        yield url, live, run
+
+
 def _attempts(session: Session, delivery_id: int) -> list[DeliveryAttempt]:
     return list(session.exec(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id)
                              .order_by(DeliveryAttempt.id)).all())
@@ -68,12 +84,7 @@ def test_calls_speak_each_language_and_send_the_link_on_2(
     with SandboxPeers() as peers:
         import_people(app, session, tmp_path, incident_id, people)
         peers.twilio.calls.script(people[0].phone, "human", digits="12")
-        with served(lambda url: dispatch_app(app, peers.settings(), PUBLIC_URL=url, **ALWAYS)) as (url, live):
-            with live.app_context():
-                run = runs.start(session, clock=live.extensions["clock"], actor="test", incident_id=incident_id,
-                                 request=run_request(live, chain="voice"))
-            with running_worker(live):
-                wait_for_run(live.extensions["breach_notify_engine"], run.id or 0)
+        with dispatched(app, session, peers, incident_id, "voice") as (url, live, run):
             session.expire_all()
             deliveries = session.exec(select(Delivery).where(Delivery.run_id == run.id)).all()
             assert {(d.state, d.provider_status) for d in deliveries} == {("delivered", "completed")}
@@ -132,12 +143,8 @@ def test_each_outcome_maps_to_its_state_and_busy_retries_then_falls_back(
         import_people(app, session, tmp_path, incident_id, list(people.values()))
         for outcome, person in people.items():
             peers.twilio.calls.script(person.phone, outcome, error_code="13227" if outcome == "failed" else None)
-        with served(lambda url: dispatch_app(app, peers.settings(), PUBLIC_URL=url, **ALWAYS)) as (_url, live):
-            with live.app_context():
-                run = runs.start(session, clock=live.extensions["clock"], actor="test", incident_id=incident_id,
-                                 request=run_request(live, chain="voice,email"))
-            with running_worker(live):
-                wait_for_run(live.extensions["breach_notify_engine"], run.id or 0)
+        with dispatched(app, session, peers, incident_id, "voice,email") as (_url, _live, run):
+            pass
         session.expire_all()
         rows = session.exec(select(Delivery).where(Delivery.run_id == run.id)).all()
         calls = Counter(c.to for c in peers.twilio.calls.calls)
@@ -225,12 +232,8 @@ def test_fallback_chain_email_sms_voice_then_substitute_notice(
         peers.smtp.fail_recipient(person.email, 550)              # email: mailbox unknown -> sms
         peers.twilio.script(person.phone, 400, 21612)             # sms: not reachable by SMS -> voice
         peers.twilio.calls.script(person.phone, "failed")         # voice: call failed -> letter (no sender)
-        with served(lambda url: dispatch_app(app, peers.settings(), PUBLIC_URL=url, **ALWAYS)) as (_url, live):
-            with live.app_context():
-                run = runs.start(session, clock=live.extensions["clock"], actor="test", incident_id=incident_id,
-                                 request=run_request(live, chain="email,sms,voice,letter"))
-            with running_worker(live):
-                wait_for_run(live.extensions["breach_notify_engine"], run.id or 0)
+        with dispatched(app, session, peers, incident_id, "email,sms,voice,letter") as (_url, _live, run):
+            pass
     session.expire_all()
     rows = session.exec(select(Delivery).where(Delivery.run_id == run.id).order_by(Delivery.id)).all()
     assert [(d.channel, d.state) for d in rows] == [("email", "failed_permanent"), ("sms", "failed_permanent"),
