@@ -61,8 +61,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Reminders before each obligation's deadline: comma-separated durations (`d`, `h`, `m`, `s`).",
             tuple),
     Setting("BREACH_NOTIFY_PUBLIC_URL", "PUBLIC_URL", "http://127.0.0.1:5000",
-            "Public base URL of this server: personal links (`/n/<token>`) and the Twilio status callback "
-            "(`/webhooks/twilio/status`) are built from it; Twilio signatures are checked against it."),
+            "Public base URL of this server: personal links (`/n/<token>`), the Twilio status callback "
+            "(`/webhooks/twilio/status`) and the voice webhooks (`/webhooks/twilio/voice/answer`, `.../gather`, "
+            "`.../status`) are built from it; Twilio signatures are checked against it."),
     Setting("BREACH_NOTIFY_DISPATCH_MODE", "DISPATCH_MODE", "sandbox",
             "`sandbox`: nothing leaves the machine; every message is recorded in the outbox viewer. `live`: send "
             "with the `SMTP_*`, `TWILIO_*` and `VAPID_*` settings (a channel without settings is skipped)."),
@@ -71,14 +72,14 @@ SETTINGS: tuple[Setting, ...] = (
             "`breach-notify worker` processes (any number with PostgreSQL)."),
     Setting("BREACH_NOTIFY_DISPATCH_WORKERS", "DISPATCH_WORKERS", "1",
             "How many worker processes share the rate limits: each enforces rate / this number.", int),
-    Setting("BREACH_NOTIFY_DISPATCH_CHANNELS", "DISPATCH_CHANNELS", "email,sms,push,letter",
+    Setting("BREACH_NOTIFY_DISPATCH_CHANNELS", "DISPATCH_CHANNELS", "email,sms,voice,push,letter",
             "Default fallback chain per person, best first (a run may name its own)."),
-    Setting("BREACH_NOTIFY_DISPATCH_RATES", "DISPATCH_RATES", "email=50,sms=1,push=100",
+    Setting("BREACH_NOTIFY_DISPATCH_RATES", "DISPATCH_RATES", "email=50,sms=1,voice=1,push=100",
             "Messages per second per channel (token bucket; `0` = unlimited). Twilio long code 1/s, short code "
-            "100/s."),
-    Setting("BREACH_NOTIFY_DISPATCH_CONCURRENCY", "DISPATCH_CONCURRENCY", "email=2,sms=2,push=4",
+            "100/s; voice calls 1/s (Twilio's default calls per second)."),
+    Setting("BREACH_NOTIFY_DISPATCH_CONCURRENCY", "DISPATCH_CONCURRENCY", "email=2,sms=2,voice=1,push=4",
             "Parallel senders (threads, one connection each) per channel in each worker."),
-    Setting("BREACH_NOTIFY_RECEIPT_TIMEOUTS", "RECEIPT_TIMEOUTS", "sms=600",
+    Setting("BREACH_NOTIFY_RECEIPT_TIMEOUTS", "RECEIPT_TIMEOUTS", "sms=600,voice=900",
             "Seconds to wait for a delivery receipt per channel before the person moves to the next channel."),
     Setting("BREACH_NOTIFY_DISPATCH_MAX_ATTEMPTS", "DISPATCH_MAX_ATTEMPTS", "5",
             "Attempts per delivery before a temporary failure counts as permanent.", int),
@@ -86,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Base of the exponential backoff in seconds (base * 2^(attempt-1), full jitter, at most 1 h).", int),
     Setting("BREACH_NOTIFY_CLAIM_TIMEOUT", "CLAIM_TIMEOUT", "300",
             "Seconds a delivery may stay in `sending` before the sweeper re-queues it (its worker died).", int),
+    Setting("BREACH_NOTIFY_VOICE_QUIET_HOURS", "VOICE_QUIET_HOURS", "08:00-21:00",
+            "Local calling window of voice notices (`HH:MM-HH:MM`, end exclusive; `00:00-24:00` = always). Outside "
+            "it a call waits for the window to open in the person's time zone (from the phone number and address)."),
+    Setting("BREACH_NOTIFY_VOICE_MACHINE_POLICY", "VOICE_MACHINE_POLICY", "voicemail",
+            "On an answering machine: `voicemail` (leave the short voicemail notice after the beep: delivered), "
+            "`hangup` (leave nothing; retried like no answer) or `notice` (no detection: speak the notice)."),
     Setting("BREACH_NOTIFY_LINK_DAYS", "LINK_DAYS", "365", "Days a personal notice link stays valid.", int),
     Setting("BREACH_NOTIFY_LETTER_DROP", "LETTER_DROP", None,
             "Where print-and-post letter batches go (merged PDF + manifest CSV): a folder, or a print vendor's "
@@ -132,6 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
         ("TWILIO_MESSAGING_SERVICE_SID", "Twilio messaging service (`MG...`)."),
         ("TWILIO_BASE_URL", "Redirect the Twilio API (sandbox peers only); unset in production."),
         ("TWILIO_TIMEOUT", "Twilio HTTP timeout in seconds (default 10)."),
+        ("TWILIO_VOICE_FROM", "Caller ID of voice calls (E.164, a Twilio number); default TWILIO_FROM."),
         ("VAPID_PRIVATE_KEY", "Live Web Push: VAPID private key (PEM or raw base64url P-256)."),
         ("VAPID_SUBJECT", "VAPID subject, `mailto:` or `https:` URL."),
         ("WEBPUSH_TIMEOUT", "Web Push HTTP timeout in seconds (default 10)."),

@@ -23,6 +23,8 @@ from app.errors import Forbidden, Unauthenticated
 F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC_ENDPOINTS = frozenset({"static", "accounts.login", "health.healthz", "dispatch_webhooks.twilio_status",
+                              "dispatch_webhooks.voice_answer", "dispatch_webhooks.voice_gather",
+                              "dispatch_webhooks.voice_status",  # verified by Twilio signature
                               "public_notices.index", "public_notices.page", "public_notices.json_feed",
                               "public_notices.atom_feed", "personal_notice.show",
                               # authenticate by unguessable token (or are public by design): app.reports

@@ -1,4 +1,4 @@
-"""Channels: email (SMTP), SMS (Twilio), Web Push and the sandbox, behind one small interface.
+"""Channels: email (SMTP), SMS and voice calls (Twilio), Web Push and the sandbox, behind one small interface.
 
 See ``app.channels.base`` for the interface and ``app.channels.registry`` for the settings.
 """
@@ -11,9 +11,10 @@ from app.channels.base import (
     ReceiptUpdate,
     SendResult,
     SmsOutbound,
+    VoiceOutbound,
     WrongMessageKind,
 )
 from app.channels.registry import ChannelConfigError, build_channels
 
 __all__ = ["Channel", "ChannelConfigError", "EmailOutbound", "OutboundMessage", "PushOutbound", "ReceiptUpdate",
-           "SendResult", "SmsOutbound", "WrongMessageKind", "build_channels"]
+           "SendResult", "SmsOutbound", "VoiceOutbound", "WrongMessageKind", "build_channels"]

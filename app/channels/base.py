@@ -1,11 +1,11 @@
 """The channel interface: one outbound message in, one ``SendResult`` out; provider vocabulary stops here.
 
-A channel (``SmtpChannel``, ``TwilioSmsChannel``, ``WebPushChannel``, ``SandboxChannel``) never touches the
-database, never reads global configuration and never raises for a provider answer: every provider outcome is
-mapped to ``SendResult`` (``accepted``, ``temporary_failure`` or ``permanent_failure``). Only programming
-errors (a message of the wrong kind: ``WrongMessageKind``) raise.
+A channel (``SmtpChannel``, ``TwilioSmsChannel``, ``TwilioVoiceChannel``, ``WebPushChannel``, ``SandboxChannel``)
+never touches the database, never reads global configuration and never raises for a provider answer: every
+provider outcome is mapped to ``SendResult`` (``accepted``, ``temporary_failure`` or ``permanent_failure``). Only
+programming errors (a message of the wrong kind: ``WrongMessageKind``) raise.
 
-Delivery receipts that arrive later (Twilio status callbacks) are mapped to ``ReceiptUpdate``.
+Delivery receipts that arrive later (Twilio message and call status callbacks) are mapped to ``ReceiptUpdate``.
 
 Privacy rule for every channel: ``error_message`` and log lines never contain the recipient's address,
 number, push endpoint or the message body. Provider texts are not copied verbatim.
@@ -127,7 +127,24 @@ class PushOutbound:
     topic: str | None = field(default=None)
 
 
-OutboundMessage = EmailOutbound | SmsOutbound | PushOutbound
+@dataclass(frozen=True)
+class VoiceOutbound:
+    """One voice call: ``to`` in E.164, the spoken ``parts`` rendered from the person's ``voice`` notice
+    (``notice``, ``voicemail``, ``menu``, ``sent``, ``sms``: see ``app.notices.rendering``), ``locale`` of the
+    rendered templates (picks the ``<Say>`` voice), ``answer_url`` (Twilio fetches the TwiML there, with
+    ``AnsweredBy``), ``status_callback`` (or ``None``), ``machine_detection`` (``DetectMessageEnd``,
+    ``Enable`` or ``None``) and ``reference``, our delivery id (added to both URLs as ``?ref=``)."""
+
+    to: str
+    parts: Mapping[str, str]
+    locale: str
+    answer_url: str
+    status_callback: str | None
+    machine_detection: str | None
+    reference: str
+
+
+OutboundMessage = EmailOutbound | SmsOutbound | PushOutbound | VoiceOutbound
 
 
 class WrongMessageKind(TypeError):

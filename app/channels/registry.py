@@ -19,6 +19,8 @@ TWILIO_MESSAGING_SERVICE_SID   ``MG...`` messaging service (one of the two is re
 TWILIO_BASE_URL                redirect the API (sandbox peer, e.g. ``http://127.0.0.1:8111``); unset in
                                production.
 TWILIO_TIMEOUT                 HTTP timeout in seconds (default 10).
+TWILIO_VOICE_FROM              caller ID of voice calls (E.164; default TWILIO_FROM); with the account SID
+                               and token enables voice calls.
 VAPID_PRIVATE_KEY              PEM or raw base64url P-256 key; with VAPID_SUBJECT enables Web Push.
 VAPID_SUBJECT                  ``mailto:dpo@example.org`` or an ``https:`` URL.
 WEBPUSH_TIMEOUT                HTTP timeout in seconds (default 10).
@@ -36,9 +38,10 @@ from app.channels.base import Channel
 from app.channels.email_smtp import SmtpChannel
 from app.channels.sandbox import MemoryRecorder, Recorder, SandboxChannel
 from app.channels.twilio_sms import TwilioSmsChannel
+from app.channels.twilio_voice import TwilioVoiceChannel
 from app.channels.webpush import WebPushChannel
 
-CHANNEL_NAMES = ("email", "sms", "push")
+CHANNEL_NAMES = ("email", "sms", "voice", "push")
 _SMTP_KEYS = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD")
 _TWILIO_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM", "TWILIO_MESSAGING_SERVICE_SID")
 _VAPID_KEYS = ("VAPID_PRIVATE_KEY", "VAPID_SUBJECT")
@@ -108,6 +111,17 @@ def build_twilio(settings: Mapping[str, str]) -> TwilioSmsChannel | None:
                             timeout=_number(settings, "TWILIO_TIMEOUT", 10.0))
 
 
+def build_voice(settings: Mapping[str, str]) -> TwilioVoiceChannel | None:
+    """``TwilioVoiceChannel`` from the TWILIO_* settings, ``None`` without an account or a caller ID
+    (TWILIO_VOICE_FROM, else TWILIO_FROM; a messaging service cannot place calls)."""
+    caller = _get(settings, "TWILIO_VOICE_FROM") or _get(settings, "TWILIO_FROM")
+    if caller is None or not any(_get(settings, key) for key in _TWILIO_KEYS):
+        return None
+    return TwilioVoiceChannel(_require(settings, "TWILIO_ACCOUNT_SID"), _require(settings, "TWILIO_AUTH_TOKEN"),
+                              from_number=caller, base_url=_get(settings, "TWILIO_BASE_URL"),
+                              timeout=_number(settings, "TWILIO_TIMEOUT", 10.0))
+
+
 def build_webpush(settings: Mapping[str, str]) -> WebPushChannel | None:
     """``WebPushChannel`` from the VAPID_* settings, ``None`` when none is set."""
     if not any(_get(settings, key) for key in _VAPID_KEYS):
@@ -121,9 +135,9 @@ def build_webpush(settings: Mapping[str, str]) -> WebPushChannel | None:
 
 
 def build_channels(settings: Mapping[str, str], *, recorder: Recorder | None = None) -> dict[str, Channel]:
-    """The channels by name (``email``, ``sms``, ``push``) for ``settings``.
+    """The channels by name (``email``, ``sms``, ``voice``, ``push``) for ``settings``.
 
-    In sandbox mode all three are ``SandboxChannel`` writing to ``recorder`` (default: a new
+    In sandbox mode all four are ``SandboxChannel`` writing to ``recorder`` (default: a new
     ``MemoryRecorder``). Raises ``ChannelConfigError`` for an unknown DISPATCH_MODE or a half-configured
     channel. The caller owns the channels and calls ``close()`` on them.
     """
@@ -134,5 +148,5 @@ def build_channels(settings: Mapping[str, str], *, recorder: Recorder | None = N
     if mode != "live":
         raise ChannelConfigError("DISPATCH_MODE", "must be sandbox or live")
     built: dict[str, Channel | None] = {"email": build_smtp(settings), "sms": build_twilio(settings),
-                                        "push": build_webpush(settings)}
+                                        "voice": build_voice(settings), "push": build_webpush(settings)}
     return {name: channel for name, channel in built.items() if channel is not None}

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SendResult, SmsOutbound
+from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SendResult, SmsOutbound, VoiceOutbound
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,10 @@ class SandboxRecord:
     """One message the sandbox "sent".
 
     ``channel`` (the channel's name), ``provider_id`` (``sandbox-<hex>``), ``reference`` (our delivery id),
-    ``kind`` (``email``/``sms``/``push``), ``recipient`` (address, number or push endpoint), ``subject``
+    ``kind`` (``email``/``sms``/``voice``/``push``), ``recipient`` (address, number or push endpoint), ``subject``
     (email subject, else empty), ``content`` (email: the whole RFC 5322 message; sms: the UTF-8 body;
-    push: the plaintext payload) and ``details`` (envelope sender, callback URL, TTL, urgency ...).
+    voice: every spoken part, labelled; push: the plaintext payload) and ``details`` (envelope sender,
+    callback URL, TTL, urgency ...).
     """
 
     channel: str
@@ -64,6 +65,11 @@ def to_record(channel: str, message: OutboundMessage, provider_id: str) -> Sandb
     if isinstance(message, SmsOutbound):
         return SandboxRecord(channel, provider_id, message.reference, "sms", message.to, "",
                              message.body.encode("utf-8"), {"status_callback": message.status_callback or ""})
+    if isinstance(message, VoiceOutbound):
+        spoken = "\n\n".join(f"[{part}]\n{text}" for part, text in message.parts.items())
+        return SandboxRecord(channel, provider_id, message.reference, "voice", message.to, "",
+                             spoken.encode("utf-8"), {"locale": message.locale,
+                                                      "machine_detection": message.machine_detection or ""})
     endpoint = str(message.subscription.get("endpoint", ""))
     return SandboxRecord(channel, provider_id, message.reference, "push", endpoint, "", message.payload,
                          {"ttl_seconds": str(message.ttl_seconds), "urgency": message.urgency,
@@ -73,7 +79,7 @@ def to_record(channel: str, message: OutboundMessage, provider_id: str) -> Sandb
 class SandboxChannel:
     """A ``Channel`` that records every message with ``recorder`` and answers ``accepted``.
 
-    ``name`` is the channel it stands in for (``email``, ``sms``, ``push``); ``id_factory`` makes provider
+    ``name`` is the channel it stands in for (``email``, ``sms``, ``voice``, ``push``); ``id_factory`` makes provider
     ids (default ``sandbox-<uuid4 hex>``). A recorder that raises is a bug and propagates.
     """
 
@@ -84,7 +90,7 @@ class SandboxChannel:
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Record ``message`` and return ``accepted`` with the sandbox id."""
-        if not isinstance(message, EmailOutbound | SmsOutbound | PushOutbound):
+        if not isinstance(message, EmailOutbound | SmsOutbound | PushOutbound | VoiceOutbound):
             raise TypeError(f"not an outbound message: {type(message).__name__}")
         provider_id = self._new_id()
         self._recorder(to_record(self.name, message, provider_id))

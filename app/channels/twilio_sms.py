@@ -105,7 +105,7 @@ class MalformedCallback(ValueError):
     """A correctly signed status callback without ``MessageSid`` or with an unknown ``MessageStatus``."""
 
 
-class _RecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+class RecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Twilio's HTTP client that keeps the last response's ``Retry-After`` header and, when ``base_url`` is
     set, sends every request to that scheme and host instead of Twilio's (for sandbox peers)."""
 
@@ -125,9 +125,12 @@ class _RecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]
         return response
 
 
-def classify_twilio_error(status: int | None, code: int | None, retry_after: float | None) -> SendResult:
-    """Map Twilio's HTTP ``status`` and error ``code`` to a ``SendResult`` (see the module table)."""
-    known = SEND_ERRORS.get(code) if code is not None else None
+def classify_twilio_error(status: int | None, code: int | None, retry_after: float | None,
+                          errors: Mapping[int, tuple[Outcome, bool, str]] | None = None) -> SendResult:
+    """Map Twilio's HTTP ``status`` and error ``code`` to a ``SendResult`` (see the module table; ``errors``,
+    e.g. the voice channel's codes, are looked up first)."""
+    table = {**SEND_ERRORS, **(errors or {})}
+    known = table.get(code) if code is not None else None
     label = str(code if code is not None else status)
     outcome: Outcome
     if known is not None:
@@ -142,6 +145,51 @@ def classify_twilio_error(status: int | None, code: int | None, retry_after: flo
                       dead_contact=dead)
 
 
+class TwilioApiChannel:
+    """What the Twilio channels share: the ``twilio.rest.Client`` over a ``RecordingHttpClient`` (``base_url``
+    redirects every API call, for the sandbox peer only; ``timeout`` in seconds), ``wall_clock`` (Unix
+    seconds, for HTTP-date ``Retry-After``), one lock serialising the calls, and the mapping of a create call
+    to a ``SendResult``."""
+
+    def __init__(self, account_sid: str, auth_token: str, *, base_url: str | None, timeout: float,
+                 wall_clock: Callable[[], float]) -> None:
+        self._http = RecordingHttpClient(base_url, timeout)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+        self._clock = wall_clock
+        self._lock = threading.Lock()
+
+    def _create(self, create: Callable[[], Any], reference: str,
+                errors: Mapping[int, tuple[Outcome, bool, str]] | None = None) -> SendResult:
+        """Run one Twilio create call: ``accepted`` with the resource's ``sid`` and ``status``, or the failure.
+
+        Twilio errors are classified by ``classify_twilio_error`` (with ``errors`` ahead of ``SEND_ERRORS``),
+        network errors are temporary (``connect``/``timeout``). Logs only the reference and the code.
+        """
+        with self._lock:
+            try:
+                created = create()
+            except TwilioException as exc:
+                status, code = getattr(exc, "status", None), getattr(exc, "code", None)
+                wait = parse_retry_after(self._http.retry_after, now=self._clock())
+                result = classify_twilio_error(status if isinstance(status, int) else None,
+                                               code if isinstance(code, int) else None, wait, errors)
+                log.info("twilio send failed ref=%s code=%s outcome=%s", reference, result.error_code,
+                         result.outcome)
+                return result
+            except requests.Timeout:
+                return SendResult("temporary_failure", error_code="timeout", error_message="Twilio API timeout")
+            except requests.RequestException as exc:
+                return SendResult("temporary_failure", error_code="connect",
+                                  error_message=f"Twilio API unreachable: {type(exc).__name__}")
+        return SendResult("accepted", provider_id=str(created.sid), provider_status=str(created.status))
+
+    def close(self) -> None:
+        """Close the HTTP session's pooled connections."""
+        session = self._http.session
+        if session is not None:
+            session.close()
+
+
 def with_reference(callback_url: str, reference: str) -> str:
     """``callback_url`` with ``ref=<reference>`` added to its query string."""
     parts = urllib.parse.urlsplit(callback_url)
@@ -149,7 +197,7 @@ def with_reference(callback_url: str, reference: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-class TwilioSmsChannel:
+class TwilioSmsChannel(TwilioApiChannel):
     """Sends ``SmsOutbound`` messages with ``twilio.rest.Client``.
 
     Give ``from_number`` (E.164) or ``messaging_service_sid`` (``MG...``; preferred, it picks the sender) or
@@ -165,12 +213,9 @@ class TwilioSmsChannel:
                  wall_clock: Callable[[], float] = time.time) -> None:
         if not from_number and not messaging_service_sid:
             raise ValueError("TwilioSmsChannel needs from_number or messaging_service_sid")
+        super().__init__(account_sid, auth_token, base_url=base_url, timeout=timeout, wall_clock=wall_clock)
         self._from = from_number
         self._service = messaging_service_sid
-        self._http = _RecordingHttpClient(base_url, timeout)
-        self._client = Client(account_sid, auth_token, http_client=self._http)
-        self._clock = wall_clock
-        self._lock = threading.Lock()
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Create one message. ``accepted`` carries the ``SM...`` sid as ``provider_id`` and Twilio's status
@@ -184,30 +229,7 @@ class TwilioSmsChannel:
             params["from_"] = self._from
         if message.status_callback:
             params["status_callback"] = with_reference(message.status_callback, message.reference)
-        with self._lock:
-            try:
-                created = self._client.messages.create(**params)
-            except TwilioException as exc:
-                status = getattr(exc, "status", None)
-                code = getattr(exc, "code", None)
-                wait = parse_retry_after(self._http.retry_after, now=self._clock())
-                result = classify_twilio_error(status if isinstance(status, int) else None,
-                                               code if isinstance(code, int) else None, wait)
-                log.info("twilio send failed ref=%s code=%s outcome=%s", message.reference, result.error_code,
-                         result.outcome)
-                return result
-            except requests.Timeout:
-                return SendResult("temporary_failure", error_code="timeout", error_message="Twilio API timeout")
-            except requests.RequestException as exc:
-                return SendResult("temporary_failure", error_code="connect",
-                                  error_message=f"Twilio API unreachable: {type(exc).__name__}")
-        return SendResult("accepted", provider_id=str(created.sid), provider_status=str(created.status))
-
-    def close(self) -> None:
-        """Close the HTTP session's pooled connections."""
-        session = self._http.session
-        if session is not None:
-            session.close()
+        return self._create(lambda: self._client.messages.create(**params), message.reference)
 
 
 def map_status(provider_id: str, status: str, error_code: str | None, reference: str | None = None) -> ReceiptUpdate:
@@ -229,6 +251,21 @@ def map_status(provider_id: str, status: str, error_code: str | None, reference:
     raise MalformedCallback(f"unknown Twilio MessageStatus {status[:40]!r}")
 
 
+def verified_params(url: str, form: Mapping[str, str], signature: str | None, auth_token: str) -> dict[str, str]:
+    """The POSTed ``form`` as a dict when ``signature`` (``X-Twilio-Signature``) is Twilio's HMAC-SHA1 of
+    ``url`` and the fields under ``auth_token`` (``RequestValidator``); else ``ForgedCallback``."""
+    params = {key: form[key] for key in form}
+    if not signature or not RequestValidator(auth_token).validate(url, params, signature):
+        raise ForgedCallback("X-Twilio-Signature does not match")
+    return params
+
+
+def reference_of(url: str) -> str | None:
+    """The ``ref`` query parameter of a callback ``url`` (our delivery id), or None."""
+    refs = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("ref")
+    return refs[-1] if refs else None
+
+
 def parse_status_callback(url: str, form: Mapping[str, str], signature: str | None,
                           auth_token: str) -> ReceiptUpdate:
     """Verify and map one Twilio status callback.
@@ -238,12 +275,9 @@ def parse_status_callback(url: str, form: Mapping[str, str], signature: str | No
     signature is missing or wrong (HMAC-SHA1, ``RequestValidator``), ``MalformedCallback`` when
     ``MessageSid``/``MessageStatus`` are missing or unknown.
     """
-    params = {key: form[key] for key in form}
-    if not signature or not RequestValidator(auth_token).validate(url, params, signature):
-        raise ForgedCallback("X-Twilio-Signature does not match")
+    params = verified_params(url, form, signature, auth_token)
     sid = params.get("MessageSid") or params.get("SmsSid")
     status = params.get("MessageStatus") or params.get("SmsStatus")
     if not sid or not status:
         raise MalformedCallback("status callback without MessageSid or MessageStatus")
-    refs = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("ref")
-    return map_status(sid, status, params.get("ErrorCode"), refs[-1] if refs else None)
+    return map_status(sid, status, params.get("ErrorCode"), reference_of(url))

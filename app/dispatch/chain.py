@@ -18,9 +18,9 @@ from sqlmodel import Session, col
 from app.notices.rendering import locale_chain
 from app.subjects.models import DataSubject, SubjectIdentifier
 
-CONTACT_KIND = {"email": "email", "sms": "phone", "push": "push", "letter": "address"}
-CONTACT_WORD = {"email": "email address", "sms": "mobile number", "push": "push subscription",
-                "letter": "postal address"}
+CONTACT_KIND = {"email": "email", "sms": "phone", "voice": "phone", "push": "push", "letter": "address"}
+CONTACT_WORD = {"email": "email address", "sms": "mobile number", "voice": "phone number",
+                "push": "push subscription", "letter": "postal address"}
 
 
 @dataclass(frozen=True)

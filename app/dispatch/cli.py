@@ -65,7 +65,7 @@ def dispatch_group() -> None:
 
 @dispatch_group.command("plan")
 @click.argument("incident_id", type=int)
-@click.option("--chain", default=None, help="channel order, e.g. email,sms,push,letter")
+@click.option("--chain", default=None, help="channel order, e.g. email,sms,voice,push,letter")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @with_appcontext
 def plan_command(incident_id: int, chain: str | None, fmt: str) -> None:
@@ -80,7 +80,7 @@ def plan_command(incident_id: int, chain: str | None, fmt: str) -> None:
 
 @dispatch_group.command("run")
 @click.argument("incident_id", type=int)
-@click.option("--chain", default=None, help="channel order, e.g. email,sms,push,letter")
+@click.option("--chain", default=None, help="channel order, e.g. email,sms,voice,push,letter")
 @click.option("--regime", default=None)
 @click.option("--follow", is_flag=True, help="show progress until the run ends")
 @with_appcontext

@@ -25,7 +25,8 @@ from app.subjects.models import DataSubject, SubjectIdentifier
 @dataclass(frozen=True)
 class Job:
     """A claimed delivery with what rendering needs (contact data still encrypted): ids, ``channel``,
-    ``attempts`` (including this one), the subject's ``name_enc``/``language`` and the ``contact_enc``."""
+    ``attempts`` (including this one), the subject's ``name_enc``/``language``, the ``contact_enc`` and the
+    subject's ``jurisdiction`` (``US-CA``; voice quiet hours)."""
 
     delivery_id: int
     run_id: int
@@ -35,6 +36,7 @@ class Job:
     name_enc: str | None
     language: str | None
     contact_enc: str | None
+    jurisdiction: str | None = None
 
 
 def delivery_row(run: DispatchRun, step: Step, subject_id: int, now: dt.datetime) -> dict[str, Any]:
@@ -122,13 +124,19 @@ def claim(session: Session, *, worker: str, channel: str, limit: int, now: dt.da
     return jobs
 
 
+def jobs(session: Session, ids: Sequence[int]) -> list[Job]:
+    """The ``Job`` of each delivery id (any state), in id order; for rendering outside a claim (voice calls
+    render again when Twilio asks for the TwiML)."""
+    return _jobs(session, ids)
+
+
 def _jobs(session: Session, ids: Sequence[int]) -> list[Job]:
     if not ids:
         return []
     rows = session.execute(
         select(col(Delivery.id), col(Delivery.run_id), col(Delivery.notice_version_id), col(Delivery.channel),
                col(Delivery.attempts), col(DataSubject.full_name_enc), col(DataSubject.preferred_language),
-               col(SubjectIdentifier.value_enc))
+               col(SubjectIdentifier.value_enc), col(DataSubject.jurisdiction))
         .join(DataSubject, col(DataSubject.id) == col(Delivery.subject_id))
         .outerjoin(SubjectIdentifier, col(SubjectIdentifier.id) == col(Delivery.identifier_id))
         .where(col(Delivery.id).in_(ids)).order_by(col(Delivery.id))).all()

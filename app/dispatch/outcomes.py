@@ -127,6 +127,26 @@ def record_result(session: Session, *, delivery_id: int, worker: str, result: Se
     session.commit()
 
 
+def defer(session: Session, *, delivery_id: int, worker: str, until: dt.datetime, why: str,
+          now: dt.datetime) -> bool:
+    """Give a claimed delivery back without an attempt, due again at ``until`` (voice quiet hours); commits.
+
+    The claim's attempt count is undone and a ``deferred`` attempt row records ``why`` (no contact data).
+    Returns False (and changes nothing) when ``worker`` no longer holds the claim.
+    """
+    delivery = session.execute(select(Delivery).where(col(Delivery.id) == delivery_id).with_for_update()).scalar_one()
+    if delivery.state != SENDING or delivery.claimed_by != worker:
+        session.rollback()
+        return False
+    delivery.attempts = max(0, delivery.attempts - 1)
+    delivery.state = QUEUED if delivery.attempts == 0 else FAILED_TEMPORARY
+    delivery.claimed_by, delivery.next_attempt_at = None, until
+    session.add(delivery)
+    _attempt(session, delivery_id, now, "deferred", worker=worker, error_message=why)
+    session.commit()
+    return True
+
+
 def _early_receipt(session: Session, delivery: Delivery, *, policy: Policy, now: dt.datetime) -> None:
     """Apply a final receipt that arrived while the delivery was still ``sending`` (the provider called back
     before our outcome commit); it was kept as an attempt row."""
@@ -137,6 +157,7 @@ def _early_receipt(session: Session, delivery: Delivery, *, policy: Policy, now:
                                    col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
                             .order_by(col(DeliveryAttempt.id).desc()).limit(1)).first()
     if early is not None:
+        delivery.provider_status = early[1]
         _apply_final(session, delivery, early[0].removeprefix("receipt:"), f"{early[1]} {early[2] or ''}".strip(),
                      dead=False, policy=policy, now=now)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, render_template
+from markupsafe import escape
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -68,7 +69,8 @@ def notice_for(session: Session, *, token: str, key: bytes, public_url: str, cip
     notice = info.renderer.render_resolved(channel=info.channel, folder=info.folder, requested_regime=info.regime,
                                            context=NoticeContext(facts=info.facts, recipient=recipient,
                                                                  notice_date=now.date()))
-    html = notice.parts.get("html") or "<pre>" + notice.parts.get("text", "") + "</pre>"
+    text = notice.parts.get("text") or notice.parts.get("notice", "")  # a voice notice speaks its "notice" part
+    html = notice.parts.get("html") or "<pre>" + str(escape(text)) + "</pre>"
     return version.locale, html
 
 

@@ -3,7 +3,8 @@
 The notice is rendered from the approved version's *stored* templates (``NoticeRenderer.from_sources``,
 one renderer per version, cached) for the person: decrypted name, preferred language and a personal link
 ``<PUBLIC_URL>/n/<token>`` whose ref is ``d<delivery id>``. Email gets ``Message-ID:
-<delivery-<id>@<sender domain>>``; SMS the status-callback URL; push the compact JSON payload.
+<delivery-<id>@<sender domain>>``; SMS the status-callback URL; voice every spoken part, the answer and
+status URLs and the answering-machine detection of the policy; push the compact JSON payload.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SmsOutbound
+from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SmsOutbound, VoiceOutbound
+from app.channels.twilio_voice import DETECTION
 from app.crypto import FieldCipher
 from app.dispatch.outbox import Job
-from app.dispatch.settings import DispatchSettings
+from app.dispatch.settings import VOICE_ANSWER_PATH, VOICE_STATUS_PATH, DispatchSettings
 from app.notices.context import IncidentFacts, NoticeContext, Recipient
 from app.notices.email_build import Mailbox, build_email
 from app.notices.links import make_link_token, personal_link
@@ -105,6 +107,10 @@ class MessageBuilder:
         if info.channel == "sms":
             return SmsOutbound(contact, to_gsm7(parts["text"]), None if self._settings.sandbox
                                else self._settings.callback_url, ref)
+        if info.channel == "voice":
+            return VoiceOutbound(contact, dict(parts), notice.locale, self._settings.voice_url(VOICE_ANSWER_PATH),
+                                 None if self._settings.sandbox else self._settings.voice_url(VOICE_STATUS_PATH),
+                                 DETECTION[self._settings.voice_machine], ref)
         if info.channel == "push":
             payload = build_push_payload(title=parts["title"], body=parts["body"], url=str(recipient.personal_link))
             return PushOutbound(json.loads(contact), payload, 7 * 86400, "high", ref)

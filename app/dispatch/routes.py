@@ -1,5 +1,6 @@
-"""Dispatch routes: the Twilio status webhook (public, verified by signature), the dispatch page and section
-of an incident, the progress API and the sandbox outbox viewer.
+"""Dispatch routes: the Twilio webhooks (public, verified by signature: SMS status, and for voice calls the
+answer TwiML, the key-press menu and the call status), the dispatch page and section of an incident, the
+progress API and the sandbox outbox viewer.
 
 Roles: reading progress needs ``READ``; planning, starting, pausing, resuming, cancelling ``RESPOND``; the
 outbox viewer (full messages with contact data of the rehearsal) ``RESPOND``.
@@ -7,19 +8,23 @@ outbox viewer (full messages with contact data of the rehearsal) ``RESPOND``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.access import READ, RESPOND, requires
-from app.channels.twilio_sms import ForgedCallback, MalformedCallback, parse_status_callback
+from app.channels.base import ReceiptUpdate
+from app.channels.registry import build_twilio
+from app.channels.twilio_sms import ForgedCallback, MalformedCallback, parse_status_callback, verified_params
+from app.channels.twilio_voice import parse_call_status
 from app.db import get_session
-from app.dispatch import runs, sandbox_store
+from app.dispatch import runs, sandbox_store, voice
 from app.dispatch.history import history
 from app.dispatch.outcomes import apply_receipt
 from app.dispatch.progress import progress
-from app.dispatch.settings import WEBHOOK_PATH
+from app.dispatch.settings import VOICE_ANSWER_PATH, VOICE_GATHER_PATH, VOICE_STATUS_PATH, WEBHOOK_PATH
 from app.dispatch.wiring import policy_for, run_request, settings_for
 from app.errors import NotFound
 from app.incidents import service as incidents
@@ -37,23 +42,93 @@ def _clock() -> Any:
     return current_app.extensions["clock"]
 
 
-@webhooks.post(WEBHOOK_PATH)
-def twilio_status() -> Response:
-    """Twilio status callback: 403 for a bad signature (nothing changes), 400 malformed, else 204."""
-    settings = settings_for(_app())
-    token = settings.channels.get("TWILIO_AUTH_TOKEN")
-    if not token:
-        return Response("SMS is not configured", status=404)
+def _signed_url() -> str:
+    """The public URL Twilio signed: our public base URL, the path and the query string."""
     query = request.query_string.decode("latin-1")
-    url = settings.public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
+    return settings_for(_app()).public_url.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def _twilio_token() -> str | None:
+    """The Twilio auth token (the key of every Twilio signature), or None when Twilio is not configured."""
+    return settings_for(_app()).channels.get("TWILIO_AUTH_TOKEN") or None
+
+
+def _receipt(parse: Callable[[str, Mapping[str, str], str | None, str], ReceiptUpdate]) -> Response:
+    """Verify and apply one Twilio status callback with ``parse(url, form, signature, token)``: 404 without
+    Twilio settings, 403 for a bad signature (nothing changes), 400 malformed, else 204."""
+    token = _twilio_token()
+    if not token:
+        return Response("Twilio is not configured", status=404)
     try:
-        receipt = parse_status_callback(url, request.form, request.headers.get("X-Twilio-Signature"), token)
+        receipt = parse(_signed_url(), request.form, request.headers.get("X-Twilio-Signature"), token)
     except ForgedCallback:
         return Response("signature does not match", status=403)
     except MalformedCallback as exc:
         return Response(str(exc), status=400)
     apply_receipt(get_session(), receipt=receipt, policy=policy_for(_app()), now=_clock().now())
     return Response(status=204)
+
+
+@webhooks.post(WEBHOOK_PATH)
+def twilio_status() -> Response:
+    """Twilio message status callback (see ``_receipt``)."""
+    return _receipt(parse_status_callback)
+
+
+def _voice_request() -> tuple[dict[str, str], int] | Response:
+    """The verified form and our delivery id (``?ref=``) of a voice webhook, or the error response (404
+    without Twilio settings, 403 for a bad signature, 400 without a numeric ref)."""
+    token = _twilio_token()
+    if not token:
+        return Response("Twilio is not configured", status=404)
+    try:
+        params = verified_params(_signed_url(), request.form, request.headers.get("X-Twilio-Signature"), token)
+    except ForgedCallback:
+        return Response("signature does not match", status=403)
+    ref = request.args.get("ref", "")
+    return (params, int(ref)) if ref.isdigit() else Response("missing ref", status=400)
+
+
+def _twiml(document: str) -> Response:
+    return Response(document, mimetype="application/xml")
+
+
+@webhooks.post(VOICE_ANSWER_PATH)
+def voice_answer() -> Response:
+    """TwiML for an answered call: the spoken notice and menu, or the voicemail variant (``AnsweredBy``)."""
+    checked = _voice_request()
+    if isinstance(checked, Response):
+        return checked
+    params, delivery_id = checked
+    return _twiml(voice.answer(get_session(), cipher=current_app.extensions["keys"].cipher(),
+                               settings=settings_for(_app()), delivery_id=delivery_id,
+                               answered_by=params.get("AnsweredBy"), now=_clock().now()))
+
+
+@webhooks.post(VOICE_GATHER_PATH)
+def voice_gather() -> Response:
+    """TwiML after a key press: 1 plays the notice again, 2 sends the personal link by SMS."""
+    checked = _voice_request()
+    if isinstance(checked, Response):
+        return checked
+    params, delivery_id = checked
+    settings = settings_for(_app())
+    sms = build_twilio(settings.channels) if params.get("Digits") == "2" else None
+    try:
+        return _twiml(voice.gather(get_session(), cipher=current_app.extensions["keys"].cipher(), settings=settings,
+                                   delivery_id=delivery_id, digits=params.get("Digits", ""), sms=sms,
+                                   now=_clock().now()))
+    finally:
+        if sms is not None:
+            sms.close()
+
+
+@webhooks.post(VOICE_STATUS_PATH)
+def voice_status() -> Response:
+    """Call status callback (see ``_receipt``), mapped under the configured answering-machine policy."""
+    policy = settings_for(_app()).voice_machine
+    return _receipt(lambda url, form, signature, token: parse_call_status(url, form, signature, token,
+                                                                          policy=policy))
 
 
 @api.get("")

@@ -21,10 +21,12 @@ from app.clock import Clock
 from app.dispatch.chain import Exhausted, people
 from app.dispatch.models import FAILED_TEMPORARY, QUEUED, SKIPPED, Delivery, DispatchRun
 from app.dispatch.outbox import first_steps, insert_first
+from app.dispatch.quiet import Window, call_zones, opens_at
 from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.notices.models import NoticeFacts, NoticeState, NoticeVersion
 from app.obligations.models import OPEN, ObligationRecord
+from app.subjects.models import DataSubject
 from app.subjects.service import iter_subject_ids
 from app.webhooks.jobs import emit_progress
 
@@ -34,12 +36,14 @@ LIVE_RUN = ("running", "paused")
 @dataclass(frozen=True)
 class RunRequest:
     """What to dispatch: ``chain`` (channel order), ``senders`` (channels with a sender), ``rates`` (messages
-    per second for the whole system per channel, 0 = unlimited) and an optional ``regime``."""
+    per second for the whole system per channel, 0 = unlimited), an optional ``regime`` and the voice
+    ``quiet_hours`` window (None: calls never wait)."""
 
     chain: Sequence[str]
     senders: Sequence[str]
     rates: dict[str, float]
     regime: str | None = None
+    quiet_hours: Window | None = None
 
 
 def choose_versions(session: Session, *, incident_id: int, chain: Sequence[str],
@@ -72,7 +76,10 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
 
     Shape: ``{"regime", "people", "first_channel": {ch: n}, "unreachable", "channels": {ch: {"messages",
     "rate", "seconds"}}, "finish_seconds", "finish_at", "deadline": {"regime", "due_at"} | None,
-    "beats_deadline": bool | None, "warnings": [str], "default_locale"}``. ``seconds`` is None when unlimited.
+    "beats_deadline": bool | None, "warnings": [str], "default_locale", "quiet_hours": {"window", "waiting",
+    "opens_at"} | None}``. ``seconds`` is None when unlimited; for voice it includes the wait of the people
+    whose first call falls outside the calling window now (``waiting`` of them, the last window opening
+    ``opens_at``; estimated from their jurisdiction, without decrypting numbers).
     """
     facts = _facts(session, incident_id)
     regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=request.regime)
@@ -80,13 +87,49 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
                         versions=versions, plan={}, created_by="", created_at=clock.now(), updated_at=clock.now())
     firsts: Counter[str] = Counter()
     total = 0
+    callers: list[int] = []
     for batch in iter_subject_ids(session, incident_id=incident_id):
-        for _sid, step in first_steps(probe, people(session, batch), senders=request.senders,
-                                      default_locale=facts.default_locale):
+        for sid, step in first_steps(probe, people(session, batch), senders=request.senders,
+                                     default_locale=facts.default_locale):
             firsts["unreachable" if isinstance(step, Exhausted) else step.channel] += 1
             total += 1
-    return _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
-                     firsts=firsts, default_locale=facts.default_locale)
+            if not isinstance(step, Exhausted) and step.channel == "voice":
+                callers.append(sid)
+    doc = _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
+                    firsts=firsts, default_locale=facts.default_locale)
+    return _with_quiet_hours(session, doc, callers=callers, window=request.quiet_hours, now=clock.now())
+
+
+def _with_quiet_hours(session: Session, doc: dict[str, Any], *, callers: Sequence[int], window: Window | None,
+                      now: dt.datetime) -> dict[str, Any]:
+    """Add the voice wait of ``callers`` (first channel voice) outside ``window`` to the plan ``doc``."""
+    doc["quiet_hours"] = None
+    if window is None or "voice" not in doc["channels"]:
+        return doc
+    latest, waiting = now, 0
+    for start in range(0, len(callers), 1000):
+        rows = session.execute(select(DataSubject.jurisdiction).where(
+            col(DataSubject.id).in_(callers[start:start + 1000]))).all()
+        for (jurisdiction,) in rows:
+            opening = opens_at(now, call_zones(None, jurisdiction), window)
+            waiting += opening > now
+            latest = max(latest, opening)
+    wait = (latest - now).total_seconds()
+    voice = doc["channels"]["voice"]
+    if voice["seconds"] is not None or wait:
+        voice["seconds"] = round((voice["seconds"] or 0.0) + wait, 1)
+    doc["quiet_hours"] = {"window": window.text, "waiting": waiting,
+                          "opens_at": latest.isoformat() if waiting else None}
+    if waiting:
+        doc["warnings"].append(f"{waiting} voice calls wait for the calling window {window.text} in the person's "
+                               f"time zone (until {latest:%Y-%m-%d %H:%M} UTC at the latest)")
+        doc["finish_seconds"] = max(doc["finish_seconds"], voice["seconds"])
+        doc["finish_at"] = (now + dt.timedelta(seconds=doc["finish_seconds"])).isoformat()
+        if doc["deadline"] is not None:
+            due = dt.datetime.fromisoformat(doc["deadline"]["due_at"])
+            finish = now + dt.timedelta(seconds=doc["finish_seconds"])
+            doc["beats_deadline"] = bool(doc["beats_deadline"]) and finish <= due
+    return doc
 
 
 def _plan_doc(session: Session, *, clock: Clock, incident_id: int, regime: str, request: RunRequest, total: int,

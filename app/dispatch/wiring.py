@@ -64,7 +64,7 @@ def run_request(app: Flask, *, chain: str | None = None, regime: str | None = No
     workers = max(1, int(app.config.get("DISPATCH_WORKERS", 1)))
     order: Sequence[str] = parse_chain(chain) if chain else settings.chain
     return RunRequest(chain=order, senders=senders(app), rates={c: r * workers for c, r in settings.rates.items()},
-                      regime=regime or None)
+                      regime=regime or None, quiet_hours=settings.quiet_hours)
 
 
 def make_worker(app: Flask, options: WorkerOptions | None = None) -> Worker:

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from app import db
-from app.channels.base import Channel, SendResult
+from app.channels.base import Channel, SendResult, VoiceOutbound
 from app.clock import Clock
 from app.crypto import FieldCipher
 from app.dispatch.outbox import Job, claim
-from app.dispatch.outcomes import Accepted, Policy, record_accepted, record_result
+from app.dispatch.outcomes import Accepted, Policy, defer, record_accepted, record_result
+from app.dispatch.quiet import wait_until
 from app.dispatch.ratelimit import TokenBucket
 from app.dispatch.render import MessageBuilder, VersionInfo, load_versions
 from app.dispatch.settings import DispatchSettings
@@ -41,6 +42,8 @@ from app.dispatch.sweeps import sweep
 
 log = logging.getLogger(__name__)
 LOOKAHEAD = 2.0
+RECEIPT_CHANNELS = frozenset({"sms", "voice"})
+"""Channels whose live acceptance waits for a status callback (Twilio) before it counts as delivered."""
 ChannelFactory = Callable[[], Mapping[str, Channel]]
 
 
@@ -97,7 +100,7 @@ class Worker:
         self._versions_lock = threading.Lock()
         probe = channels()
         self.senders = tuple(n for n in probe if self.options.channels is None or n in self.options.channels)
-        self._live_sms = not settings.sandbox
+        self._live = not settings.sandbox
         self.policy = Policy(settings.max_attempts, settings.backoff_base, settings.backoff_cap,
                              settings.with_letters(tuple(probe)), random.Random())
         self.stats = WorkerStats()
@@ -224,6 +227,20 @@ class Worker:
                 record_accepted(session, items=pending, worker=self.name, policy=self.policy)
             pending.clear()
 
+    def _quiet(self, job: Job, message: VoiceOutbound) -> bool:
+        """Defer a call outside the person's calling window (``app.dispatch.quiet``); True when deferred."""
+        now = self.clock.now()
+        wait = wait_until(now, phone_e164=message.to, jurisdiction=job.jurisdiction,
+                          window=self.settings.quiet_hours)
+        if wait is None:
+            return False
+        opening, zones = wait
+        why = (f"quiet hours: outside {self.settings.quiet_hours.text} in {', '.join(zones)}; "
+               f"waits until {opening:%Y-%m-%d %H:%M} UTC")
+        with db.session_scope(self.engine) as session:
+            defer(session, delivery_id=job.delivery_id, worker=self.name, until=opening, why=why, now=now)
+        return True
+
     def _process(self, job: Job, sender: Channel, bucket: TokenBucket, pending: list[Accepted]) -> None:
         with self._versions_lock:
             info = self._versions[job.version_id]
@@ -233,11 +250,13 @@ class Worker:
             result = SendResult("permanent_failure", error_code="render",
                                 error_message=f"message could not be built: {type(exc).__name__}")
         else:
+            if isinstance(message, VoiceOutbound) and self._quiet(job, message):
+                return
             bucket.acquire()
             result = sender.send(message)  # no database session is open here
         self.stats.add(result.outcome)
         if result.accepted:
-            pending.append(Accepted(job.delivery_id, result, job.channel == "sms" and self._live_sms,
+            pending.append(Accepted(job.delivery_id, result, job.channel in RECEIPT_CHANNELS and self._live,
                                     self.clock.now()))
             return
         self._flush(pending)

@@ -14,6 +14,9 @@ sms                 none: supplementary only      all parts   -            link 
                     (us.md 5, "channels")                                  segments <= max
 push                none: supplementary only      all parts   -            link + organisation name,
                                                                            payload <= 3993 bytes
+voice               none: supplementary only      all parts   -            organisation name and
+                                                                           call-centre number spoken;
+                                                                           link in the ``sms`` part
 ==================  ===========================  ==========  ===========  ==========================
 
 Both email bodies are checked because the reader's client shows either one. ``review`` combines all
@@ -46,6 +49,7 @@ CHANNEL_POLICY: dict[str, dict[str, tuple[str, ...]]] = {
     "regulator_cover": {"elements": (), "readability": ()},
     "sms": {"elements": (), "readability": ()},
     "push": {"elements": (), "readability": ()},
+    "voice": {"elements": (), "readability": ()},
 }
 DEFAULT_MAX_GRADE = 8.0
 DEFAULT_MAX_SMS_SEGMENTS = 3
@@ -219,8 +223,9 @@ def readability(text: str, *, locale: str, max_grade: float = DEFAULT_MAX_GRADE)
 def check_short_channel(notice: RenderedNotice, *, personal_link: str, organisation_name: str,
                         max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
                         max_push_bytes: int = PUSH_MAX_PLAINTEXT_BYTES) -> list[str]:
-    """Problems of an SMS or push notice: the organisation name must appear; an SMS must carry the
-    personal link and fit ``max_sms_segments`` (after GSM-7 normalisation); a push payload (whose
+    """Problems of an SMS, voice or push notice: the organisation name must appear; an SMS (and a voice
+    notice's ``sms`` part) must carry the personal link and fit ``max_sms_segments`` (after GSM-7
+    normalisation); a push payload (whose
     ``url`` is the personal link) must fit ``max_push_bytes`` without shortening the body."""
     text = " ".join(notice.parts.values())
     problems = [] if _norm(organisation_name) in _norm(text) else [
@@ -230,6 +235,11 @@ def check_short_channel(notice: RenderedNotice, *, personal_link: str, organisat
             problems.append("sms: personal link missing")
         check = fit_sms(notice.parts["text"], max_segments=max_sms_segments)
         problems += [f"sms: {check.problem}"] if check.problem else []
+    elif notice.channel == "voice":
+        if not personal_link or personal_link not in notice.parts["sms"]:
+            problems.append("voice: personal link missing from the sms part")
+        check = fit_sms(notice.parts["sms"], max_segments=max_sms_segments)
+        problems += [f"voice sms: {check.problem}"] if check.problem else []
     elif notice.channel == "push":
         if not personal_link:
             problems.append("push: personal link missing")
@@ -243,19 +253,31 @@ def check_short_channel(notice: RenderedNotice, *, personal_link: str, organisat
     return problems
 
 
+def check_call_centre(notice: RenderedNotice, contact: Mapping[str, Any]) -> list[str]:
+    """Problems of a voice notice: the call-centre number (``toll_free_phone``, else ``phone``) of the facts
+    must be spoken in the ``notice`` and ``voicemail`` parts, since a listener cannot click a link."""
+    number = contact.get("toll_free_phone") or contact.get("phone")
+    if not number:
+        return []
+    return [f"voice: call-centre number missing from the {part} part" for part in ("notice", "voicemail")
+            if str(number) not in notice.parts[part]]
+
+
 def review(notice: RenderedNotice, *, elements: Sequence[ContentElement], context: Mapping[str, Any],
            breached_values: Iterable[str] = (), max_grade: float = DEFAULT_MAX_GRADE,
            max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS) -> Review:
     """Run every check ``CHANNEL_POLICY`` applies to ``notice`` and collect the results."""
     result = Review(missing=check_elements(notice, elements, context),
                     forbidden=check_forbidden(notice, breached_values=breached_values, context=context))
-    if notice.channel in ("sms", "push"):
+    if notice.channel in ("sms", "push", "voice"):
         recipient = context.get("recipient") or {}
         facts = context.get("facts") or {}
         result.problems.extend(check_short_channel(
             notice, personal_link=str(recipient.get("personal_link", "")),
             organisation_name=str(facts.get("organisation_name", "")),
             max_sms_segments=max_sms_segments))
+        if notice.channel == "voice":
+            result.problems.extend(check_call_centre(notice, facts.get("contact") or {}))
     for part in CHANNEL_POLICY.get(notice.channel, {}).get("readability", ()):
         text = prose(part_lines(part, notice.parts[part]))
         result.readability[part] = readability(text, locale=notice.locale, max_grade=max_grade)

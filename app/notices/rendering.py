@@ -15,14 +15,17 @@ Channels and their parts (file names inside the locale folder)::
     email            subject <- email/subject.txt.j2, text <- email/body.txt.j2, html <- email/body.html.j2
     sms              text    <- sms.txt.j2
     push             title   <- push/title.txt.j2, body <- push/body.txt.j2
+    voice            notice  <- voice/notice.txt.j2 (spoken to a person), voicemail <- voice/voicemail.txt.j2,
+                     menu <- voice/menu.txt.j2 (1: again, 2: link by SMS), sent <- voice/sent.txt.j2
+                     (link sent), sms <- voice/sms.txt.j2 (the SMS with the personal link)
     letter           html    <- letter.html.j2     (rendered to PDF later)
     announcement     html    <- announcement.html.j2
     regulator_cover  text    <- regulator_cover.txt.j2
 
 One-line parts (email ``subject``, push ``title``) are **collapsed**: every run of whitespace, line
 breaks included, becomes one space and the ends are stripped. So template layout never breaks a
-subject, and a line break smuggled into a value cannot reach an email header. SMS and push parts are
-stripped (a trailing newline would cost an SMS unit); the other parts end with exactly one newline.
+subject, and a line break smuggled into a value cannot reach an email header. SMS, push and voice parts
+are stripped (a trailing newline would cost an SMS unit); the other parts end with exactly one newline.
 
 Lookup: for each locale of the fallback chain (``locale_chain``), the requested regime's folder, then
 ``default``. The first folder that holds *all* the channel's files wins, so the parts of one notice never
@@ -63,12 +66,14 @@ CHANNELS: dict[str, tuple[tuple[str, str], ...]] = {
               ("html", "email/body.html.j2")),
     "sms": (("text", "sms.txt.j2"),),
     "push": (("title", "push/title.txt.j2"), ("body", "push/body.txt.j2")),
+    "voice": (("notice", "voice/notice.txt.j2"), ("voicemail", "voice/voicemail.txt.j2"), ("menu", "voice/menu.txt.j2"),
+              ("sent", "voice/sent.txt.j2"), ("sms", "voice/sms.txt.j2")),
     "letter": (("html", "letter.html.j2"),),
     "announcement": (("html", "announcement.html.j2"),),
     "regulator_cover": (("text", "regulator_cover.txt.j2"),),
 }
 ONE_LINE_PARTS = frozenset({"subject", "title"})
-SHORT_CHANNELS = frozenset({"sms", "push"})
+SHORT_CHANNELS = frozenset({"sms", "push", "voice"})
 DEFAULT_REGIME = "default"
 FALLBACK_LOCALE = "en"
 _REGIME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

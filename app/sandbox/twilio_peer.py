@@ -1,5 +1,5 @@
-"""A loopback HTTP server speaking the part of Twilio's REST API that sending SMS uses, with signed
-status callbacks.
+"""A loopback HTTP server speaking the part of Twilio's REST API that sending SMS and placing calls use, with
+signed status callbacks. The Calls API lives in ``app.sandbox.twilio_calls`` (``peer.calls``).
 
 ``POST /2010-04-01/Accounts/<sid>/Messages.json`` checks HTTP Basic auth (account SID + auth token; else
 401 code 20003), needs ``To``, ``Body`` and ``From`` or ``MessagingServiceSid``, records the message and
@@ -39,6 +39,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from app.sandbox.common import LOOPBACK, FailurePlan, HttpPeer
+from app.sandbox.twilio_calls import CallsApi
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,9 @@ class TwilioPeer:
         self._cond = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
-        self._routes = Map([Rule("/2010-04-01/Accounts/<sid>/Messages.json", endpoint="create", methods=["POST"])])
+        self.calls = CallsApi(account_sid, auth_token)
+        self._routes = Map([Rule("/2010-04-01/Accounts/<sid>/Messages.json", endpoint="create", methods=["POST"]),
+                            Rule("/2010-04-01/Accounts/<sid>/Calls.json", endpoint="call", methods=["POST"])])
         self._http = HttpPeer(self._wsgi, host=host, port=port)
 
     @property
@@ -150,6 +153,7 @@ class TwilioPeer:
             self._callbacks.clear()
             self._scripted.clear()
             self._receipts.clear()
+        self.calls.clear()
 
     def wait_for_callbacks(self, count: int, timeout: float = 5.0) -> list[CallbackAttempt]:
         """Block until ``count`` callbacks were posted (or ``timeout`` seconds passed); returns them."""
@@ -178,24 +182,34 @@ class TwilioPeer:
         if self._worker is not None:
             self._worker.join(timeout=5)
             self._worker = None
+        self.calls.stop()
 
     # --- HTTP side -------------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         try:
-            _endpoint, args = self._routes.bind_to_environ(environ).match()
-            response = self._create(request, args["sid"])
+            endpoint, args = self._routes.bind_to_environ(environ).match()
+            response = self._create(request, args["sid"]) if endpoint == "create" else self._call(request, args["sid"])
         except (NotFound, MethodNotAllowed) as exc:
             response = _error(exc.code or 404, 20404, "The requested resource was not found")
         except HTTPException as exc:
             response = exc.get_response()
         return response(environ, start_response)
 
-    def _create(self, request: Request, sid: str) -> Response:
+    def _authorised(self, request: Request, sid: str) -> bool:
         auth = request.authorization
-        if auth is None or (auth.username, auth.password) != (self.account_sid, self.auth_token) \
-                or sid != self.account_sid:
+        return auth is not None and (auth.username, auth.password) == (self.account_sid, self.auth_token) \
+            and sid == self.account_sid
+
+    def _call(self, request: Request, sid: str) -> Response:
+        if not self._authorised(request, sid):
+            return _error(401, 20003, _MESSAGES[20003])
+        status, payload = self.calls.create(request.form)
+        return _json(status, payload)
+
+    def _create(self, request: Request, sid: str) -> Response:
+        if not self._authorised(request, sid):
             return _error(401, 20003, _MESSAGES[20003])
         form = request.form
         to, body = form.get("To", ""), form.get("Body", "")

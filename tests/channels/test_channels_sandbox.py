@@ -52,7 +52,7 @@ def test_memory_recorder_is_bounded() -> None:
 def test_default_settings_give_sandbox_channels() -> None:
     recorder = MemoryRecorder()
     channels = build_channels({}, recorder=recorder)
-    assert sorted(channels) == ["email", "push", "sms"]
+    assert sorted(channels) == ["email", "push", "sms", "voice"]
     assert all(isinstance(c, SandboxChannel) for c in channels.values())
     channels["sms"].send(SmsOutbound("+4915112345678", "x", None, "d-1"))
     assert len(recorder.records()) == 1

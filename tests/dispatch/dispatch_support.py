@@ -41,17 +41,19 @@ class Person:
     phone: str = ""
     push: dict[str, Any] | None = None
     language: str = "en"
+    country: str = "US"
+    state: str = "CA"
 
 
 def write_csv(path: Path, people: Sequence[Person]) -> Path:
-    """The subject file for ``people`` (US-CA)."""
+    """The subject file for ``people`` (address country and state per person, US-CA by default)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(["external_id", "full_name", "email", "phone", "push_subscription", "country", "state",
                       "preferred_language"])
         for p in people:
-            out.writerow([p.external_id, p.full_name, p.email, p.phone, json.dumps(p.push) if p.push else "", "US",
-                          "CA", p.language])
+            out.writerow([p.external_id, p.full_name, p.email, p.phone, json.dumps(p.push) if p.push else "",
+                          p.country, p.state, p.language])
     return path
 
 

@@ -118,7 +118,7 @@ def test_dates_are_formatted_for_the_locale() -> None:
 
 def test_every_default_locale_renders_every_channel() -> None:
     for lang in ("en", "de", "fr", "zh"):
-        for channel in ("email", "sms", "push", "letter", "announcement", "regulator_cover"):
+        for channel in ("email", "sms", "voice", "push", "letter", "announcement", "regulator_cover"):
             notice = renderer().render_for(context(lang), regime="default", channel=channel)
             assert notice.locale == lang
             assert all(text.strip() for text in notice.parts.values())
