@@ -18,7 +18,7 @@ from app import db
 from app.clock import SystemClock
 from app.crypto import load_keys
 from app.playbooks.loader import load_playbooks
-from app.web import register_upload_limits
+from app.web import register_converters, register_upload_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -34,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 static_folder=str(ROOT / "app" / "static"))
     app.config.update(settings)
     register_config_defaults(app)
+    register_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_handlers(app)
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from app.notices.routes import ui as notices_ui
     from app.obligations.routes import api as obligations_api
     from app.obligations.routes import ui as obligations_ui
+    from app.openapi import bp as openapi_bp
     from app.reports.pages import ui as reports_ui
     from app.reports.routes import api as reports_api
     from app.reports.routes import public as reports_public
@@ -103,7 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from app.subjects.routes import ui as subjects_ui
 
     apis = (announcements_api, incidents_api, obligations_api, subjects_api, notices_api, audit_bp, dispatch_api,
-            dispatch_webhooks, reports_api)
+            dispatch_webhooks, reports_api, openapi_bp)
     for api in apis:
         csrf.exempt(api)
     pages = (health_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui, obligations_ui,

@@ -8,11 +8,13 @@ from werkzeug.wrappers import Response
 from app.accounts.access import APPROVE, requires
 from app.audit import service
 from app.db import get_session
+from app.openapi import AuditQuery, document
 
 bp = Blueprint("audit", __name__, url_prefix="/api/audit")
 
 
 @bp.get("")
+@document(query=AuditQuery, tag="audit", path_params=False)
 @requires(APPROVE)
 def events() -> Response:
     """Audit events of one incident (``?incident_id=``), oldest first."""
@@ -22,6 +24,7 @@ def events() -> Response:
 
 
 @bp.get("/verify")
+@document(tag="audit", path_params=False)
 @requires(APPROVE)
 def verify() -> Response:
     """Walk the hash chain: ``{"ok", "checked", "broken_seq", "reason"}``."""

@@ -22,6 +22,7 @@ from app.dispatch.settings import WEBHOOK_PATH
 from app.dispatch.wiring import policy_for, run_request, settings_for
 from app.errors import NotFound
 from app.incidents import service as incidents
+from app.openapi import document
 
 webhooks = Blueprint("dispatch_webhooks", __name__)
 api = Blueprint("dispatch_api", __name__, url_prefix="/api/incidents/<int:incident_id>/dispatch")
@@ -56,6 +57,7 @@ def twilio_status() -> Response:
 
 
 @api.get("")
+@document(tag="dispatch")
 @requires(READ)
 def api_progress(incident_id: int) -> Response:
     """Progress of the incident's newest run (404 when none)."""
