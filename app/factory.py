@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from app import config as app_config
 from app import db
 from app.clock import SystemClock
 from app.crypto import load_keys
+from app.ops.logs import configure_logging, register_request_logging
 from app.playbooks.loader import load_playbooks
 from app.web import register_converters, register_upload_limits
 
@@ -60,7 +60,7 @@ def register_config_defaults(app: Flask) -> None:
                                        index_env_value=app.config.get("INDEX_KEY"))
     app.extensions["playbooks"] = load_playbooks(Path(app.config["PLAYBOOKS_DIR"]) if app.config.get(
         "PLAYBOOKS_DIR") else None)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    configure_logging(level=app.config.get("LOG_LEVEL", "INFO"), fmt=app.config.get("LOG_FORMAT", "json"))
 
 
 def register_extensions(app: Flask) -> None:
@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     from app.accounts import service as accounts
 
     db.init_app(app)
+    register_request_logging(app)  # first: the request id is bound before any other hook can fail
     register_upload_limits(app)  # before CSRF, whose check reads the form
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -97,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from app.obligations.routes import api as obligations_api
     from app.obligations.routes import ui as obligations_ui
     from app.openapi import bp as openapi_bp
+    from app.ops.routes import bp as ops_bp
     from app.reports.pages import ui as reports_ui
     from app.reports.routes import api as reports_api
     from app.reports.routes import public as reports_public
@@ -108,8 +110,8 @@ def register_blueprints(app: Flask) -> None:
             dispatch_webhooks, reports_api, openapi_bp)
     for api in apis:
         csrf.exempt(api)
-    pages = (health_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui, obligations_ui,
-             subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator)
+    pages = (health_bp, ops_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui,
+             obligations_ui, subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator)
     for bp in (*pages, *apis):
         app.register_blueprint(bp)
 
