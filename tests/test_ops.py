@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -43,3 +45,13 @@ def test_request_ids_are_echoed_and_logged_as_json(app: Flask, client: Any) -> N
 def test_request_id_header_is_only_kept_when_it_is_a_short_token() -> None:
     assert request_id_from("abc-12345678") == "abc-12345678"
     assert len(request_id_from("x" * 65)) == 32 and len(request_id_from(None)) == 32
+
+
+def test_dashboard_queries_only_name_exported_metrics() -> None:
+    root = Path(__file__).resolve().parents[1]
+    dashboard = json.loads((root / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    names = {re.sub(r"_(bucket|count|sum|total)$", "", n) for e in exprs for n in re.findall(r"breach_notify_\w+", e)}
+    source = (root / "app" / "ops" / "metrics.py").read_text()
+    assert len(names) >= 9
+    assert not [n for n in names if f'"{n}"' not in source and f'"{n}_total"' not in source]
