@@ -24,9 +24,10 @@ from flask import Flask, Response, g, request
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _OURS = "_breach_notify_handler"
-# Libraries that log contact data: aiosmtpd (the sandbox SMTP peer, in-process in `scenario` and the tests) logs
-# every envelope address at INFO and every command line at DEBUG.
-QUIET = {"mail.log": logging.WARNING}
+# Libraries that log contact data or secrets: aiosmtpd (the sandbox SMTP peer, in-process in `scenario` and the
+# tests) logs every envelope address at INFO; werkzeug's development server logs each raw path at INFO, tokens of
+# personal and regulator links included (our own `request` event names the route pattern instead).
+QUIET = {"mail.log": logging.WARNING, "werkzeug": logging.WARNING}
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None) -> None:
