@@ -203,4 +203,4 @@ class StateQuery(BaseModel):
 class AuditQuery(BaseModel):
     """``?incident_id=``: the incident whose events to list."""
 
-    incident_id: int | None = None
+    incident_id: int | None = Field(default=None, ge=1, le=MAX_ID)

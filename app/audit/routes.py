@@ -9,6 +9,7 @@ from app.accounts.access import APPROVE, requires
 from app.audit import service
 from app.db import get_session
 from app.openapi import AuditQuery, document
+from app.web import MAX_ID
 
 bp = Blueprint("audit", __name__, url_prefix="/api/audit")
 
@@ -19,7 +20,7 @@ bp = Blueprint("audit", __name__, url_prefix="/api/audit")
 def events() -> Response:
     """Audit events of one incident (``?incident_id=``), oldest first."""
     incident_id = request.args.get("incident_id", type=int)
-    rows = service.for_incident(get_session(), incident_id) if incident_id else []
+    rows = service.for_incident(get_session(), incident_id) if incident_id and 0 < incident_id <= MAX_ID else []
     return jsonify({"events": [r.model_dump(mode="json") for r in rows]})
 
 
