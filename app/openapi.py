@@ -7,16 +7,18 @@ Every ``/api`` view carries :func:`document` between its route decorator and ``r
     @requires(RESPOND)
     def api_draft(incident_id: int) -> ...
 
-``document`` only describes the route (``skip_validation``): validation stays in the service or route, with the
-same model, so error bodies are always the house format (:class:`ErrorBody`, mapped once in ``app.web``).
+``document`` only describes the route (requests do not pass through spectree): validation stays in the
+service or route, with the same model, so error bodies are always the house format (:class:`ErrorBody`,
+mapped once in ``app.web``).
 The document is served at ``/api/openapi.json`` and rendered (Redoc, assets inlined from the ``offapi``
 package, no CDN) at ``/api/docs/``. ``tests/test_openapi.py`` proves every ``/api`` rule is documented.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, jsonify, url_for
 from flask import Response as FlaskResponse
@@ -90,9 +92,22 @@ def document(*, json: type[BaseModel] | None = None, query: type[BaseModel] | No
     codes = error_codes(has_path_params=path_params, writes=writes, extra=errors)
     responses: dict[str, Any] = {f"HTTP_{ok}": None}
     responses |= {f"HTTP_{code}": (ErrorBody, ERROR_MEANING.get(code, "error")) for code in codes}
-    decorator = api_doc.validate(json=json, query=query, form=form, resp=Response(**responses), tags=[tag],
-                                 skip_validation=True)
-    return decorator
+    describe = api_doc.validate(json=json, query=query, form=form, resp=Response(**responses), tags=[tag],
+                                skip_validation=True)
+
+    def decorate(view: F) -> F:
+        # spectree's wrapper only carries the description; requests never pass through it (it would re-read
+        # every response body, which breaks streamed files). spectree finds it through ``__wrapped__``.
+        described = describe(view)
+
+        @functools.wraps(view)
+        def passthrough(*args: Any, **kwargs: Any) -> Any:
+            return view(*args, **kwargs)
+
+        passthrough.__wrapped__ = described
+        return cast(F, passthrough)
+
+    return decorate
 
 
 def openapi_document() -> dict[str, Any]:
