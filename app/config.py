@@ -35,6 +35,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_MAX_BODY_BYTES", "MAX_CONTENT_LENGTH", "1048576",
             "Largest accepted request body in bytes (JSON and forms); larger answers 413.", int),
     Setting("BREACH_NOTIFY_LOG_LEVEL", "LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("BREACH_NOTIFY_LOG_FORMAT", "LOG_FORMAT", "json",
+            "`json`: one JSON object per line (structlog) with request, incident and delivery ids. `console`: "
+            "readable lines for development."),
+    Setting("BREACH_NOTIFY_METRICS_TOKEN", "METRICS_TOKEN", None,
+            "Bearer token Prometheus sends to `/metrics`. Unset: `/metrics` answers 404. Workers in their own "
+            "processes report through prometheus-client's `PROMETHEUS_MULTIPROC_DIR`."),
     Setting("BREACH_NOTIFY_DATA_KEYS", "DATA_KEYS", None,
             "Comma-separated base64 AES-256 keys for contact data at rest, newest first (older keys still "
             "decrypt: rotation). Default: generated once in `instance/data-keys`. Share it across servers."),

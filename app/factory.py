@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,10 @@ from app import config as app_config
 from app import db
 from app.clock import SystemClock
 from app.crypto import load_keys
+from app.ops.logs import configure_logging, register_request_logging
 from app.playbooks.loader import load_playbooks
 from app.security import configure_cookies, register_security_headers
-from app.web import register_upload_limits
+from app.web import register_converters, register_upload_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -35,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 static_folder=str(ROOT / "app" / "static"))
     app.config.update(settings)
     register_config_defaults(app)
+    register_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_handlers(app)
@@ -59,7 +60,7 @@ def register_config_defaults(app: Flask) -> None:
                                        index_env_value=app.config.get("INDEX_KEY"))
     app.extensions["playbooks"] = load_playbooks(Path(app.config["PLAYBOOKS_DIR"]) if app.config.get(
         "PLAYBOOKS_DIR") else None)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    configure_logging(level=app.config.get("LOG_LEVEL", "INFO"), fmt=app.config.get("LOG_FORMAT", "json"))
 
 
 def register_extensions(app: Flask) -> None:
@@ -67,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     from app.accounts import service as accounts
 
     db.init_app(app)
+    register_request_logging(app)  # first: the request id is bound before any other hook can fail
     register_upload_limits(app)  # before CSRF, whose check reads the form
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -98,6 +100,8 @@ def register_blueprints(app: Flask) -> None:
     from app.notices.routes import ui as notices_ui
     from app.obligations.routes import api as obligations_api
     from app.obligations.routes import ui as obligations_ui
+    from app.openapi import bp as openapi_bp
+    from app.ops.routes import bp as ops_bp
     from app.reports.pages import ui as reports_ui
     from app.reports.routes import api as reports_api
     from app.reports.routes import public as reports_public
@@ -108,12 +112,12 @@ def register_blueprints(app: Flask) -> None:
     from app.webhooks.routes import ui as webhooks_ui
 
     apis = (announcements_api, incidents_api, obligations_api, subjects_api, notices_api, audit_bp, dispatch_api,
-            dispatch_webhooks, reports_api, webhooks_api, intake_api)
+            dispatch_webhooks, reports_api, webhooks_api, intake_api, openapi_bp)
     for api in apis:
         csrf.exempt(api)
-    pages = (health_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui, obligations_ui,
-             subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator, letters_ui,
-             callcentre_ui, webhooks_ui)
+    pages = (health_bp, ops_bp, accounts_bp, public_notices, personal_notice, announcements_ui, incidents_ui,
+             obligations_ui, subjects_ui, notices_ui, dispatch_ui, reports_ui, reports_public, reports_regulator,
+             letters_ui, callcentre_ui, webhooks_ui)
     for bp in (*pages, *apis):
         app.register_blueprint(bp)
 

@@ -7,12 +7,28 @@ from typing import Any
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from app import db
 from app.errors import BreachNotifyError, NotMigrated, PayloadTooLarge, Unauthenticated
 
 UNGATED = ("/healthz", "/static/")
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every rule: 0 to ``MAX_ID``. A larger number matches no rule (404) instead of reaching the
+    database, where it would overflow the column type."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    """Bound path ids (before any blueprint is registered: rules compile with the converter they find)."""
+    app.url_map.converters["int"] = IdConverter
 
 
 def _wants_json() -> bool:

@@ -28,7 +28,11 @@ PUBLIC_ENDPOINTS = frozenset({"static", "accounts.login", "health.healthz", "dis
                               "public_notices.index", "public_notices.page", "public_notices.json_feed",
                               "public_notices.atom_feed", "personal_notice.show",
                               # authenticate by unguessable token (or are public by design): app.reports
-                              "reports_public.signing_key", "reports_public.link", "reports_public.link_download"})
+                              "reports_public.signing_key", "reports_public.link", "reports_public.link_download",
+                              # the OpenAPI document and its reference page: app.openapi
+                              "openapi.document_json", "openapi.reference",
+                              # its own bearer token (BREACH_NOTIFY_METRICS_TOKEN): app.ops.routes
+                              "ops.metrics"})
 
 
 def staff_at_least(minimum: Role) -> frozenset[str]:

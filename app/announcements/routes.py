@@ -13,6 +13,7 @@ from app.accounts.access import APPROVE, READ, requires
 from app.announcements import service
 from app.db import get_session
 from app.incidents.routes import json_body
+from app.openapi import PublishInput, ReasonInput, document
 
 public = Blueprint("public_notices", __name__, url_prefix="/notices")
 api = Blueprint("announcements_api", __name__, url_prefix="/api/incidents")
@@ -85,6 +86,7 @@ def atom_feed() -> Response:
 
 
 @api.get("/<int:incident_id>/substitute-notice")
+@document(tag="substitute notice")
 @requires(READ)
 def api_decision(incident_id: int) -> Response:
     """The current decision (recomputed now) and the public notice, if published."""
@@ -94,6 +96,7 @@ def api_decision(incident_id: int) -> Response:
 
 
 @api.post("/<int:incident_id>/public-notice")
+@document(json=PublishInput, ok=201, tag="substitute notice")
 @requires(APPROVE)
 def api_publish(incident_id: int) -> tuple[Response, int]:
     """Publish from the approved announcement versions (privacy officer)."""
@@ -104,6 +107,7 @@ def api_publish(incident_id: int) -> tuple[Response, int]:
 
 
 @api.post("/<int:incident_id>/public-notice/withdraw")
+@document(json=ReasonInput, tag="substitute notice")
 @requires(APPROVE)
 def api_withdraw(incident_id: int) -> Response:
     """Withdraw with ``{"reason": ...}``."""

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 
 from app.dispatch.chain import Exhausted, Person, Step, next_step, people
 from app.dispatch.models import FAILED_TEMPORARY, QUEUED, SENDING, Delivery, DispatchRun, SubstitutePoolEntry
+from app.ops.metrics import FALLBACKS
 from app.subjects.models import DataSubject, SubjectIdentifier
 
 
@@ -88,11 +89,13 @@ def advance(session: Session, delivery: Delivery, *, why: str, senders: Sequence
                      why=why)
     if isinstance(step, Step):
         session.execute(insert(Delivery), [delivery_row(run, step, delivery.subject_id, now)])
+        FALLBACKS.labels(delivery.channel, step.channel).inc()
         return step.channel
     exists = session.execute(select(col(SubstitutePoolEntry.id)).where(
         col(SubstitutePoolEntry.run_id) == run.id, col(SubstitutePoolEntry.subject_id) == delivery.subject_id)).first()
     if exists is None:
         session.execute(insert(SubstitutePoolEntry), [pool_row(run, step, delivery.subject_id, now)])
+    FALLBACKS.labels(delivery.channel, "substitute").inc()
     return "substitute"
 
 

@@ -27,6 +27,7 @@ from app.dispatch.models import (
     DeliveryAttempt,
 )
 from app.dispatch.outbox import advance
+from app.ops.metrics import RETRIES
 from app.subjects.models import SubjectIdentifier
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def _retry_or_fail(session: Session, delivery: Delivery, *, why: str, retry_afte
     delivery.state, delivery.claimed_by, delivery.error = FAILED_TEMPORARY, None, why
     delivery.next_attempt_at = now + dt.timedelta(seconds=wait)
     session.add(delivery)
+    RETRIES.labels(delivery.channel).inc()
 
 
 def record_result(session: Session, *, delivery_id: int, worker: str, result: SendResult, awaits_receipt: bool,

@@ -47,6 +47,7 @@ class VersionInfo:
     facts: IncidentFacts
     sender: Mailbox
     reply_to: Mailbox | None
+    incident_id: int = 0
 
 
 def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo]:
@@ -65,7 +66,7 @@ def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo
                                            (version.template_regime, version.template_locale), renderer,
                                            IncidentFacts.model_validate(version.facts_snapshot["facts"]),
                                            Mailbox(facts.sender_name, facts.sender_address),
-                                           reply)
+                                           reply, version.incident_id)
     return out
 
 

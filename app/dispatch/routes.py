@@ -28,6 +28,7 @@ from app.dispatch.settings import VOICE_ANSWER_PATH, VOICE_GATHER_PATH, VOICE_ST
 from app.dispatch.wiring import policy_for, run_request, settings_for
 from app.errors import NotFound
 from app.incidents import service as incidents
+from app.openapi import document
 
 webhooks = Blueprint("dispatch_webhooks", __name__)
 api = Blueprint("dispatch_api", __name__, url_prefix="/api/incidents/<int:incident_id>/dispatch")
@@ -132,6 +133,7 @@ def voice_status() -> Response:
 
 
 @api.get("")
+@document(tag="dispatch")
 @requires(READ)
 def api_progress(incident_id: int) -> Response:
     """Progress of the incident's newest run (404 when none)."""

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import structlog
 from sqlalchemy import Engine
 
 from app import db
@@ -39,8 +40,10 @@ from app.dispatch.ratelimit import TokenBucket
 from app.dispatch.render import MessageBuilder, VersionInfo, load_versions
 from app.dispatch.settings import DispatchSettings
 from app.dispatch.sweeps import sweep
+from app.ops.metrics import SEND_SECONDS
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)
 LOOKAHEAD = 2.0
 RECEIPT_CHANNELS = frozenset({"sms", "voice"})
 """Channels whose live acceptance waits for a status callback (Twilio) before it counts as delivered."""
@@ -244,6 +247,12 @@ class Worker:
     def _process(self, job: Job, sender: Channel, bucket: TokenBucket, pending: list[Accepted]) -> None:
         with self._versions_lock:
             info = self._versions[job.version_id]
+        with structlog.contextvars.bound_contextvars(delivery_id=job.delivery_id, incident_id=info.incident_id,
+                                                     run_id=job.run_id):
+            self._send_one(job, info, sender, bucket, pending)
+
+    def _send_one(self, job: Job, info: VersionInfo, sender: Channel, bucket: TokenBucket,
+                  pending: list[Accepted]) -> None:
         try:
             message = self._builder.build(job, info, self.clock.now())
         except (ValueError, KeyError) as exc:
@@ -253,7 +262,12 @@ class Worker:
             if isinstance(message, VoiceOutbound) and self._quiet(job, message):
                 return
             bucket.acquire()
+            started = time.perf_counter()
             result = sender.send(message)  # no database session is open here
+            SEND_SECONDS.labels(job.channel, result.outcome).observe(time.perf_counter() - started)
+        # ids and provider codes only: provider error messages may quote the address
+        events.info("delivery attempt", channel=job.channel, attempt=job.attempts, outcome=result.outcome,
+                    error_code=result.error_code)
         self.stats.add(result.outcome)
         if result.accepted:
             pending.append(Accepted(job.delivery_id, result, job.channel in RECEIPT_CHANNELS and self._live,

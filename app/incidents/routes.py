@@ -19,7 +19,9 @@ from app.errors import InvalidInput
 from app.incidents import dashboard, flows, service
 from app.incidents.form import FIELDS, document_from_form, form_values
 from app.incidents.lifecycle import TRANSITIONS, Status
+from app.incidents.schema import IncidentFile
 from app.obligations import service as obligations
+from app.openapi import IncidentChanges, StatusQuery, document
 from app.subjects import service as subjects
 
 api = Blueprint("incidents_api", __name__, url_prefix="/api/incidents")
@@ -43,6 +45,7 @@ def json_body() -> Any:
 
 
 @api.post("")
+@document(json=IncidentFile, ok=201, tag="incidents", path_params=False)
 @requires(FILE)
 def api_create() -> tuple[Response, int]:
     """File an incident from an incident-file JSON body; 201 with the stored incident."""
@@ -52,6 +55,7 @@ def api_create() -> tuple[Response, int]:
 
 
 @api.get("")
+@document(query=StatusQuery, tag="incidents", path_params=False)
 @requires(READ)
 def api_list() -> Response:
     """All incidents (``?status=`` filters)."""
@@ -60,6 +64,7 @@ def api_list() -> Response:
 
 
 @api.get("/<int:incident_id>")
+@document(tag="incidents")
 @requires(READ)
 def api_show(incident_id: int) -> Response:
     """One incident with its timeline."""
@@ -71,6 +76,7 @@ def api_show(incident_id: int) -> Response:
 
 
 @api.patch("/<int:incident_id>")
+@document(json=IncidentChanges, tag="incidents")
 @requires(RESPOND)
 def api_update(incident_id: int) -> Response:
     """Change fields and/or ``status``; an optional ``note`` goes to the timeline."""

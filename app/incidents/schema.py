@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+MAX_COUNT = 2**31 - 1
+"""Largest head count accepted: counts are stored in INTEGER columns (32-bit on PostgreSQL)."""
 _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
 
@@ -145,7 +147,7 @@ class Confidentiality(_Strict):
 
     affected: bool = False
     recipients: Recipients = Recipients.none
-    recipient_count: int | None = Field(default=None, ge=0)
+    recipient_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     exfiltrated: bool | Literal["unknown"] = False
     data_returned_or_deleted: bool = False
     accounts_accessed: bool = False
@@ -179,11 +181,11 @@ class Protection(_Strict):
 
 
 class Subjects(_Strict):
-    """Estimate of the affected data subjects before a subject list is imported."""
+    """Estimate of the affected data subjects before a subject list is imported (at most ``MAX_COUNT``)."""
 
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, le=MAX_COUNT)
     count_is_estimate: bool = True
-    by_jurisdiction: dict[JurisdictionCode, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    by_jurisdiction: dict[JurisdictionCode, Annotated[int, Field(ge=0, le=MAX_COUNT)]] = Field(default_factory=dict)
     vulnerable: bool = False
 
 

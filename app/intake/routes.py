@@ -17,6 +17,7 @@ from app.errors import InvalidInput, NotFound
 from app.incidents.routes import json_body
 from app.intake import mapping, service
 from app.intake.mapping import Rules
+from app.openapi import IntakeCase, document
 
 api = Blueprint("intake_api", __name__, url_prefix="/api/intake")
 SOURCES = ("thehive", "iris", "generic")
@@ -39,6 +40,7 @@ def _rules_and_payload(source: str, body: Any) -> tuple[str, Rules, Any]:
 
 
 @api.post("/<source>")
+@document(json=IntakeCase, ok=201, tag="intake")
 @requires(RESPOND)
 def receive(source: str) -> tuple[Response, int]:
     """Map the posted case; 201 when an incident was filed, 200 when the linked one was updated or unchanged.

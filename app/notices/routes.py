@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.wrappers import Response
 
@@ -28,6 +28,8 @@ from app.notices.form import FIELDS, document_from_form, form_values
 from app.notices.letters import html_to_pdf, letter_html
 from app.notices.recipients import recipient_for
 from app.notices.rendering import CHANNELS, NoticeRenderer
+from app.notices.service import FactsInput
+from app.openapi import StateQuery, SubjectRef, document
 from app.playbooks.schema import AudienceName
 
 api = Blueprint("notices_api", __name__, url_prefix="/api/incidents/<int:incident_id>/notices")
@@ -67,6 +69,10 @@ class DraftInput(BaseModel):
     locales: list[str] | None = None
 
 
+class PreviewInput(RootModel[SubjectRef | Recipient]):
+    """Body of preview and letter: ``{"subject_id": N}`` (a real subject of the incident) or a ``Recipient``."""
+
+
 def _validate(model: type[BaseModel], data: Any, prefix: str = "") -> Any:
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", details=[{"path": "", "reason": "expected an object"}])
@@ -95,6 +101,7 @@ def _preview_json(preview: service.Preview) -> dict[str, Any]:
 
 
 @api.get("/facts")
+@document(tag="notices")
 @requires(READ)
 def api_get_facts(incident_id: int) -> Response:
     """The incident's notice facts (404 when none were saved)."""
@@ -105,6 +112,7 @@ def api_get_facts(incident_id: int) -> Response:
 
 
 @api.put("/facts")
+@document(json=FactsInput, tag="notices")
 @requires(RESPOND)
 def api_put_facts(incident_id: int) -> Response:
     """Save the facts (``service.FactsInput``); live notices are drafted again (``redrafted``)."""
@@ -114,6 +122,7 @@ def api_put_facts(incident_id: int) -> Response:
 
 
 @api.post("/draft")
+@document(json=DraftInput, ok=201, tag="notices")
 @requires(RESPOND)
 def api_draft(incident_id: int) -> tuple[Response, int]:
     """Draft versions: ``{"audience", "regimes", "channels", "locales"}`` (all optional); 201."""
@@ -122,6 +131,7 @@ def api_draft(incident_id: int) -> tuple[Response, int]:
 
 
 @api.get("")
+@document(query=StateQuery, tag="notices")
 @requires(READ)
 def api_versions(incident_id: int) -> Response:
     """The incident's notice versions (``?state=`` filters)."""
@@ -130,6 +140,7 @@ def api_versions(incident_id: int) -> Response:
 
 
 @api.get("/<int:version_id>")
+@document(tag="notices")
 @requires(READ)
 def api_version(incident_id: int, version_id: int) -> Response:
     """One version with its rendered sample text, template sources and facts snapshot."""
@@ -138,6 +149,7 @@ def api_version(incident_id: int, version_id: int) -> Response:
 
 
 @api.post("/<int:version_id>/submit")
+@document(tag="notices", errors=(409,))
 @requires(RESPOND)
 def api_submit(incident_id: int, version_id: int) -> Response:
     """Submit a draft for approval."""
@@ -147,6 +159,7 @@ def api_submit(incident_id: int, version_id: int) -> Response:
 
 
 @api.post("/<int:version_id>/approve")
+@document(tag="notices", errors=(409,))
 @requires(APPROVE)
 def api_approve(incident_id: int, version_id: int) -> Response:
     """Approve and lock (403 for the drafter or submitter, 409 listing what is missing)."""
@@ -156,14 +169,16 @@ def api_approve(incident_id: int, version_id: int) -> Response:
 
 
 def _recipient(incident_id: int, body: Any) -> Recipient:
-    if isinstance(body, dict) and set(body) == {"subject_id"} and isinstance(body["subject_id"], int):
+    if isinstance(body, dict) and set(body) == {"subject_id"}:
+        ref: SubjectRef = _validate(SubjectRef, body)
         return recipient_for(get_session(), cipher=current_app.extensions["keys"].cipher(), incident_id=incident_id,
-                             subject_id=body["subject_id"], origin=current_app.config.get("LETTER_ORIGIN", "US"))
+                             subject_id=ref.subject_id, origin=current_app.config.get("LETTER_ORIGIN", "US"))
     recipient: Recipient = _validate(Recipient, body, "recipient.")
     return recipient
 
 
 @api.post("/<int:version_id>/preview")
+@document(json=PreviewInput, tag="notices")
 @requires(RESPOND)
 def api_preview(incident_id: int, version_id: int) -> Response:
     """Render for a recipient: ``{"subject_id": N}`` (a real subject of the incident) or ``Recipient`` JSON;
@@ -175,6 +190,7 @@ def api_preview(incident_id: int, version_id: int) -> Response:
 
 
 @api.post("/<int:version_id>/letter")
+@document(json=PreviewInput, tag="notices")
 @requires(RESPOND)
 def api_letter(incident_id: int, version_id: int) -> Response:
     """A letter version as PDF for one recipient: ``{"subject_id": N}`` or ``Recipient`` JSON with

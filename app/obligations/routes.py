@@ -13,6 +13,7 @@ from app.incidents import flows
 from app.incidents.routes import json_body
 from app.obligations import scheduled, service
 from app.obligations.models import ObligationAlert, ObligationRecord
+from app.openapi import ReasonInput, document
 
 api = Blueprint("obligations_api", __name__, url_prefix="/api")
 ui = Blueprint("obligations_ui", __name__)
@@ -28,6 +29,7 @@ def _ext(name: str) -> Any:
 
 
 @api.get("/incidents/<int:incident_id>/obligations")
+@document(tag="obligations")
 @requires(READ)
 def list_(incident_id: int) -> Response:
     """The incident's obligations and the last assessment (severity, contract document)."""
@@ -38,6 +40,7 @@ def list_(incident_id: int) -> Response:
 
 
 @api.post("/incidents/<int:incident_id>/assess")
+@document(tag="obligations", errors=(409,))
 @requires(RESPOND)
 def reassess(incident_id: int) -> Response:
     """Re-decide the incident's obligations now."""
@@ -61,6 +64,7 @@ def _back(record: ObligationRecord) -> Response:
 
 
 @api.post("/obligations/<int:obligation_id>/met")
+@document(json=ReasonInput, tag="obligations")
 @requires(RESPOND)
 def api_met(obligation_id: int) -> Response:
     """Record that the notice was given: ``{"reason": "submitted via the ICO form, ref 123"}``."""
@@ -68,6 +72,7 @@ def api_met(obligation_id: int) -> Response:
 
 
 @api.post("/obligations/<int:obligation_id>/waive")
+@document(json=ReasonInput, tag="obligations")
 @requires(APPROVE)
 def api_waive(obligation_id: int) -> Response:
     """Waive an obligation with a reason (privacy officer)."""

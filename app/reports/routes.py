@@ -35,6 +35,7 @@ from app.db import get_session
 from app.errors import BreachNotifyError, InvalidInput
 from app.incidents import service as incidents
 from app.incidents.routes import json_body
+from app.openapi import ReportApproveInput, ReportDraftInput, ShareInput, document
 from app.reports import bundles, sharing
 from app.reports import service as reports
 from app.reports.models import ExportBundle, ReportGrant
@@ -98,6 +99,7 @@ def _share(incident_id: int, body: dict[str, Any]) -> tuple[ReportGrant, str | N
 # --- JSON API -------------------------------------------------------------------------------------------
 
 @api.get("")
+@document(tag="reports")
 @requires(READ)
 def api_list(incident_id: int) -> Response:
     """The incident's report versions and bundles."""
@@ -108,6 +110,7 @@ def api_list(incident_id: int) -> Response:
 
 
 @api.post("")
+@document(json=ReportDraftInput, ok=201, tag="reports")
 @requires(RESPOND)
 def api_draft(incident_id: int) -> tuple[Response, int]:
     """Draft: ``{"regime", "phase", "extras", "reason_for_delay"}``; 201 with the version."""
@@ -123,6 +126,7 @@ def api_draft(incident_id: int) -> tuple[Response, int]:
 
 
 @api.get("/<int:report_id>")
+@document(tag="reports")
 @requires(READ)
 def api_get(incident_id: int, report_id: int) -> Response:
     """One version with content, extras and diff."""
@@ -130,6 +134,7 @@ def api_get(incident_id: int, report_id: int) -> Response:
 
 
 @api.post("/<int:report_id>/submit")
+@document(tag="reports", errors=(409,))
 @requires(RESPOND)
 def api_submit(incident_id: int, report_id: int) -> Response:
     """Submit a draft for approval."""
@@ -139,6 +144,7 @@ def api_submit(incident_id: int, report_id: int) -> Response:
 
 
 @api.post("/<int:report_id>/approve")
+@document(json=ReportApproveInput, tag="reports")
 @requires(APPROVE)
 def api_approve(incident_id: int, report_id: int) -> Response:
     """Approve (four eyes); optional body ``{"reason_for_delay"}``."""
@@ -150,6 +156,7 @@ def api_approve(incident_id: int, report_id: int) -> Response:
 
 
 @api.post("/<int:report_id>/bundles")
+@document(ok=201, tag="reports", errors=(409,))
 @requires(RESPOND)
 def api_bundle(incident_id: int, report_id: int) -> tuple[Response, int]:
     """Export an approved version as a signed bundle; 201."""
@@ -160,6 +167,7 @@ def api_bundle(incident_id: int, report_id: int) -> tuple[Response, int]:
 
 
 @api.get("/bundles/<int:bundle_id>")
+@document(tag="reports")
 @requires(RESPOND)
 def api_bundle_download(incident_id: int, bundle_id: int) -> Response:
     """The bundle zip."""
@@ -167,6 +175,7 @@ def api_bundle_download(incident_id: int, bundle_id: int) -> Response:
 
 
 @api.get("/grants")
+@document(tag="reports")
 @requires(APPROVE)
 def api_grants(incident_id: int) -> Response:
     """The incident's regulator grants."""
@@ -176,6 +185,7 @@ def api_grants(incident_id: int) -> Response:
 
 
 @api.post("/grants")
+@document(json=ShareInput, ok=201, tag="reports")
 @requires(APPROVE)
 def api_share(incident_id: int) -> tuple[Response, int]:
     """Share: ``{"bundle_ids", "regulator_name", "expires_at", "regulator_email"?, "user_email"?}``; 201 with
@@ -186,6 +196,7 @@ def api_share(incident_id: int) -> tuple[Response, int]:
 
 
 @api.post("/grants/<int:grant_id>/revoke")
+@document(tag="reports", errors=(409,))
 @requires(APPROVE)
 def api_revoke(incident_id: int, grant_id: int) -> Response:
     """Revoke a grant."""

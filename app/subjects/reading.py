@@ -57,9 +57,7 @@ class SubjectReader:
         try:
             yield from rows
         except UnicodeDecodeError as exc:
-            raise SubjectFileError(
-                f"{self.path.name}: bytes that are not valid {self.encoding} (convert the file to UTF-8)"
-            ) from exc
+            raise undecodable(self.path, self.encoding) from exc
 
     def _csv_rows(self) -> Iterator[ReadItem]:
         width = len(self.headers)
@@ -123,9 +121,17 @@ def open_subject_file(path: Path, *, mapping: Mapping[str, str] | None = None) -
     return SubjectReader(path, "csv", encoding, delimiter, headers, match_headers(headers, mapping))
 
 
+def undecodable(path: Path, encoding: str) -> SubjectFileError:
+    """The error for a file whose bytes do not decode with the detected ``encoding``."""
+    return SubjectFileError(f"{path.name}: bytes that are not valid {encoding} (convert the file to UTF-8)")
+
+
 def _csv_headers(path: Path, encoding: str, delimiter: str) -> tuple[str, ...]:
     with path.open(encoding=encoding, newline="") as handle:
-        header = _skip_header(csv.reader(handle, delimiter=delimiter))
+        try:
+            header = _skip_header(csv.reader(handle, delimiter=delimiter))
+        except UnicodeDecodeError as exc:
+            raise undecodable(path, encoding) from exc
     if header is None:
         raise SubjectFileError(f"{path.name} has no header row")
     return tuple(h.strip() for h in header)

@@ -17,6 +17,7 @@ from app.db import get_session
 from app.errors import InvalidInput, NotFound
 from app.incidents import flows
 from app.incidents import service as incidents
+from app.openapi import IdentifyForm, ImportForm, document
 from app.subjects import evidence, service
 from app.subjects.models import SubjectImport
 
@@ -63,6 +64,7 @@ def _import(incident_id: int) -> service.ImportSummary:
 
 
 @api.post("/<int:incident_id>/subjects/import")
+@document(form=ImportForm, ok=201, tag="subjects")
 @requires(RESPOND)
 def api_import(incident_id: int) -> tuple[Response, int]:
     """Multipart ``file`` (CSV/JSONL) [+ ``default_country``] -> the import summary (201)."""
@@ -70,6 +72,7 @@ def api_import(incident_id: int) -> tuple[Response, int]:
 
 
 @api.post("/<int:incident_id>/subjects/identify")
+@document(form=IdentifyForm, tag="subjects")
 @requires(RESPOND)
 def api_identify(incident_id: int) -> Response:
     """Multipart evidence ``file`` + ``key`` (external_id|email|phone), or ``source_system`` alone."""
@@ -90,6 +93,7 @@ def api_identify(incident_id: int) -> Response:
 
 
 @api.get("/<int:incident_id>/subjects")
+@document(tag="subjects")
 @requires(READ)
 def api_reach(incident_id: int) -> Response:
     """Counts: total, per jurisdiction, per channel, unreachable (no contact data)."""

@@ -14,9 +14,11 @@ from app.accounts.access import ADMIN, requires
 from app.db import get_session
 from app.errors import InvalidInput
 from app.incidents.routes import json_body
+from app.openapi import LimitQuery, document
 from app.webhooks import service
 from app.webhooks.events import EVENT_TYPES
 from app.webhooks.jobs import settings_for
+from app.webhooks.schema import SubscriptionIn, SubscriptionPatch
 
 api = Blueprint("webhooks_api", __name__, url_prefix="/api/webhooks")
 ui = Blueprint("webhooks_ui", __name__, url_prefix="/admin/webhooks")
@@ -32,6 +34,7 @@ def _policy() -> Any:
 
 
 @api.get("")
+@document(tag="webhooks", path_params=False)
 @requires(ADMIN)
 def api_list() -> Response:
     """Every subscription (without secrets)."""
@@ -41,6 +44,7 @@ def api_list() -> Response:
 
 
 @api.post("")
+@document(json=SubscriptionIn, ok=201, tag="webhooks", path_params=False)
 @requires(ADMIN)
 def api_create() -> tuple[Response, int]:
     """Subscribe a URL (``SubscriptionIn``); 201 with the subscription and its secret, shown only now."""
@@ -50,6 +54,7 @@ def api_create() -> tuple[Response, int]:
 
 
 @api.get("/<int:subscription_id>")
+@document(tag="webhooks")
 @requires(ADMIN)
 def api_show(subscription_id: int) -> Response:
     """One subscription."""
@@ -57,6 +62,7 @@ def api_show(subscription_id: int) -> Response:
 
 
 @api.patch("/<int:subscription_id>")
+@document(json=SubscriptionPatch, tag="webhooks")
 @requires(ADMIN)
 def api_change(subscription_id: int) -> Response:
     """Change url, events, description or ``active`` (``SubscriptionPatch``)."""
@@ -66,6 +72,7 @@ def api_change(subscription_id: int) -> Response:
 
 
 @api.get("/<int:subscription_id>/deliveries")
+@document(query=LimitQuery, tag="webhooks")
 @requires(ADMIN)
 def api_deliveries(subscription_id: int) -> Response:
     """The delivery log: newest first, each delivery with its attempts (``?limit=``, at most 500)."""

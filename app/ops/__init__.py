@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics (``metrics``, ``routes``) and structured JSON logs (``logs``)."""
