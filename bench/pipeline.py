@@ -16,7 +16,8 @@ subject file (``bench/import_subjects.write_file``), file an incident from a rea
   dispatch  one in-process ``Worker`` (rate limits off) until --dispatch-limit messages went out
 and in the same run the ceilings: ``loader`` (csv.reader + executemany, ``import_subjects.ceiling``),
 ``render`` (the same stored templates rendered in a plain loop) and ``sender`` (the raw smtplib / twilio client
-loop of ``channels_ceiling``). The sandbox peers run in a separate process. Prints one JSON line per stage and
+loop of ``channels_ceiling``, run right before and after each dispatch stage; the mean is used). The sandbox
+peers run in a separate process. Prints one JSON line per stage and
 size: seconds, items, items/s, peak RSS (MiB, this size's process and its import workers) and, where a ceiling
 exists, ``ceiling_items_per_s`` and ``ratio_to_ceiling``. PostgreSQL: BREACH_TEST_PG_URL (a database is created
 and dropped per size).
@@ -112,7 +113,12 @@ def render_stage(app: Any, session: Any, report: Report, *, run_id: int, limit: 
     versions = load_versions(session, {j.version_id for j in jobs})
     builder = MessageBuilder(app.extensions["keys"].cipher(), settings_for(app))
     now = app.extensions["clock"].now()
-    seconds, _ = timed(lambda: [builder.build(j, versions[j.version_id], now) for j in jobs])
+
+    def build_all() -> None:
+        for job in jobs:  # each message dropped at once, as the worker does (a kept list costs GC time)
+            builder.build(job, versions[job.version_id], now)
+
+    seconds, _ = timed(build_all)
     line = report.add("render", seconds, len(jobs), channel=jobs[0].channel if jobs else None)
     if jobs:
         ratio(line, plain_render_rate(versions[jobs[0].version_id], len(jobs), now))
@@ -137,8 +143,16 @@ def plain_render_rate(info: Any, n: int, now: dt.datetime) -> float:
     return n / seconds
 
 
-def dispatch_stage(app: Any, report: Report, *, channel: str, limit: int, ceiling: float) -> None:
-    """One worker on ``channel`` with rate limits off, stopped once ``limit`` messages had an outcome."""
+def sender_ceiling(channel: str, n: int, settings: dict[str, str]) -> float:
+    """Messages per second of the raw sender loop to the same peer (``channels_ceiling``)."""
+    rate: float = SENDER_CEILINGS[channel](n, settings)[0][0]
+    return rate
+
+
+def dispatch_stage(app: Any, report: Report, *, channel: str, limit: int, ceiling: Callable[[], float]) -> None:
+    """One worker on ``channel`` with rate limits off, stopped once ``limit`` messages had an outcome. The raw
+    loop runs right before and right after it; their mean is the ceiling (the load of a shared machine moves)."""
+    before = ceiling()
     worker = make_worker(app, WorkerOptions(once=True, batch=200, poll=0.05, sweep_every=3600, channels=(channel,)))
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -151,11 +165,12 @@ def dispatch_stage(app: Any, report: Report, *, channel: str, limit: int, ceilin
     seconds = time.perf_counter() - started
     line = report.add("dispatch", seconds, worker.stats.outcomes["accepted"], channel=channel, cap=limit,
                       outcomes=dict(worker.stats.outcomes))
-    ratio(line, ceiling)
+    after = ceiling()
+    line["ceiling_before_after"] = [round(before, 1), round(after, 1)]
+    ratio(line, (before + after) / 2)
 
 
-def run_size(n: int, opts: dict[str, Any], settings: dict[str, str], ceilings: dict[str, float],
-             out: Any) -> None:
+def run_size(n: int, opts: dict[str, Any], settings: dict[str, str], out: Any) -> None:
     """Child process: every chosen stage for ``n`` subjects; puts the stage lines on ``out``."""
     report, wanted = Report(n, opts["db"]), set(opts["stages"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,7 +186,7 @@ def run_size(n: int, opts: dict[str, Any], settings: dict[str, str], ceilings: d
         app = bench_app(url, folder, settings, channels=tuple(opts["channels"]), rate=0.0,
                         concurrency=opts["concurrency"])
         try:
-            pipeline(app, report, n=n, path=path, folder=folder, opts=opts, ceilings=ceilings,
+            pipeline(app, report, n=n, path=path, folder=folder, opts=opts, settings=settings,
                      loader=n / loaded["seconds"] if "import" in wanted else None)
         finally:
             db.engine_for(app).dispose()
@@ -180,7 +195,7 @@ def run_size(n: int, opts: dict[str, Any], settings: dict[str, str], ceilings: d
 
 
 def pipeline(app: Any, report: Report, *, n: int, path: Path, folder: Path, opts: dict[str, Any],
-             ceilings: dict[str, float], loader: float | None) -> None:
+             settings: dict[str, str], loader: float | None) -> None:
     """The product's stages on one incident filed from a real HHS record."""
     wanted, clock, playbooks = set(opts["stages"]), app.extensions["clock"], app.extensions["playbooks"]
     record = hhs.choose(list(hhs.read_records(hhs.DATA)), count=1, seed=opts["seed"])[0]
@@ -217,7 +232,7 @@ def pipeline(app: Any, report: Report, *, n: int, path: Path, folder: Path, opts
                 render_stage(app, session, report, run_id=run.id or 0, limit=opts["render_limit"])
             if "dispatch" in wanted:
                 dispatch_stage(app, report, channel=channel, limit=min(deliveries, opts["dispatch_limit"]),
-                               ceiling=ceilings[channel])
+                               ceiling=lambda c=channel: sender_ceiling(c, opts["ceiling_n"], settings))
             runs.control(session, clock=clock, actor=DRAFTER, run_id=run.id or 0, action="cancel")
 
 
@@ -240,22 +255,16 @@ def main() -> None:
         parser.error(f"--stages from {','.join(STAGES)}; --channels from {','.join(SENDER_CEILINGS)}")
     opts = {"db": args.db, "stages": stages, "channels": channels, "dispatch_limit": args.dispatch_limit,
             "render_limit": args.render_limit, "processes": args.processes, "concurrency": args.concurrency,
-            "seed": args.seed}
+            "seed": args.seed, "ceiling_n": args.ceiling_n}
     spawn = multiprocessing.get_context("spawn")
     parent, child = spawn.Pipe()
     peers = spawn.Process(target=serve_peers, args=(child,), daemon=True)
     peers.start()
     try:
         settings, _subscription = parent.recv()
-        ceilings: dict[str, float] = {}
-        if "dispatch" in stages:
-            for channel in channels:
-                ceilings[channel] = SENDER_CEILINGS[channel](args.ceiling_n, settings)[0][0]
-                print(json.dumps({"stage": "ceiling_sender", "channel": channel, "items": args.ceiling_n,
-                                  "items_per_s": round(ceilings[channel], 1)}), flush=True)
         for n in (int(x) for x in args.subjects.split(",")):
             out = spawn.Queue()
-            proc = spawn.Process(target=run_size, args=(n, opts, settings, ceilings, out))
+            proc = spawn.Process(target=run_size, args=(n, opts, settings, out))
             proc.start()
             out.get()
             proc.join()
