@@ -215,8 +215,8 @@ def accept_rows(conn: Connection, *, items: Sequence[Accepted], worker: str) -> 
          "b_awaits": a.awaits_receipt, "b_done": None if a.awaits_receipt else a.at} for a in items]).rowcount
     moved = {a.delivery_id for a in items}
     if changed != len(items):  # some claim moved on (or the driver gives no total): ask which rows landed
-        landed = dict(conn.execute(select(col(Delivery.id), col(Delivery.sent_at))
-                                   .where(col(Delivery.id).in_(moved))).tuples().all())
+        landed = {row[0]: row[1] for row in conn.execute(select(col(Delivery.id), col(Delivery.sent_at))
+                                                         .where(col(Delivery.id).in_(moved)))}
         moved = {a.delivery_id for a in items if landed.get(a.delivery_id) == a.at}
         for a in items:
             if a.delivery_id not in moved:
