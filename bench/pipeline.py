@@ -13,7 +13,8 @@ subject file (``bench/import_subjects.write_file``), file an incident from a rea
   draft     ``scenario.run.draft_and_approve`` (facts, drafts per regime, four eyes)     items: notice versions
   queue     ``dispatch.runs.start`` per channel (plan + one delivery row per person)     items: deliveries
   render    ``MessageBuilder.build`` of the first --render-limit deliveries (decrypt, render, MIME)
-  dispatch  one in-process ``Worker`` (rate limits off) until --dispatch-limit messages went out
+  dispatch  one in-process ``Worker`` (rate limits off) until --dispatch-limit messages went out (then it stops
+            claiming; what it had claimed, at most its batch of 200, still goes out; the line shows ``cap``)
 and in the same run the ceilings: ``loader`` (csv.reader + executemany, ``import_subjects.ceiling``),
 ``render`` (the same stored templates rendered in a plain loop) and ``sender`` (the raw smtplib / twilio client
 loop of ``channels_ceiling``, run right before and after each dispatch stage; the mean is used). The sandbox
