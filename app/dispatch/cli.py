@@ -160,7 +160,7 @@ def outbox_command(limit: int, channel: str | None) -> None:
 @click.option("--concurrency", default=None, type=int, help="sender threads per channel (default: settings)")
 @click.option("--sweep-seconds", default=5.0, show_default=True)
 @click.option("--flush-every", default=1, show_default=True,
-              help="acceptances recorded per transaction (more is faster; widens the crash window)")
+              help="unrecorded acceptances a sender thread may hold (more is faster; widens the crash window)")
 @with_appcontext
 def worker_command(once: bool, batch: int, concurrency: int | None, sweep_seconds: float, flush_every: int) -> None:
     """Claim and send deliveries until stopped (SIGTERM/SIGINT finish the claimed ones first)."""

@@ -122,18 +122,14 @@ def claim(session: Session, *, worker: str, channel: str, limit: int, now: dt.da
         update(Delivery).where(col(Delivery.id).in_(ids), col(Delivery.state).in_((QUEUED, FAILED_TEMPORARY)))
         .values(state=SENDING, claimed_by=worker, claimed_at=now, attempts=col(Delivery.attempts) + 1)
         .returning(col(Delivery.id))).scalars()]
-    jobs = _jobs(session, claimed)
+    jobs = jobs_for(session, claimed)
     session.commit()
     return jobs
 
 
-def jobs(session: Session, ids: Sequence[int]) -> list[Job]:
+def jobs_for(session: Session, ids: Sequence[int]) -> list[Job]:
     """The ``Job`` of each delivery id (any state), in id order; for rendering outside a claim (voice calls
-    render again when Twilio asks for the TwiML)."""
-    return _jobs(session, ids)
-
-
-def _jobs(session: Session, ids: Sequence[int]) -> list[Job]:
+    render again when Twilio asks for the TwiML; ``bench/pipeline.py`` times rendering with it)."""
     if not ids:
         return []
     rows = session.execute(

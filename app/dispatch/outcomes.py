@@ -12,7 +12,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlmodel import Session, col
 
 from app.channels.base import ReceiptUpdate, SendResult
@@ -227,30 +227,47 @@ class Accepted:
     at: dt.datetime
 
 
-def record_accepted(session: Session, *, items: Sequence[Accepted], worker: str, policy: Policy) -> int:
-    """Record several acceptances in one transaction (Core statements, no ORM load); commits. Returns how many
-    deliveries moved (an acceptance also lands on a delivery the sweeper had re-queued meanwhile)."""
-    if not items:
-        return 0
-    conn = session.connection()  # Core statements: no ORM bookkeeping per row
+_TABLE: Table = Delivery.__table__  # type: ignore[attr-defined]
+_ACCEPT = (update(_TABLE)
+           .where(_TABLE.c.id == bindparam("b_id"),
+                  or_((_TABLE.c.state == SENDING) & (_TABLE.c.claimed_by == bindparam("b_worker")),
+                      _TABLE.c.state == QUEUED, _TABLE.c.state == FAILED_TEMPORARY))  # no IN: executemany
+           .values(state=bindparam("b_state"), provider_id=bindparam("b_provider_id"),
+                   provider_status=bindparam("b_provider_status"), sent_at=bindparam("b_at"), claimed_by=None,
+                   awaits_receipt=bindparam("b_awaits"), error=None, delivered_at=bindparam("b_done"),
+                   finished_at=bindparam("b_done")))
+"""One acceptance: the delivery moves when this worker still holds the claim, or when the sweeper had
+re-queued it meanwhile (it was sent, so it must not be sent again). Executed for many rows at once."""
+
+
+def accept_rows(conn: Connection, *, items: Sequence[Accepted], worker: str) -> set[int]:
+    """Write the attempts of ``items`` and move their deliveries (two Core statements, each executed for all
+    items) in the caller's transaction; returns the delivery ids that moved (an acceptance also lands on a
+    delivery the sweeper had re-queued meanwhile; one whose claim moved on otherwise is logged and left)."""
     conn.execute(insert(DeliveryAttempt), [
         {"delivery_id": a.delivery_id, "at": a.at, "worker": worker, "outcome": a.result.outcome,
          "provider_id": a.result.provider_id, "provider_status": a.result.provider_status} for a in items])
-    moved: list[int] = []
-    for a in items:
-        state = SENT if a.awaits_receipt else DELIVERED
-        done = None if a.awaits_receipt else a.at
-        row = conn.execute(update(Delivery).where(
-            col(Delivery.id) == a.delivery_id,
-            or_((col(Delivery.state) == SENDING) & (col(Delivery.claimed_by) == worker),
-                col(Delivery.state).in_((QUEUED, FAILED_TEMPORARY))))
-            .values(state=state, provider_id=a.result.provider_id, provider_status=a.result.provider_status,
-                    sent_at=a.at, claimed_by=None, awaits_receipt=a.awaits_receipt, error=None, delivered_at=done,
-                    finished_at=done).returning(col(Delivery.id))).first()
-        if row is None:
-            log.warning("delivery %s: acceptance arrived after the claim moved on", a.delivery_id)
-        else:
-            moved.append(a.delivery_id)
+    changed = conn.execute(_ACCEPT, [
+        {"b_id": a.delivery_id, "b_worker": worker, "b_state": SENT if a.awaits_receipt else DELIVERED,
+         "b_provider_id": a.result.provider_id, "b_provider_status": a.result.provider_status, "b_at": a.at,
+         "b_awaits": a.awaits_receipt, "b_done": None if a.awaits_receipt else a.at} for a in items]).rowcount
+    moved = {a.delivery_id for a in items}
+    if changed != len(items):  # some claim moved on (or the driver gives no total): ask which rows landed
+        landed = {row[0]: row[1] for row in conn.execute(select(col(Delivery.id), col(Delivery.sent_at))
+                                                         .where(col(Delivery.id).in_(moved)))}
+        moved = {a.delivery_id for a in items if landed.get(a.delivery_id) == a.at}
+        for a in items:
+            if a.delivery_id not in moved:
+                log.warning("delivery %s: acceptance arrived after the claim moved on", a.delivery_id)
+    return moved
+
+
+def record_accepted(session: Session, *, items: Sequence[Accepted], worker: str, policy: Policy) -> int:
+    """Record several acceptances in one transaction (``accept_rows``, then any final receipt that overtook
+    an acceptance awaiting one); commits. Returns how many deliveries moved."""
+    if not items:
+        return 0
+    moved = accept_rows(session.connection(), items=items, worker=worker)
     waiting = [a.delivery_id for a in items if a.awaits_receipt and a.delivery_id in moved]
     if waiting:
         early = session.execute(select(col(DeliveryAttempt.delivery_id)).where(

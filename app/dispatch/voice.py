@@ -18,7 +18,7 @@ from app.channels.base import Channel, SmsOutbound, VoiceOutbound
 from app.channels.twilio_voice import answer_twiml, hangup_twiml, menu_twiml
 from app.crypto import FieldCipher
 from app.dispatch.models import DeliveryAttempt
-from app.dispatch.outbox import jobs
+from app.dispatch.outbox import jobs_for
 from app.dispatch.render import MessageBuilder, load_versions
 from app.dispatch.settings import VOICE_GATHER_PATH, DispatchSettings
 from app.notices.sms import to_gsm7
@@ -30,7 +30,7 @@ def call_message(session: Session, *, cipher: FieldCipher, settings: DispatchSet
                  now: dt.datetime) -> VoiceOutbound | None:
     """The ``VoiceOutbound`` of voice delivery ``delivery_id`` rendered at ``now``; None when there is no such
     voice delivery or it cannot be rendered."""
-    found = jobs(session, [delivery_id])
+    found = jobs_for(session, [delivery_id])
     if not found or found[0].channel != "voice":
         return None
     job = found[0]

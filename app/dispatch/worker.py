@@ -4,12 +4,15 @@ Per delivery: claim (commit) -> render and send with no session open -> record t
 transaction. Why no session during the send: a slow provider must never hold a database connection (and
 on SQLite the write lock), so the claim commits first and the outcome opens a fresh session.
 
-Each acceptance is recorded at once (``flush_every=1``, the default), failures always at once. A lane claims
-at most ``batch`` deliveries ahead of its senders and, when its channel is rate limited, no more than the token
-bucket releases within ``LOOKAHEAD`` seconds, so claimed rows never age towards the claim timeout. The crash
-window: a worker killed between the provider's acceptance and the outcome commit leaves the delivery in
-``sending``; the sweeper re-queues it and it is sent again. At most ``flush_every`` messages per sender thread
-(never more than the deliveries claimed) are in that window per kill (``docs/dispatch.md``).
+Acceptances go to the worker's ``Recorder`` (one thread, group commit: one transaction records what every
+sender thread accepted meanwhile); a sender renders its next message while its acceptance is written and waits
+before its next provider call until it holds fewer than ``flush_every`` (default 1) unrecorded acceptances.
+Failures are recorded at once by the sender. A lane claims at most ``batch`` deliveries ahead of its senders
+and, when its channel is rate limited, no more than the token bucket releases within ``LOOKAHEAD`` seconds, so
+claimed rows never age towards the claim timeout. The crash window: a worker killed between the provider's
+acceptance and the outcome commit leaves the delivery in ``sending``; the sweeper re-queues it and it is sent
+again. At most ``flush_every`` messages per sender thread (never more than the deliveries claimed) are in that
+window per kill (``docs/dispatch.md``).
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ import structlog
 from sqlalchemy import Engine
 
 from app import db
-from app.channels.base import Channel, SendResult, VoiceOutbound
+from app.channels.base import Channel, OutboundMessage, SendResult, VoiceOutbound
 from app.clock import Clock
 from app.crypto import FieldCipher
 from app.dispatch.outbox import Job, claim
-from app.dispatch.outcomes import Accepted, Policy, defer, record_accepted, record_result
+from app.dispatch.outcomes import Accepted, Policy, defer, record_result
 from app.dispatch.quiet import wait_until
 from app.dispatch.ratelimit import TokenBucket
+from app.dispatch.recorder import Recorder, Slots
 from app.dispatch.render import MessageBuilder, VersionInfo, load_versions
 from app.dispatch.settings import DispatchSettings
 from app.dispatch.sweeps import sweep
@@ -59,8 +63,9 @@ def worker_name() -> str:
 class WorkerOptions:
     """``batch``: most deliveries claimed ahead per channel; ``concurrency``: sender threads per channel
     (None: from the settings); ``sweep_every``/``poll`` in seconds; ``once``: stop when nothing is due;
-    ``flush_every``: acceptances a sender thread records per transaction (1: each at once; more is faster
-    but widens the crash window to that many messages per thread)."""
+    ``flush_every``: sent-but-unrecorded acceptances a sender thread may hold (1: it waits for the previous
+    acceptance's commit before its next provider call; more widens the crash window to that many messages per
+    thread)."""
 
     batch: int = 50
     concurrency: int | None = None
@@ -107,6 +112,7 @@ class Worker:
         self.policy = Policy(settings.max_attempts, settings.backoff_base, settings.backoff_cap,
                              settings.with_letters(tuple(probe)), random.Random())
         self.stats = WorkerStats()
+        self._recorder = Recorder(engine=engine, worker=self.name, policy=self.policy)
 
     def sweep_once(self) -> None:
         """Run the dispatch sweeps once."""
@@ -118,6 +124,8 @@ class Worker:
         """Work until ``stop`` is set (or, with ``once``, until nothing is due); returns the stats."""
         stop = stop or threading.Event()
         self.sweep_once()
+        self._recorder = Recorder(engine=self.engine, worker=self.name, policy=self.policy)
+        self._recorder.start()
         sweeper = threading.Thread(target=self._sweep_loop, args=(stop,), name="dispatch-sweeper", daemon=True)
         sweeper.start()
         extras = [threading.Thread(target=self._also_loop, args=(job, stop), name="dispatch-also", daemon=True)
@@ -130,6 +138,7 @@ class Worker:
             lane.start()
         for lane in lanes:
             lane.join()
+        self._recorder.close()
         if self.options.once:
             stop.set()
             self.sweep_once()
@@ -203,32 +212,22 @@ class Worker:
 
     def _send_loop(self, channel: str, jobs: queue.Queue[Job], bucket: TokenBucket, done: threading.Event) -> None:
         sender = self._factory()[channel]
-        pending: list[Accepted] = []
+        slots = Slots(self.options.flush_every)
         try:
             while not (done.is_set() and jobs.empty()):
                 try:
                     job = jobs.get(timeout=0.05)
                 except queue.Empty:
-                    self._flush(pending)
                     continue
                 try:
-                    self._process(job, sender, bucket, pending)
-                    if len(pending) >= self.options.flush_every or jobs.empty():
-                        self._flush(pending)
+                    self._process(job, sender, bucket, slots)
                 except Exception:
                     log.exception("delivery %s: processing failed; the sweeper will re-queue it", job.delivery_id)
                 finally:
                     jobs.task_done()
         finally:
-            self._flush(pending)
+            slots.drain()
             sender.close()
-
-    def _flush(self, pending: list[Accepted]) -> None:
-        """Record the acceptances this thread holds, in one transaction."""
-        if pending:
-            with db.session_scope(self.engine) as session:
-                record_accepted(session, items=pending, worker=self.name, policy=self.policy)
-            pending.clear()
 
     def _quiet(self, job: Job, message: VoiceOutbound) -> bool:
         """Defer a call outside the person's calling window (``app.dispatch.quiet``); True when deferred."""
@@ -244,36 +243,45 @@ class Worker:
             defer(session, delivery_id=job.delivery_id, worker=self.name, until=opening, why=why, now=now)
         return True
 
-    def _process(self, job: Job, sender: Channel, bucket: TokenBucket, pending: list[Accepted]) -> None:
+    def _process(self, job: Job, sender: Channel, bucket: TokenBucket, slots: Slots) -> None:
         with self._versions_lock:
             info = self._versions[job.version_id]
         with structlog.contextvars.bound_contextvars(delivery_id=job.delivery_id, incident_id=info.incident_id,
                                                      run_id=job.run_id):
-            self._send_one(job, info, sender, bucket, pending)
+            self._send_one(job, info, sender, bucket, slots)
 
-    def _send_one(self, job: Job, info: VersionInfo, sender: Channel, bucket: TokenBucket,
-                  pending: list[Accepted]) -> None:
+    def _build(self, job: Job, info: VersionInfo) -> OutboundMessage | SendResult:
         try:
-            message = self._builder.build(job, info, self.clock.now())
+            return self._builder.build(job, info, self.clock.now())
         except (ValueError, KeyError) as exc:
-            result = SendResult("permanent_failure", error_code="render",
-                                error_message=f"message could not be built: {type(exc).__name__}")
-        else:
-            if isinstance(message, VoiceOutbound) and self._quiet(job, message):
+            return SendResult("permanent_failure", error_code="render",
+                              error_message=f"message could not be built: {type(exc).__name__}")
+
+    def _send_one(self, job: Job, info: VersionInfo, sender: Channel, bucket: TokenBucket, slots: Slots) -> None:
+        result = self._build(job, info)
+        if not isinstance(result, SendResult):
+            if isinstance(result, VoiceOutbound) and self._quiet(job, result):
                 return
-            bucket.acquire()
-            started = time.perf_counter()
-            result = sender.send(message)  # no database session is open here
-            SEND_SECONDS.labels(job.channel, result.outcome).observe(time.perf_counter() - started)
+            slots.take()  # at most flush_every acceptances of this thread unrecorded
+            bucket.acquire()  # after the wait for the slot, so the token is spent right before the send
+            handed = False
+            try:
+                started = time.perf_counter()
+                result = sender.send(result)  # no database session is open here
+                SEND_SECONDS.labels(job.channel, result.outcome).observe(time.perf_counter() - started)
+                if result.accepted:
+                    self._recorder.submit(Accepted(job.delivery_id, result,
+                                                   job.channel in RECEIPT_CHANNELS and self._live,
+                                                   self.clock.now()), slots)
+                    handed = True
+            finally:
+                if not handed:
+                    slots.give()
         # ids and provider codes only: provider error messages may quote the address
         events.info("delivery attempt", channel=job.channel, attempt=job.attempts, outcome=result.outcome,
                     error_code=result.error_code)
         self.stats.add(result.outcome)
-        if result.accepted:
-            pending.append(Accepted(job.delivery_id, result, job.channel in RECEIPT_CHANNELS and self._live,
-                                    self.clock.now()))
-            return
-        self._flush(pending)
-        with db.session_scope(self.engine) as session:
-            record_result(session, delivery_id=job.delivery_id, worker=self.name, result=result,
-                          awaits_receipt=False, policy=self.policy, now=self.clock.now())
+        if not result.accepted:
+            with db.session_scope(self.engine) as session:
+                record_result(session, delivery_id=job.delivery_id, worker=self.name, result=result,
+                              awaits_receipt=False, policy=self.policy, now=self.clock.now())

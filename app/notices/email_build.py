@@ -1,4 +1,4 @@
-"""Build a notice email as an ``email.message.EmailMessage`` (policy ``email.policy.SMTP``).
+"""Build a notice email as an ``email.message.EmailMessage`` (policy ``email.policy.SMTP``, see ``POLICY``).
 
 * ``multipart/alternative`` with a ``text/plain`` and a ``text/html`` part, both UTF-8 and
   quoted-printable, so every body line stays far below the RFC 5322 limit of 998 octets (2.1.1) whatever
@@ -17,7 +17,7 @@ import email.policy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -25,6 +25,44 @@ _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]"
                      r"([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+_SHARED_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, making each header class once (the stdlib's ``__getitem__`` creates a
+    new class on every header set or parsed) and parsing each MIME structure header value once (``text/plain;
+    charset="utf-8"`` is the same in every notice; values with a random ``boundary`` are parsed every time).
+    Header objects are immutable, so messages may share them. Together that was most of the CPU time of
+    building a notice email."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+        self._parsed: dict[tuple[str, str], BaseHeader] = {}
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        key = (name.lower(), value)
+        if key[0] not in _SHARED_HEADERS or "boundary" in value:
+            return super().__call__(name, value)
+        found = self._parsed.get(key)
+        if found is None:
+            found = super().__call__(name, value)
+            if len(self._parsed) < 256:
+                self._parsed[key] = found
+        return found
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+POLICY = email.policy.SMTP.clone(header_factory=_HeaderClasses())
+"""``email.policy.SMTP`` (CRLF line ends) with the caching header registry."""
 
 
 class HeaderInjectionError(ValueError):
@@ -111,7 +149,7 @@ def build_email(
     Raises ``HeaderInjectionError`` for a line break in any header value and ``InvalidAddressError``
     for an unusable address, delivery id or domain.
     """
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = _address(sender, "sender")
     msg["To"] = _address(to, "to")
     if reply_to is not None:

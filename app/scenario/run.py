@@ -111,7 +111,9 @@ def _approve_all(session: Session, app: Flask, versions: list[Any]) -> int:
     return len(versions)
 
 
-def _notices(session: Session, app: Flask, incident_id: int, document: dict[str, Any]) -> int:
+def draft_and_approve(session: Session, app: Flask, incident_id: int, document: dict[str, Any]) -> int:
+    """Save the notice facts from the incident file, draft the individual notices of every required regime (and
+    the public announcement), and approve them as the ``scenario`` actors; returns how many were approved."""
     clock, drafting = app.extensions["clock"], app_drafting(app)
     aware = dt.datetime.fromisoformat(document["aware_at"]).date()
     notices.save_facts(session, clock=clock, actor=DRAFTER, incident_id=incident_id,
@@ -141,8 +143,8 @@ def rehearse(app: Flask, *, document: dict[str, Any], people: Path, options: Opt
         with stages.time("assess"):
             flows.reassess(session, clock=clock, actor=DRAFTER, incident_id=incident_id, playbooks=playbooks)
         with stages.time("draft_and_approve_notices"):
-            approved = _notices(session, app, incident_id, document)
-            regime = _dispatch_regime(session, incident_id)
+            approved = draft_and_approve(session, app, incident_id, document)
+            regime = dispatch_regime(session, incident_id)
     with stages.time("dispatch"):
         dispatch = dispatch_and_wait(app, incident_id=incident_id, actor=APPROVER, timeout=options.dispatch_timeout,
                                      regime=regime)
@@ -169,7 +171,7 @@ def rehearse(app: Flask, *, document: dict[str, Any], people: Path, options: Opt
             "elapsed_seconds": stages.seconds}
 
 
-def _dispatch_regime(session: Session, incident_id: int) -> str | None:
+def dispatch_regime(session: Session, incident_id: int) -> str | None:
     """HIPAA's notice for a covered entity (45 CFR 164.404), else the engine's first individual duty."""
     regimes = notices.required_regimes(session, incident_id=incident_id, audience="individuals")
     return "us-hipaa" if "us-hipaa" in regimes else (regimes[0] if regimes else None)
