@@ -24,7 +24,7 @@ from app.errors import InvalidInput
 from app.incidents import service as incidents
 from app.subjects import bulk, store
 from app.subjects.errors import SubjectFileError
-from app.subjects.model import NormalisedRow, Rejection
+from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
 from app.subjects.preparing import prepared_chunks
 from app.subjects.reading import open_subject_file
@@ -63,12 +63,12 @@ class _Rejects:
         self._writer.writerow(["line", "column", "kind", "reason"])
         self.rejected = self.warnings = 0
 
-    def add(self, item: NormalisedRow | Rejection) -> None:
-        if isinstance(item, Rejection):
+    def add(self, rejected: bool, issues: tuple[Issue, ...]) -> None:
+        if rejected:
             self.rejected += 1
         else:
-            self.warnings += len(item.issues)
-        for issue in item.issues:
+            self.warnings += len(issues)
+        for issue in issues:
             self._writer.writerow([issue.line, issue.column or "", issue.kind.value, issue.reason])
 
     def close(self) -> None:
@@ -155,19 +155,18 @@ def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *
     statistics = bulk.Statistics()
     for chunk in prepared_chunks(reader, keys=keys, default_country=default_country, processes=processes,
                                  chunk_rows=CHUNK_ROWS):
-        for item, _ in chunk:
-            rejects.add(item)
-        subjects, merged = store.merge_groups([p for _, p in chunk if p is not None])
-        touched, new, duplicates, before = _store_chunk(session, subjects, now, created)
-        run.rows_read += len(chunk)
-        run.merged_duplicates += merged + duplicates
+        for rejected, issues in chunk.reported:
+            rejects.add(rejected, issues)
+        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created)
+        run.rows_read += chunk.rows
+        run.merged_duplicates += chunk.merged + duplicates
         run.already_known += before
         if run.incident_id is not None:
             run.linked += store.link(session, incident_id=run.incident_id, subject_ids=touched[new:],
                                      unlinked=touched[:new], added_by=f"import:{run.id}", now=now)
-        statistics.wrote(session, len(subjects))
+        statistics.wrote(session, len(chunk.subjects))
         if progress:
-            progress(len(chunk))
+            progress(chunk.rows)
     run.imported = len(created)
 
 
