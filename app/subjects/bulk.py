@@ -54,13 +54,19 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
 
 
 def write_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (column name -> Python value, the same keys in every row) into ``table``."""
+    """Insert ``rows`` (column name -> Python value, the same keys in every row) into ``table``; columns left
+    out get their scalar defaults (or the database's)."""
     if not rows:
         return
     if not is_postgres(session):
         session.connection().execute(insert(table), list(rows))
         return
     names = list(rows[0])
+    # COPY skips SQLAlchemy's Python-side defaults: add the scalar ones the rows leave out, as INSERT would
+    defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[attr-defined]
+                if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+    names += list(defaults)
+    rows = [{**row, **defaults} for row in rows] if defaults else rows
     as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
     raw: psycopg.Connection[Any] = session.connection().connection.dbapi_connection  # type: ignore[assignment]
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
