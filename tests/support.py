@@ -46,3 +46,13 @@ EXAMPLE_INCIDENT: dict[str, Any] = {
     "data_categories": ["name", "contact"],
     "subjects": {"count": 40, "by_jurisdiction": {"DE": 38, "AT": 2}},
 }
+
+
+def merge_rows(rows: list[Any], keys: Any) -> tuple[list[Any], int]:
+    """The import's own in-chunk merge over normalised rows: encrypt and index each row
+    (``store.prepare``), then ``store.merge_groups``; returns ``(prepared subjects, rows merged away)``."""
+    from app.subjects.dedupe import Subject
+    from app.subjects.store import merge_groups, prepare
+
+    cipher, index = keys.cipher(), keys.blind_index()
+    return merge_groups([prepare(Subject.from_row(row), cipher=cipher, index=index) for row in rows])

@@ -12,7 +12,7 @@ Typical use (the database layer builds on this)::
 from __future__ import annotations
 
 from app.subjects.columns import CANONICAL_COLUMNS, CONTACT_COLUMNS, HeaderMap, load_mapping, match_headers
-from app.subjects.dedupe import Subject, dedupe_keys, dedupe_rows, identity_keys, merge, merge_all
+from app.subjects.dedupe import Subject, dedupe_keys, identity_keys
 from app.subjects.errors import SubjectFileError
 from app.subjects.jurisdiction import resolve_jurisdiction
 from app.subjects.model import (
@@ -45,12 +45,9 @@ __all__ = [
     "SubjectFileError",
     "SubjectReader",
     "dedupe_keys",
-    "dedupe_rows",
     "identity_keys",
     "load_mapping",
     "match_headers",
-    "merge",
-    "merge_all",
     "normalise_chunk",
     "normalise_row",
     "normalise_stream",

@@ -47,8 +47,12 @@ def spreadsheet_damage(value: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=16384)
 def check_phone(value: str, region: str | None) -> Checked:
     """E.164 for ``value``, read in ``region`` (ISO alpha-2) when it is in national format.
+
+    Cached per process (the same number repeated across rows and systems is parsed once; phonenumbers'
+    parse and validity check is the costliest per-row step of an import).
 
     International formats (``+49...``, and ``00`` followed by the country code) need no region.
     Rejects spreadsheet damage, unparsable text and numbers that are not valid for their region.

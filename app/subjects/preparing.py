@@ -1,34 +1,59 @@
-"""Normalise, encrypt and blind-index rows in worker processes, so the import's main process only merges
-and writes. Each worker receives the keys once (pool initializer); rows come back as
-``(outcome, Prepared | None)`` pairs in input order."""
+"""Normalise, encrypt, blind-index and merge rows in worker processes, so the import's main process only
+looks up and writes. Each worker receives the keys once (pool initializer); each chunk comes back as one
+compact :class:`PreparedChunk` (the rejects-report lines and the chunk's merged subjects, not the rows), in
+input order."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from app.crypto import Keys
 from app.subjects.dedupe import Subject
-from app.subjects.model import NormalisedRow, Outcome, RawRow, Rejection
+from app.subjects.model import Issue, NormalisedRow, RawRow, Rejection
 from app.subjects.pipeline import DEFAULT_CHUNK_ROWS, _work, map_chunks
-from app.subjects.store import Prepared, prepare
+from app.subjects.store import Prepared, merge_groups, prepare
 
-Pair = tuple[Outcome, Prepared | None]
 _KEYS: list[Keys] = []
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedChunk:
+    """One chunk, ready for the database.
+
+    Attributes:
+        rows: records read (rejected ones included).
+        reported: ``(rejected, issues)`` per record with something for the rejects report, in input order;
+            ``rejected`` is True when the whole record was discarded.
+        subjects: the chunk's subjects after merging rows that share an identity key.
+        merged: rows folded into another row of the same chunk.
+    """
+
+    rows: int
+    reported: list[tuple[bool, tuple[Issue, ...]]]
+    subjects: list[Prepared]
+    merged: int
 
 
 def _init(keys: Keys) -> None:
     _KEYS[:] = [keys]
 
 
-def _prepare_work(default_country: str | None, chunk: list[RawRow | Rejection]) -> list[Pair]:
+def _prepare_work(default_country: str | None, chunk: list[RawRow | Rejection]) -> list[PreparedChunk]:
     cipher, index = _KEYS[0].cipher(), _KEYS[0].blind_index()
-    return [(item, prepare(Subject.from_row(item), cipher=cipher, index=index)) if isinstance(item, NormalisedRow)
-            else (item, None) for item in _work(default_country, chunk)]
+    outcomes = _work(default_country, chunk)
+    reported = [(isinstance(item, Rejection), item.issues) for item in outcomes if item.issues]
+    prepared = [prepare(Subject.from_row(item), cipher=cipher, index=index) for item in outcomes
+                if isinstance(item, NormalisedRow)]
+    subjects, merged = merge_groups(prepared)
+    return [PreparedChunk(len(chunk), reported, subjects, merged)]
 
 
 def prepared_chunks(items: Iterable[RawRow | Rejection], *, keys: Keys, default_country: str | None,
-                    processes: int = 1, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[list[Pair]]:
-    """One list of ``(outcome, prepared)`` pairs per chunk of ``chunk_rows`` read items, in order."""
+                    processes: int = 1, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[PreparedChunk]:
+    """One :class:`PreparedChunk` per ``chunk_rows`` read items, in order."""
     work = functools.partial(_prepare_work, default_country)
-    return map_chunks(items, work, processes=processes, chunk_rows=chunk_rows, initializer=_init, initargs=(keys,))
+    for results in map_chunks(items, work, processes=processes, chunk_rows=chunk_rows, initializer=_init,
+                              initargs=(keys,)):
+        yield from results

@@ -22,9 +22,9 @@ from app.clock import Clock
 from app.crypto import Keys
 from app.errors import InvalidInput
 from app.incidents import service as incidents
-from app.subjects import store
+from app.subjects import bulk, store
 from app.subjects.errors import SubjectFileError
-from app.subjects.model import NormalisedRow, Rejection
+from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
 from app.subjects.preparing import prepared_chunks
 from app.subjects.reading import open_subject_file
@@ -63,12 +63,12 @@ class _Rejects:
         self._writer.writerow(["line", "column", "kind", "reason"])
         self.rejected = self.warnings = 0
 
-    def add(self, item: NormalisedRow | Rejection) -> None:
-        if isinstance(item, Rejection):
+    def add(self, rejected: bool, issues: tuple[Issue, ...]) -> None:
+        if rejected:
             self.rejected += 1
         else:
-            self.warnings += len(item.issues)
-        for issue in item.issues:
+            self.warnings += len(issues)
+        for issue in issues:
             self._writer.writerow([issue.line, issue.column or "", issue.kind.value, issue.reason])
 
     def close(self) -> None:
@@ -80,8 +80,9 @@ def _file_error(exc: SubjectFileError) -> InvalidInput:
 
 
 def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime,
-                 created: set[int]) -> tuple[list[int], int, int]:
-    """Write one chunk; returns (subject ids touched, duplicates of this import, subjects known before)."""
+                 created: set[int]) -> tuple[list[int], int, int, int]:
+    """Write one chunk; returns (subject ids touched, how many of them (first) are new, duplicates of this
+    import, subjects known before)."""
     owners = store.lookup(session, (k for p in prepared for k in p.match_keys))
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
@@ -100,7 +101,7 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
     store.update_known(session, known, now)
     new_ids = store.insert_new(session, fresh, now)
     created.update(new_ids)
-    return [*new_ids, *(sid for sid, _ in known)], duplicates, before
+    return [*new_ids, *(sid for sid, _ in known)], len(new_ids), duplicates, before
 
 
 def import_file(
@@ -151,20 +152,21 @@ def import_file(
 def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *, keys: Keys, now: dt.datetime,
          default_country: str | None, processes: int, progress: Progress | None) -> None:
     created: set[int] = set()
+    statistics = bulk.Statistics()
     for chunk in prepared_chunks(reader, keys=keys, default_country=default_country, processes=processes,
                                  chunk_rows=CHUNK_ROWS):
-        for item, _ in chunk:
-            rejects.add(item)
-        subjects, merged = store.merge_groups([p for _, p in chunk if p is not None])
-        touched, duplicates, before = _store_chunk(session, subjects, now, created)
-        run.rows_read += len(chunk)
-        run.merged_duplicates += merged + duplicates
+        for rejected, issues in chunk.reported:
+            rejects.add(rejected, issues)
+        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created)
+        run.rows_read += chunk.rows
+        run.merged_duplicates += chunk.merged + duplicates
         run.already_known += before
         if run.incident_id is not None:
-            run.linked += store.link(session, incident_id=run.incident_id, subject_ids=touched,
-                                     added_by=f"import:{run.id}", now=now)
+            run.linked += store.link(session, incident_id=run.incident_id, subject_ids=touched[new:],
+                                     unlinked=touched[:new], added_by=f"import:{run.id}", now=now)
+        statistics.wrote(session, len(chunk.subjects))
         if progress:
-            progress(len(chunk))
+            progress(chunk.rows)
     run.imported = len(created)
 
 

@@ -14,15 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from app.crypto import BlindIndex, FieldCipher
+from app.subjects import bulk
 from app.subjects.dedupe import Subject, identity_keys
 from app.subjects.model import PostalAddress
 from app.subjects.models import MATCHING_KINDS, DataSubject, IncidentSubject, SubjectIdentifier
 
-BATCH = 500
 ADDRESS_FIELDS = tuple(f.name for f in fields(PostalAddress))
 SUBJECTS = DataSubject.__table__  # type: ignore[attr-defined]
 IDENTIFIERS = SubjectIdentifier.__table__  # type: ignore[attr-defined]
@@ -71,21 +71,16 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
         "has_postal": any(a.is_deliverable for a in subject.addresses)})
 
 
-def _batches(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Existing owners of ``(kind, digest)`` keys: one query per kind and batch of 500."""
+    """Existing owners of ``(kind, digest)`` keys: one query per kind and batch (see :mod:`.bulk`)."""
     by_kind: dict[str, list[str]] = {}
     for kind, digest in set(keys):
         by_kind.setdefault(kind, []).append(digest)
     found: dict[tuple[str, str], int] = {}
     for kind, digests in by_kind.items():
-        for batch in _batches(digests):
+        for match in bulk.in_batches(session, col(SubjectIdentifier.digest), digests):
             rows = session.execute(select(col(SubjectIdentifier.subject_id), col(SubjectIdentifier.digest)).where(
-                col(SubjectIdentifier.kind) == kind, col(SubjectIdentifier.digest).in_(batch)))
+                col(SubjectIdentifier.kind) == kind, match))
             found.update({(kind, digest): subject_id for subject_id, digest in rows})
     return found
 
@@ -99,26 +94,21 @@ class ChunkResult:
 
 
 def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime) -> list[int]:
-    """Insert new subjects and their identifiers in bulk; returns their ids in order."""
-    if not prepared:
-        return []
-    rows = [{**p.fields, "created_at": now, "updated_at": now} for p in prepared]
-    # Core inserts (not ORM bulk): one multi-row INSERT ... RETURNING per batch on SQLite and PostgreSQL
-    conn = session.connection()
-    stmt = insert(SUBJECTS).returning(SUBJECTS.c.id, sort_by_parameter_order=True)
-    ids = [row[0] for row in conn.execute(stmt, rows)]
-    identifiers = [{**i, "subject_id": sid} for sid, p in zip(ids, prepared, strict=True) for i in p.identifiers]
-    if identifiers:
-        conn.execute(insert(IDENTIFIERS), identifiers)
+    """Insert new subjects and their identifiers in bulk (ids drawn first, then COPY or executemany);
+    returns their ids in order."""
+    ids = bulk.allocate_ids(session, SUBJECTS, len(prepared))
+    bulk.write_rows(session, SUBJECTS, [{"id": sid, **p.fields, "created_at": now, "updated_at": now}
+                                        for sid, p in zip(ids, prepared, strict=True)])
+    bulk.write_rows(session, IDENTIFIERS, [{**i, "subject_id": sid, "usable": True}
+                                           for sid, p in zip(ids, prepared, strict=True) for i in p.identifiers])
     return ids
 
 
 def _owned(session: Session, subject_ids: Sequence[int]) -> set[tuple[int, str, str]]:
     owned: set[tuple[int, str, str]] = set()
-    for batch in _batches(list(subject_ids)):
+    for match in bulk.in_batches(session, col(SubjectIdentifier.subject_id), list(subject_ids)):
         rows = session.execute(select(col(SubjectIdentifier.subject_id), col(SubjectIdentifier.kind),
-                                      col(SubjectIdentifier.digest))
-                               .where(col(SubjectIdentifier.subject_id).in_(batch)))
+                                      col(SubjectIdentifier.digest)).where(match))
         owned.update((sid, kind, digest) for sid, kind, digest in rows)
     return owned
 
@@ -184,8 +174,8 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
     if not pairs:
         return
     ids = sorted({sid for sid, _ in pairs})
-    current = {s.id: s for batch in _batches(ids)
-               for s in session.execute(select(DataSubject).where(col(DataSubject.id).in_(batch))).scalars()}
+    current = {s.id: s for match in bulk.in_batches(session, col(DataSubject.id), ids)
+               for s in session.execute(select(DataSubject).where(match)).scalars()}
     owned = _owned(session, ids)
     new_identifiers = []
     for sid, prepared in pairs:
@@ -198,8 +188,7 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
             if (sid, ident["kind"], ident["digest"]) not in owned:
                 owned.add((sid, ident["kind"], ident["digest"]))
                 new_identifiers.append({**ident, "subject_id": sid})
-    if new_identifiers:
-        session.connection().execute(insert(IDENTIFIERS), new_identifiers)
+    bulk.write_rows(session, IDENTIFIERS, [{**i, "usable": True} for i in new_identifiers])
 
 
 def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt.datetime) -> None:
@@ -227,15 +216,20 @@ def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt
     session.execute(delete(DataSubject).where(col(DataSubject.id).in_(others)))
 
 
-def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], added_by: str, now: dt.datetime) -> int:
-    """Link subjects to an incident (already linked ones are left alone); returns how many were new."""
-    wanted = sorted(set(subject_ids))
+def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], added_by: str, now: dt.datetime,
+         unlinked: Iterable[int] = ()) -> int:
+    """Link subjects to an incident (already linked ones are left alone); returns how many were new.
+
+    ``unlinked``: ids the caller knows are linked to nothing yet (created in this transaction and not linked
+    since), written without a look-up.
+    """
+    fresh = set(unlinked)
+    wanted = sorted(set(subject_ids) - fresh)
     have: set[int] = set()
-    for batch in _batches(wanted):
+    for match in bulk.in_batches(session, col(IncidentSubject.subject_id), wanted):
         have.update(session.execute(select(col(IncidentSubject.subject_id)).where(
-            col(IncidentSubject.incident_id) == incident_id, col(IncidentSubject.subject_id).in_(batch))).scalars())
+            col(IncidentSubject.incident_id) == incident_id, match)).scalars())
     rows = [{"incident_id": incident_id, "subject_id": sid, "added_by": added_by, "added_at": now}
-            for sid in wanted if sid not in have]
-    if rows:
-        session.connection().execute(insert(LINKS), rows)
+            for sid in sorted(fresh.union(wanted)) if sid not in have]
+    bulk.write_rows(session, LINKS, rows)
     return len(rows)

@@ -1,0 +1,126 @@
+"""Bulk writes and look-ups for the subject import, one code path per database where it pays.
+
+* ids: PostgreSQL draws them from the table's sequence in one query; SQLite takes the ones after
+  ``max(id)`` (the import's write transaction holds SQLite's write lock, so nobody else can insert).
+* rows: PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg), SQLite a DB-API ``executemany``.
+* look-ups: PostgreSQL binds one array (``digest = ANY(:digests)``), so the statement text stays short and
+  psycopg parses it once; SQLite binds an ``IN`` list of at most 500 values.
+* statistics: the import writes every row in one transaction, which autovacuum cannot see, so on a new or
+  fast-growing registry PostgreSQL plans the per-chunk look-ups as if the tables were nearly empty (no
+  statistics: ``kind = 'email'`` assumed to match 0.5% of rows). psycopg prepares a statement after five
+  executions and the server then keeps a generic plan that probes the index on ``kind`` alone and filters
+  ``digest`` over every stored identifier of that kind: each chunk cost grew with everything stored before
+  it (superlinear import, see docs/performance.md). :class:`Statistics` runs ``ANALYZE`` (which counts the
+  transaction's own rows) whenever the import has doubled what it wrote, so plans use ``(kind, digest)``.
+
+Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+if TYPE_CHECKING:
+    import psycopg
+
+SQLITE_IN_BATCH = 500
+ARRAY_BATCH = 10000
+ANALYZE_FIRST = 2000
+ANALYZED_TABLES = "data_subject, subject_identifier, incident_subject"
+
+
+def is_postgres(session: Session) -> bool:
+    """True when ``session`` is bound to PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary keys for ``table``, ascending."""
+    if count <= 0:
+        return []
+    if is_postgres(session):
+        rows = session.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+                               {"table": table.name, "n": count})
+        return [int(value) for value in rows.scalars()]
+    last = session.execute(select(func.max(table.c.id))).scalar() or 0
+    return list(range(last + 1, last + count + 1))
+
+
+def write_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (column name -> Python value, the same keys in every row) into ``table``; columns left
+    out get their scalar defaults (or the database's)."""
+    if not rows:
+        return
+    # raw COPY / executemany skip SQLAlchemy's Python-side defaults: add the scalar ones the rows leave out
+    defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[attr-defined]
+                if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+    rows = [{**row, **defaults} for row in rows] if defaults else rows
+    if not is_postgres(session):
+        _executemany(session, table, rows)
+        return
+    names = list(rows[0])
+    as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
+    raw: psycopg.Connection[Any] = session.connection().connection.dbapi_connection  # type: ignore[assignment]
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
+
+
+def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """DB-API ``executemany`` with SQLAlchemy's own bind processors applied per column (JSON, UTC
+    timestamps, booleans), without its per-row statement machinery."""
+    connection = session.connection()
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or ())
+    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
+    values = [[row[name] if process is None else process(row[name])
+               for name, process in zip(names, processors, strict=True)] for row in rows]
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.cursor().executemany(str(compiled), values)
+
+
+def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:
+    """``column`` matches one batch of ``values``: one condition per batch (see the module docstring)."""
+    if is_postgres(session):
+        kind = ARRAY(String) if values and isinstance(values[0], str) else ARRAY(column.type)
+        for batch in batches(values, ARRAY_BATCH):
+            yield column == any_(bindparam("values", list(batch), type_=kind))
+        return
+    for batch in batches(values, SQLITE_IN_BATCH):
+        yield column.in_(batch)
+
+
+@dataclass
+class Statistics:
+    """Keeps PostgreSQL's planner statistics in step with an import's own uncommitted rows.
+
+    Call :meth:`wrote` after each chunk; it runs ``ANALYZE`` on the subject tables the first time the
+    import has written ``ANALYZE_FIRST`` rows and again each time that count doubles (about
+    log2(rows / 2000) times per import, ~0.1-0.3 s each). No-op on SQLite (its planner uses the index
+    whatever the table size).
+    """
+
+    written: int = 0
+    next_at: int = ANALYZE_FIRST
+
+    def wrote(self, session: Session, rows: int) -> None:
+        """Count ``rows`` more written rows and analyze if the threshold is crossed."""
+        self.written += rows
+        if self.written >= self.next_at:
+            self.next_at = 2 * self.written
+            if is_postgres(session):
+                session.execute(text(f"ANALYZE {ANALYZED_TABLES}"))
