@@ -51,8 +51,9 @@ class SendResult:
       (``"connect"``, ``"timeout"``, ``"tls"``, ``"auth"``, ``"disconnected_in_data"``).
     * ``error_message``: a short, redacted explanation; never the address, number or body.
     * ``retry_after_seconds``: seconds to wait before retrying, from the provider's ``Retry-After``.
-    * ``dead_contact``: the address can never work on this channel (push subscription gone, number
-      opted out or not a mobile number, mailbox unknown); the caller may retire it.
+    * ``dead_contact``: the address itself can never work (push subscription gone, invalid number,
+      mailbox unknown); the caller retires it for every channel that uses it (a phone number serves SMS
+      and voice), so a channel-only refusal (SMS opt-out, not a mobile number) is not dead.
     """
 
     outcome: Outcome

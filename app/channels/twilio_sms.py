@@ -9,8 +9,8 @@ code    meaning                                                     result
 ======  ==========================================================  ======================================
 21211   invalid 'To' phone number                                   permanent, dead_contact
 21217   phone number does not appear to be valid                    permanent, dead_contact
-21614   'To' number is not a mobile number                          permanent, dead_contact
-21610   recipient opted out (replied STOP)                          permanent, dead_contact
+21614   'To' number is not a mobile number                          permanent (a landline: voice works)
+21610   recipient opted out (replied STOP)                          permanent (of SMS only: voice works)
 21612   'To' number not reachable via SMS from this sender          permanent
 21408   sending to this region not enabled                          permanent
 21602   body required / 21617 body too long (> 1600 chars)          permanent
@@ -23,6 +23,8 @@ code    meaning                                                     result
 (other)  HTTP 401/403/429/5xx: temporary; other 4xx: permanent
 ======  ==========================================================  ======================================
 
+``dead_contact`` (the number is retired for every channel that uses it, SMS and voice) only when the number
+itself is wrong; an opt-out or a landline ends SMS to it but a voice call can still reach it.
 Network errors (connect, timeout) are temporary. ``error_message`` comes from this table, never from
 Twilio's text (which repeats the number).
 """
@@ -59,8 +61,8 @@ log = logging.getLogger(__name__)
 SEND_ERRORS: dict[int, tuple[Outcome, bool, str]] = {
     21211: ("permanent_failure", True, "invalid 'To' phone number"),
     21217: ("permanent_failure", True, "phone number does not appear to be valid"),
-    21614: ("permanent_failure", True, "'To' number is not a mobile number"),
-    21610: ("permanent_failure", True, "recipient opted out of messages from this sender"),
+    21614: ("permanent_failure", False, "'To' number is not a mobile number"),
+    21610: ("permanent_failure", False, "recipient opted out of messages from this sender"),
     21612: ("permanent_failure", False, "'To' number not reachable via SMS from this sender"),
     21408: ("permanent_failure", False, "sending to this region is not enabled"),
     21602: ("permanent_failure", False, "message body required"),
@@ -83,13 +85,13 @@ RECEIPT_ERRORS: dict[str, tuple[ReceiptState, bool]] = {
     "30003": ("failed_temporary", False),  # unreachable destination handset (switched off)
     "30004": ("failed_permanent", False),  # message blocked by the recipient or carrier
     "30005": ("failed_permanent", True),  # unknown destination handset
-    "30006": ("failed_permanent", True),  # landline or unreachable carrier
+    "30006": ("failed_permanent", False),  # landline or unreachable carrier (a call may still reach it)
     "30007": ("failed_permanent", False),  # filtered by the carrier
     "30008": ("failed_temporary", False),  # unknown error
     "30034": ("failed_permanent", False),  # sender not registered (A2P 10DLC)
     "21211": ("failed_permanent", True),
-    "21614": ("failed_permanent", True),
-    "21610": ("failed_permanent", True),
+    "21614": ("failed_permanent", False),
+    "21610": ("failed_permanent", False),
 }
 
 IN_FLIGHT_STATUSES = frozenset({"queued", "accepted", "scheduled", "sending", "sent"})

@@ -116,7 +116,7 @@ def record_result(session: Session, *, delivery_id: int, worker: str, result: Se
             delivery.delivered_at = delivery.finished_at = now
         session.add(delivery)
         if awaits_receipt:
-            _early_receipt(session, delivery, policy=policy, now=now)
+            _early_receipt(session, delivery, provider_id=result.provider_id, policy=policy, now=now)
     elif not result.accepted and mine:
         why = f"{result.outcome.replace('_', ' ')}: {result.error_message or result.error_code or 'no detail'}"
         if result.outcome == "permanent_failure":
@@ -149,13 +149,16 @@ def defer(session: Session, *, delivery_id: int, worker: str, until: dt.datetime
     return True
 
 
-def _early_receipt(session: Session, delivery: Delivery, *, policy: Policy, now: dt.datetime) -> None:
+def _early_receipt(session: Session, delivery: Delivery, *, provider_id: str | None, policy: Policy,
+                   now: dt.datetime) -> None:
     """Apply a final receipt that arrived while the delivery was still ``sending`` (the provider called back
-    before our outcome commit); it was kept as an attempt row."""
+    before our outcome commit); it was kept as an attempt row. Only a receipt for this send (``provider_id``)
+    counts: a retry must not take the previous send's receipt for its own."""
     session.flush()
     early = session.execute(select(col(DeliveryAttempt.outcome), col(DeliveryAttempt.provider_status),
                                    col(DeliveryAttempt.error_code))
                             .where(col(DeliveryAttempt.delivery_id) == delivery.id,
+                                   col(DeliveryAttempt.provider_id) == provider_id,
                                    col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
                             .order_by(col(DeliveryAttempt.id).desc()).limit(1)).first()
     if early is not None:
@@ -273,9 +276,10 @@ def record_accepted(session: Session, *, items: Sequence[Accepted], worker: str,
         early = session.execute(select(col(DeliveryAttempt.delivery_id)).where(
             col(DeliveryAttempt.delivery_id).in_(waiting), col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
             .distinct()).scalars().all()
+        sent_as = {a.delivery_id: a.result.provider_id for a in items}
         for delivery_id in early:
-            delivery = session.get(Delivery, delivery_id)
+            delivery = session.get(Delivery, delivery_id, populate_existing=True)  # after the Core update
             if delivery is not None:
-                _early_receipt(session, delivery, policy=policy, now=items[-1].at)
+                _early_receipt(session, delivery, provider_id=sent_as[delivery_id], policy=policy, now=items[-1].at)
     session.commit()
     return len(moved)

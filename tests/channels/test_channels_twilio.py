@@ -67,7 +67,7 @@ def test_messaging_service_sid_is_sent(peer: TwilioPeer) -> None:
     assert peer.messages[0].messaging_service_sid == "MG" + "2" * 32 and peer.messages[0].sender is None
 
 
-@pytest.mark.parametrize(("code", "dead"), [(21211, True), (21614, True), (21610, True)])
+@pytest.mark.parametrize(("code", "dead"), [(21211, True), (21217, True), (21614, False), (21610, False)])
 def test_permanent_codes(channel: TwilioSmsChannel, peer: TwilioPeer, code: int, dead: bool) -> None:
     peer.script("+15005550001", 400, code)
     result = channel.send(sms("+15005550001"))
@@ -102,7 +102,7 @@ def test_rfc9457_problem_body_is_classified(channel: TwilioSmsChannel, peer: Twi
     peer.script("+15005550013", 503, 20503, rfc9457=True, retry_after="3")
     opted_out = channel.send(sms("+15005550012"))
     unavailable = channel.send(sms("+15005550013"))
-    assert (opted_out.outcome, opted_out.error_code, opted_out.dead_contact) == ("permanent_failure", "21610", True)
+    assert (opted_out.outcome, opted_out.error_code, opted_out.dead_contact) == ("permanent_failure", "21610", False)
     assert (unavailable.outcome, unavailable.retry_after_seconds) == ("temporary_failure", 3.0)
 
 

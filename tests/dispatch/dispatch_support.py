@@ -43,17 +43,21 @@ class Person:
     language: str = "en"
     country: str = "US"
     state: str = "CA"
+    address: str = ""
+    city: str = ""
+    postal_code: str = ""
 
 
 def write_csv(path: Path, people: Sequence[Person]) -> Path:
-    """The subject file for ``people`` (address country and state per person, US-CA by default)."""
+    """The subject file for ``people`` (address country and state per person, US-CA by default; a postal
+    address when ``address`` is given)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(["external_id", "full_name", "email", "phone", "push_subscription", "country", "state",
-                      "preferred_language"])
+                      "preferred_language", "address_line1", "city", "postal_code"])
         for p in people:
             out.writerow([p.external_id, p.full_name, p.email, p.phone, json.dumps(p.push) if p.push else "",
-                          p.country, p.state, p.language])
+                          p.country, p.state, p.language, p.address, p.city, p.postal_code])
     return path
 
 

@@ -126,3 +126,28 @@ def test_receipt_timeout_sweep_never_overrides_a_receipt_that_landed_first(
     else:  # the sweep held the row first (PostgreSQL): it timed out, the receipt is late evidence
         assert timed_out == 1
     assert engine.dialect.name != "sqlite" or landed_first
+
+
+def test_a_retry_waits_for_its_own_receipt_not_the_previous_sends(
+    app: Flask, client: FlaskClient, make_user: Any, session: Session, tmp_path: Path
+) -> None:
+    # send 1 is accepted, its receipt says "try again"; send 2 is accepted: it must wait for SM-2's receipt
+    delivery_id = _sending_sms(app, client, make_user, session, tmp_path)
+    accepted = [Accepted(delivery_id, SendResult("accepted", provider_id="SM-1", provider_status="queued"), True, NOW)]
+    assert record_accepted(session, items=accepted, worker="w-1", policy=POLICY) == 1
+    again = apply_receipt(session, receipt=ReceiptUpdate("SM-1", "failed_temporary", error_code="30003",
+                                                         provider_status="undelivered", reference=str(delivery_id)),
+                          policy=POLICY, now=NOW)
+    assert again == "failed_temporary"
+    session.execute(update(Delivery).where(col(Delivery.id) == delivery_id).values(
+        state="sending", claimed_by="w-1", attempts=2))
+    session.commit()
+    second = SendResult("accepted", provider_id="SM-2", provider_status="queued")
+    assert record_accepted(session, items=[Accepted(delivery_id, second, True, NOW)], worker="w-1",
+                           policy=POLICY) == 1
+    session.expire_all()
+    row = session.get(Delivery, delivery_id)
+    assert row is not None and (row.state, row.provider_id, row.attempts) == ("sent", "SM-2", 2)
+    assert apply_receipt(session, receipt=ReceiptUpdate("SM-2", "delivered", provider_status="delivered",
+                                                        reference=str(delivery_id)), policy=POLICY,
+                         now=NOW) == "delivered"
