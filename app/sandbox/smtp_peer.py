@@ -13,6 +13,7 @@ import email.policy
 import logging
 import ssl
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ _REPLIES = {451: "451 4.3.0 Temporary failure (sandbox), try again later",
 class ReceivedEmail:
     """One accepted message: envelope ``mail_from`` and ``rcpt_tos``, the raw ``content`` (bytes as
     received), whether the session was ``authenticated`` and used ``tls``, and the ``queue_id`` named in
-    the 250 reply."""
+    the 250 reply, and ``received_at`` (``time.monotonic()`` seconds when the data was accepted)."""
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
@@ -42,6 +43,7 @@ class ReceivedEmail:
     authenticated: bool
     tls: bool
     queue_id: str
+    received_at: float = 0.0
 
     def parsed(self) -> EmailMessage:
         """The content parsed with ``email.policy.default`` (headers decoded)."""
@@ -66,7 +68,8 @@ class _Handler:
         content = envelope.original_content or envelope.content
         queue_id = uuid.uuid4().hex[:16]
         self._peer.record(ReceivedEmail(str(envelope.mail_from), tuple(envelope.rcpt_tos), bytes(content),
-                                        bool(session.authenticated), session.ssl is not None, queue_id))
+                                        bool(session.authenticated), session.ssl is not None, queue_id,
+                                        time.monotonic()))
         return f"250 2.0.0 OK queued as {queue_id}"
 
 
