@@ -103,7 +103,7 @@ def _letters(app: Flask, session: Session) -> None:
     from app.letters.scheduled import presume_delivered
 
     days = int(app.config.get("LETTER_RETURN_DAYS", 30))
-    if done := presume_delivered(session, now=app.extensions["clock"].now(), days=days):
+    if done := presume_delivered(session, clock=app.extensions["clock"], days=days):
         log.info("letters sweep: %d letters without returned mail after %d days delivered", done, days)
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from app import db
 from app.audit import service as audit
+from app.clock import FixedClock
 from app.dispatch import runs
 from app.dispatch.models import OPEN, QUEUED, Delivery, DeliveryAttempt, DispatchRun, SubstitutePoolEntry
 from app.dispatch.sweeps import finish_runs
@@ -130,7 +131,7 @@ def test_email_sms_voice_letter_then_substitute_notice_with_every_attempt_in_the
     sent_at = session.get(Delivery, letter_of[subject_of[groups["letter"][0].full_name]]).sent_at  # type: ignore[union-attr]
     assert sent_at is not None
     days = int(live.config["LETTER_RETURN_DAYS"])
-    assert presume_delivered(session, now=sent_at + dt.timedelta(days=days + 1), days=days) == 2
+    assert presume_delivered(session, clock=FixedClock(sent_at + dt.timedelta(days=days + 1)), days=days) == 2
     assert finish_runs(session, clock=live.extensions["clock"]) == 1
     session.expire_all()
     assert session.get(DispatchRun, run.id).state == "done"  # type: ignore[union-attr]

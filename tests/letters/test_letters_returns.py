@@ -4,6 +4,7 @@ and moves each person along the fallback chain (letter -> email) or into the sub
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.clock import FixedClock
 from app.dispatch.models import DeliveryAttempt, SubstitutePoolEntry
 from app.errors import InvalidInput
 from app.letters import flows
@@ -89,11 +92,15 @@ def test_letters_without_returns_count_as_delivered_after_the_wait(
     setup = _posted(app, client, make_user, session, tmp_path)
     sent_at = deliveries(session, setup.run.id or 0, "letter")[0].sent_at
     assert sent_at is not None
-    assert presume_delivered(session, now=sent_at + dt.timedelta(days=29), days=30) == 0
-    assert presume_delivered(session, now=sent_at + dt.timedelta(days=31), days=30) == 5
+    assert presume_delivered(session, clock=FixedClock(sent_at + dt.timedelta(days=29)), days=30) == 0
+    assert presume_delivered(session, clock=FixedClock(sent_at + dt.timedelta(days=31)), days=30) == 5
     letters = deliveries(session, setup.run.id or 0, "letter")
     assert {d.state for d in letters} == {"delivered"}
     attempts = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.outcome == "no_return")).all()
     assert sorted(a.delivery_id for a in attempts) == sorted(d.id for d in letters)
-    assert presume_delivered(session, now=sent_at + dt.timedelta(days=40), days=30) == 0
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "letters.presumed_delivered")).all()
+    assert [(e.entity_id, json.loads(e.after)["deliveries"]) for e in events] == [
+        (str(setup.run.id), sorted(d.id for d in letters))]
+    assert presume_delivered(session, clock=FixedClock(sent_at + dt.timedelta(days=40)), days=30) == 0
+    assert audit.verify(session).ok
     assert "_letters" in [job.__name__ for job in sweeps()]
