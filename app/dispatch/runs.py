@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,14 +71,29 @@ def _deadline(session: Session, incident_id: int) -> ObligationRecord | None:
     return min(rows, key=lambda r: r.due_at or dt.datetime.max.replace(tzinfo=dt.UTC), default=None)
 
 
+def pending_batches(session: Session, *, incident_id: int, versions: dict[str, dict[str, int]],
+                    skipped: list[int]) -> Iterator[list[int]]:
+    """The incident's subject ids in ascending batches, without people who already have a delivery of one of
+    ``versions`` (``{channel: {locale: version id}}``) from an earlier run: a later run reaches people found
+    since, never the same notice twice. ``skipped`` gets one count per batch of the people left out."""
+    ids = sorted({v for per_locale in versions.values() for v in per_locale.values()})
+    for batch in iter_subject_ids(session, incident_id=incident_id):
+        done = set(session.execute(select(col(Delivery.subject_id)).where(
+            col(Delivery.subject_id).in_(batch), col(Delivery.notice_version_id).in_(ids))).scalars())
+        skipped.append(len(done))
+        if rest := [sid for sid in batch if sid not in done]:
+            yield rest
+
+
 def plan(session: Session, *, clock: Clock, incident_id: int, request: RunRequest) -> dict[str, Any]:
     """How long each channel takes at its rate and whether that beats the earliest individuals deadline.
 
     Shape: ``{"regime", "people", "first_channel": {ch: n}, "unreachable", "channels": {ch: {"messages",
     "rate", "seconds"}}, "finish_seconds", "finish_at", "deadline": {"regime", "due_at"} | None,
     "beats_deadline": bool | None, "warnings": [str], "default_locale", "quiet_hours": {"window", "waiting",
-    "opens_at"} | None}``. ``seconds`` is None when unlimited; for voice it includes the wait of the people
-    whose first call falls outside the calling window now (``waiting`` of them, the last window opening
+    "opens_at"} | None, "already_sent"}``; ``people`` leaves out those an earlier run already sent these
+    notices to (``already_sent`` of them). ``seconds`` is None when unlimited; for voice it includes the wait
+    of the people whose first call falls outside the calling window now (``waiting`` of them, the last window opening
     ``opens_at``; estimated from their jurisdiction, without decrypting numbers).
     """
     facts = _facts(session, incident_id)
@@ -88,7 +103,8 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     firsts: Counter[str] = Counter()
     total = 0
     callers: list[int] = []
-    for batch in iter_subject_ids(session, incident_id=incident_id):
+    skipped: list[int] = []
+    for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=skipped):
         for sid, step in first_steps(probe, people(session, batch), senders=request.senders,
                                      default_locale=facts.default_locale):
             firsts["unreachable" if isinstance(step, Exhausted) else step.channel] += 1
@@ -97,6 +113,10 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
                 callers.append(sid)
     doc = _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
                     firsts=firsts, default_locale=facts.default_locale)
+    doc["already_sent"] = sum(skipped)
+    if doc["already_sent"]:
+        doc["warnings"].append(f"{doc['already_sent']} people already have these notices from an earlier run; "
+                               "this run leaves them out (a cancelled run's skipped deliveries count too)")
     return _with_quiet_hours(session, doc, callers=callers, window=request.quiet_hours, now=clock.now())
 
 
@@ -172,13 +192,17 @@ def _facts(session: Session, incident_id: int) -> NoticeFacts:
 def start(session: Session, *, clock: Clock, actor: str, incident_id: int, request: RunRequest) -> DispatchRun:
     """Plan, create the run and every person's first delivery (or pool entry); commits once.
 
-    Raises ``Conflict`` while another run of the incident is running or paused, or without approved notices.
+    Raises ``Conflict`` while another run of the incident is running or paused, without approved notices, or
+    when an earlier run already sent these notices to every person (a later run reaches only people found since).
     """
     live = session.exec(select(DispatchRun).where(DispatchRun.incident_id == incident_id,
                                                   col(DispatchRun.state).in_(LIVE_RUN))).first()
     if live is not None:
         raise Conflict(f"dispatch run {live.id} of incident {incident_id} is {live.state}; cancel it first")
     doc = plan(session, clock=clock, incident_id=incident_id, request=request)
+    if doc["people"] == 0 and doc["already_sent"]:
+        raise Conflict(f"all {doc['already_sent']} people of incident {incident_id} already have these notices "
+                       "from an earlier run; import the people found since, or approve a new version to send again")
     regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=doc["regime"])
     now = clock.now()
     run = DispatchRun(incident_id=incident_id, state="running", regime=regime, channel_order=list(request.chain),
@@ -186,7 +210,7 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
     session.add(run)
     session.flush()
     created = pooled = 0
-    for batch in iter_subject_ids(session, incident_id=incident_id):
+    for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=[]):
         made, pool = insert_first(session, run, batch, senders=request.senders, default_locale=doc["default_locale"],
                                   now=now)
         created, pooled = created + made, pooled + pool

@@ -1,0 +1,54 @@
+"""A later dispatch run of the same incident reaches the people found since the earlier run, never the same
+notice twice; with nobody new it is refused with a clear conflict (it used to fail on the outbox's unique
+(notice version, subject, channel) key with a 500)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session, col, select
+
+from app.dispatch import runs
+from app.dispatch.models import Delivery
+from app.dispatch.wiring import run_request
+from app.errors import Conflict
+from tests.dispatch.dispatch_support import Person, approved_laptop_incident, import_people
+from tests.support import csrf_from, login
+
+
+def test_a_second_run_reaches_only_people_found_since(
+    app: Flask, client: FlaskClient, make_user: Any, session: Session, tmp_path: Path
+) -> None:
+    drafter = make_user("privacy_officer")
+    incident_id = approved_laptop_incident(client, drafter, make_user("privacy_officer"), channels=("email",))
+    import_people(app, session, tmp_path, incident_id,
+                  [Person(f"a-{i}", f"Ann {i}", email=f"ann{i}@example.org") for i in range(3)])
+    clock, request = app.extensions["clock"], run_request(app, chain="email")
+    with app.app_context():
+        first = runs.start(session, clock=clock, actor="test", incident_id=incident_id, request=request)
+        runs.control(session, clock=clock, actor="test", run_id=first.id or 0, action="cancel")
+    (tmp_path / "late").mkdir()
+    import_people(app, session, tmp_path / "late", incident_id, [Person("b-1", "Ben Late", email="ben@example.org")])
+    with app.app_context():
+        doc = runs.plan(session, clock=clock, incident_id=incident_id, request=request)
+        assert (doc["people"], doc["already_sent"]) == (1, 3)
+        assert any("3 people already have these notices" in w for w in doc["warnings"])
+        second = runs.start(session, clock=clock, actor="test", incident_id=incident_id, request=request)
+    rows = session.exec(select(Delivery).where(Delivery.run_id == second.id)).all()
+    assert len(rows) == 1 and rows[0].channel == "email"
+    late_subject = session.exec(select(Delivery.subject_id).where(Delivery.run_id == first.id)).all()
+    assert rows[0].subject_id not in late_subject
+    with app.app_context():
+        runs.control(session, clock=clock, actor="test", run_id=second.id or 0, action="cancel")
+        with pytest.raises(Conflict, match="all 4 people of incident"):
+            runs.start(session, clock=clock, actor="test", incident_id=incident_id, request=request)
+    assert session.exec(select(Delivery).where(col(Delivery.run_id) > (second.id or 0))).all() == []
+    login(client, drafter)  # the web button answers the conflict, not a 500
+    page = client.get(f"/incidents/{incident_id}/dispatch").get_data(as_text=True)
+    answer = client.post(f"/incidents/{incident_id}/dispatch/start",
+                         data={"csrf_token": csrf_from(page), "chain": "email"})
+    assert answer.status_code == 409 and "already have these notices" in answer.get_data(as_text=True)
