@@ -4,6 +4,7 @@ sandbox protocol peers (SMTP, Twilio-compatible REST with signed callbacks, Web 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,32 @@ def test_any_incident_file_with_its_subjects(tmp_path: Path, database_url: str, 
     pool = sum(item["deliveries"]["substitute_pool"].values())
     assert pool >= 4  # the four people without an email address
     assert "## Beispiel GmbH" in (out / "summary.md").read_text()
+    again = CliRunner().invoke(_standalone_commands()["scenario"], [
+        "file", str(incident), str(people), "--out", str(tmp_path / "other"), "--database-url", database_url])
+    assert again.exit_code == 2 and "already holds 1 incidents" in again.output
+    assert not (tmp_path / "other" / "summary.json").exists()
+
+
+def test_a_second_run_into_the_same_folder_is_refused_unless_forced_and_then_starts_fresh(tmp_path: Path) -> None:
+    out = tmp_path / "scenario-out"
+    args = ["hhs", "--rows", "1", "--max-subjects", "5", "--seed", "3", "--failure-rate", "0", "--out", str(out)]
+    first = CliRunner().invoke(_standalone_commands()["scenario"], args)
+    assert first.exit_code == 0, first.output
+    before = (out / "summary.json").read_text()
+    (out / "notes.txt").write_text("mine")
+
+    refused = CliRunner().invoke(_standalone_commands()["scenario"], args)
+    assert refused.exit_code == 2
+    assert f"{out} already holds a rehearsal" in refused.output and "--force" in refused.output
+    assert (out / "summary.json").read_text() == before
+
+    forced = CliRunner().invoke(_standalone_commands()["scenario"], [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    (item,) = json.loads((out / "summary.json").read_text())["incidents"]
+    assert item["subjects"]["imported"] == 5 and item["incident_id"] == 1
+    delivered = sum(states.get("delivered", 0) for states in item["deliveries"]["by_channel"].values())
+    assert delivered + sum(item["deliveries"]["substitute_pool"].values()) == 5  # no peer failures: all reached
+    with sqlite3.connect(out / "instance" / "scenario.sqlite") as conn:
+        assert conn.execute("SELECT count(*) FROM incident").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM data_subject").fetchone() == (5,)
+    assert (out / "notes.txt").read_text() == "mine"  # --force removes only what a rehearsal wrote

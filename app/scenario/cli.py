@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from app.errors import BreachNotifyError
 from app.scenario import hhs
 from app.scenario.run import Options, run
+
+DATABASE_HELP = "Default: a fresh SQLite file under OUT/instance. A named database must hold no incidents."
+FORCE_HELP = "Replace an earlier rehearsal in OUT (its instance/, summaries, subject and reject files)."
 
 
 @click.group("scenario")
@@ -26,14 +31,24 @@ def scenario_group() -> None:
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=hhs.DATA,
               help="Another export of the HHS breach portal (same columns).")
 @click.option("--failure-rate", default=0.05, show_default=True, help="Share of sends the peers fail.")
-@click.option("--database-url", default=None, help="Default: a fresh SQLite file under OUT/instance.")
+@click.option("--database-url", default=None, help=DATABASE_HELP)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 def hhs_command(rows: int, indices: tuple[int, ...], max_subjects: int, seed: int, out: Path, data: Path,
-                failure_rate: float, database_url: str | None) -> None:
+                failure_rate: float, database_url: str | None, force: bool) -> None:
     """Incident, subjects, obligations, notices, dispatch, substitute notice, signed export, audit: per record."""
     options = Options(out=out, rows=rows, indices=list(indices) or None, max_subjects=max_subjects, seed=seed,
-                      data=data, failure_rate=failure_rate, database_url=database_url)
-    result = run(options, progress=lambda message: click.echo(message, err=True))
-    _report(result, out)
+                      data=data, failure_rate=failure_rate, database_url=database_url, force=force)
+    _report(_checked(lambda: run(options, progress=lambda message: click.echo(message, err=True))), out)
+
+
+def _checked(go: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    from app.cli import fail
+
+    try:
+        return go()
+    except BreachNotifyError as exc:
+        fail(exc)
+        raise  # fail() exits; this line only tells mypy so
 
 
 def _report(result: dict[str, Any], out: Path) -> None:
@@ -55,13 +70,13 @@ def _report(result: dict[str, Any], out: Path) -> None:
               show_default=True)
 @click.option("--seed", default=1, show_default=True)
 @click.option("--failure-rate", default=0.05, show_default=True, help="Share of sends the peers fail.")
-@click.option("--database-url", default=None, help="Default: a fresh SQLite file under OUT/instance.")
+@click.option("--database-url", default=None, help=DATABASE_HELP)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 def file_command(incident_file: Path, subjects_csv: Path, out: Path, seed: int, failure_rate: float,
-                 database_url: str | None) -> None:
+                 database_url: str | None, force: bool) -> None:
     """Rehearse any incident: INCIDENT_FILE (YAML/JSON) with its SUBJECTS_CSV, end to end in the sandbox."""
     from app.cli import read_document
     from app.scenario.run import run_file
 
-    options = Options(out=out, seed=seed, failure_rate=failure_rate, database_url=database_url)
-    result = run_file(options, incident=read_document(incident_file), people=subjects_csv)
-    _report(result, out)
+    options = Options(out=out, seed=seed, failure_rate=failure_rate, database_url=database_url, force=force)
+    _report(_checked(lambda: run_file(options, incident=read_document(incident_file), people=subjects_csv)), out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlmodel import Session
+from sqlalchemy import func, make_url
+from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
 from app import create_app, db
 from app.announcements import service as announcements
 from app.audit import service as audit
+from app.errors import Conflict
 from app.incidents import flows
+from app.incidents.models import Incident
 from app.notices import service as notices
 from app.notices.routes import app_drafting
 from app.sandbox.common import free_port
@@ -38,6 +42,8 @@ from app.subjects import service as subjects
 
 DRAFTER, APPROVER = "scenario:drafter", "scenario:approver"
 CHANNELS = ("email", "sms", "push", "letter")
+# what a run writes into OUT (database, keys and bundles under instance/); --force removes these and nothing else
+WRITTEN = ("instance", "rejects", "summary.json", "summary.md", "subjects-*.csv")
 
 
 @dataclass
@@ -54,6 +60,7 @@ class Options:
     receipt_delay: float = 0.2
     database_url: str | None = None
     dispatch_timeout: float = 600.0
+    force: bool = False
 
 
 @dataclass
@@ -219,11 +226,52 @@ def run_file(options: Options, *, incident: dict[str, Any], people: Path) -> dic
     return run_cases(options, [go], generated_by="breach-notify scenario file")
 
 
+def fresh_out(out: Path, *, force: bool) -> None:
+    """Make ``out`` ready for a new rehearsal: a folder without the files of an earlier run (``WRITTEN``).
+
+    Raises ``Conflict`` naming the folder when an earlier run's files are there and ``force`` is false; with
+    ``force`` they are deleted (only those; other files in ``out`` and anything outside it are left alone).
+    """
+    earlier = sorted({path for pattern in WRITTEN for path in out.glob(pattern)})
+    if earlier and not force:
+        names = ", ".join(p.name + ("/" if p.is_dir() and not p.is_symlink() else "") for p in earlier)
+        raise Conflict(f"{out} already holds a rehearsal ({names}); pass --force to replace it or choose "
+                       "another --out")
+    for path in earlier:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def require_empty(url: str) -> None:
+    """Migrate the database ``--database-url`` names; raises ``Conflict`` when it already holds incidents (a
+    database we did not create is never emptied by a rehearsal)."""
+    engine = db.make_engine(url)
+    try:
+        db.upgrade(engine)
+        with db.session_scope(engine) as session:
+            count = session.exec(select(func.count()).select_from(Incident)).one()
+    finally:
+        engine.dispose()
+    if count:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise Conflict(f"{shown} already holds {count} incidents; a rehearsal needs an empty database "
+                       "(or leave out --database-url for a fresh SQLite file under --out)")
+
+
 def run_cases(options: Options, cases: list[Case], *, generated_by: str) -> dict[str, Any]:
-    """Start the peers and the app, run each case, verify the audit chain, write the summary."""
+    """Start the peers and the app, run each case, verify the audit chain, write the summary.
+
+    Raises ``Conflict`` before anything runs when ``options.out`` holds an earlier rehearsal (see ``fresh_out``)
+    or ``options.database_url`` names a database that already holds incidents.
+    """
     from app.scenario.summary import write_summary
 
-    options.out.mkdir(parents=True, exist_ok=True)
+    fresh_out(options.out, force=options.force)
+    if options.database_url:
+        require_empty(options.database_url)
     for noisy in ("werkzeug", "weasyprint", "weasyprint.progress", "mail.log", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     started = time.perf_counter()
