@@ -5,6 +5,10 @@ one renderer per version, cached) for the person: decrypted name, preferred lang
 ``<PUBLIC_URL>/n/<token>`` whose ref is ``d<delivery id>``. Email gets ``Message-ID:
 <delivery-<id>@<sender domain>>``; SMS the status-callback URL; voice every spoken part, the answer and
 status URLs and the answering-machine detection of the policy; push the compact JSON payload.
+
+Each builder renders a version's templates once per (language, date) into a ``Skeleton``
+(``app.notices.skeleton``) and fills in the person's name and link; a template that looks at those values
+is rendered per person. Either way the message is the same, byte for byte.
 """
 
 from __future__ import annotations

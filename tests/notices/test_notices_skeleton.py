@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import re
 from pathlib import Path
 
@@ -97,6 +98,7 @@ def wire(outbound: object) -> object:
     """Comparable form of an outbound message (the multipart boundary is random in both paths)."""
     if isinstance(outbound, EmailOutbound):
         data = outbound.message.as_bytes()
+        assert data == outbound.message.as_bytes(policy=email.policy.SMTP)  # our header and folding caches
         boundary = outbound.message.get_boundary()
         assert boundary
         return (data.replace(boundary.encode(), b"BOUNDARY"), outbound.envelope_from, outbound.envelope_to,
