@@ -119,7 +119,7 @@ def make_skeleton(renderer: NoticeRenderer, *, channel: str, folder: tuple[str, 
 
     Raises ``NoticeRenderError`` as ``render_resolved`` does."""
     names = [f"{folder[0]}/{folder[1]}/{name}" for _, name in CHANNELS.get(channel, ())]
-    if not names or renderer.env.loader is None:
+    if not names or renderer.env.loader is None or not isinstance(values.get("recipient"), Mapping):
         return None
     for name in names:
         source = renderer.env.loader.get_source(renderer.env, name)[0]

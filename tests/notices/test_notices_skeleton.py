@@ -144,3 +144,9 @@ def test_templates_that_inspect_the_name_are_rendered_per_person(tmp_path: Path)
         texts.append(re.sub(r"/n/\S+", "/n/LINK", out.body))
     assert texts == ["Hello AL https://notify.example/n/LINK", "Hi BARTHOLOMEW LONG https://notify.example/n/LINK"]
     assert list(cached._skeletons.values()) == [None]
+
+
+def test_no_skeleton_without_a_recipient() -> None:
+    values = NoticeContext(facts=facts(), recipient=None, notice_date=NOW.date()).template_vars()
+    assert make_skeleton(NoticeRenderer(TEMPLATES), channel="sms", folder=("default", "en"), requested_regime="us-ca",
+                         values=values) is None
