@@ -5,6 +5,10 @@ one renderer per version, cached) for the person: decrypted name, preferred lang
 ``<PUBLIC_URL>/n/<token>`` whose ref is ``d<delivery id>``. Email gets ``Message-ID:
 <delivery-<id>@<sender domain>>``; SMS the status-callback URL; voice every spoken part, the answer and
 status URLs and the answering-machine detection of the policy; push the compact JSON payload.
+
+Each builder renders a version's templates once per (language, date) into a ``Skeleton``
+(``app.notices.skeleton``) and fills in the person's name and link; a template that looks at those values
+is rendered per person. Either way the message is the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from app.notices.email_build import Mailbox, build_email
 from app.notices.links import make_link_token, personal_link
 from app.notices.models import NoticeFacts, NoticeVersion
 from app.notices.push import build_push_payload
-from app.notices.rendering import NoticeRenderer
+from app.notices.rendering import NoticeRenderer, NoticeRenderError, RenderedNotice
+from app.notices.skeleton import Skeleton, make_skeleton
 from app.notices.sms import to_gsm7
 
 NAMELESS = "Customer"
 """The salutation name for a person whose name is unknown."""
+_UNSEEN = object()
+_SKELETONS = 512
 
 
 @dataclass(frozen=True)
@@ -71,21 +78,48 @@ def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo
 
 
 class MessageBuilder:
-    """Builds the outbound message of a ``Job`` (decrypting its contact data) at time ``now``.
+    """Builds the outbound message of a ``Job`` (decrypting its contact data) at time ``now``;
+    ``skeletons=False`` renders every notice in full (see ``render``).
 
     Raises ``ValueError`` (or a subclass: bad address, header injection, render failure) when the
     message cannot be built; the caller records that as a permanent failure.
     """
 
-    def __init__(self, cipher: FieldCipher, settings: DispatchSettings) -> None:
+    def __init__(self, cipher: FieldCipher, settings: DispatchSettings, *, skeletons: bool = True) -> None:
         self._cipher = cipher
         self._settings = settings
+        self._use_skeletons = skeletons
+        self._skeletons: dict[tuple[object, ...], Skeleton | None] = {}
 
     def link(self, delivery_id: int, now: dt.datetime) -> str:
         """The person's link to the full notice."""
         token = make_link_token(f"d{delivery_id}", key=self._settings.link_key,
                                 expires_at=now + dt.timedelta(days=self._settings.link_days))
         return personal_link(self._settings.public_url, token)
+
+    def render(self, info: VersionInfo, recipient: Recipient, notice_date: dt.date) -> RenderedNotice:
+        """The notice of ``info`` for ``recipient``: filled into the skeleton of (version, language, date)
+        when its templates allow it (``app.notices.skeleton``), else rendered in full. The first person of
+        each skeleton is rendered both ways and the skeleton dropped if they differ. Raises
+        ``NoticeRenderError``."""
+        key = (info.version_id, info.channel, info.folder, info.regime, recipient.preferred_language, notice_date)
+        values = {"full_name": recipient.full_name, "personal_link": str(recipient.personal_link)}
+        skeleton = self._skeletons.get(key, _UNSEEN) if self._use_skeletons else None
+        if isinstance(skeleton, Skeleton):
+            return skeleton.fill(values)
+        context = NoticeContext(facts=info.facts, recipient=recipient, notice_date=notice_date)
+        notice = info.renderer.render_resolved(channel=info.channel, folder=info.folder,
+                                               requested_regime=info.regime, context=context)
+        if skeleton is _UNSEEN:
+            try:
+                made = make_skeleton(info.renderer, channel=info.channel, folder=info.folder,
+                                     requested_regime=info.regime, values=context.template_vars())
+            except NoticeRenderError:
+                made = None
+            if len(self._skeletons) >= _SKELETONS:
+                self._skeletons.clear()
+            self._skeletons[key] = made if made is not None and made.fill(values) == notice else None
+        return notice
 
     def build(self, job: Job, info: VersionInfo, now: dt.datetime) -> OutboundMessage:
         """The message for ``job`` rendered from ``info``."""
@@ -95,9 +129,7 @@ class MessageBuilder:
         name = (self._cipher.decrypt(job.name_enc) if job.name_enc else "").strip() or NAMELESS
         recipient = Recipient(full_name=" ".join(name.split()), preferred_language=job.language,
                               personal_link=self.link(job.delivery_id, now))
-        context = NoticeContext(facts=info.facts, recipient=recipient, notice_date=now.date())
-        notice = info.renderer.render_resolved(channel=info.channel, folder=info.folder,
-                                               requested_regime=info.regime, context=context)
+        notice = self.render(info, recipient, now.date())
         parts, ref = notice.parts, str(job.delivery_id)
         if info.channel == "email":
             domain = info.sender.address.rpartition("@")[2] or "localhost"

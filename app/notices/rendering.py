@@ -35,6 +35,7 @@ another language; the content checks then say whether that notice meets the regi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,7 +146,12 @@ def locale_chain(preferred: str | None, default: str | None = None,
 
 
 def _babel_locale(ctx: Context) -> Locale:
-    return Locale.parse(str(ctx.get(_RESERVED, FALLBACK_LOCALE)), sep="-")
+    return _parsed_locale(str(ctx.get(_RESERVED, FALLBACK_LOCALE)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_locale(tag: str) -> Locale:
+    return Locale.parse(tag, sep="-")
 
 
 @pass_context
@@ -205,7 +211,7 @@ class NoticeRenderer:
         self.env = SandboxedEnvironment(
             loader=loader or FileSystemLoader(str(self.templates_dir)),
             undefined=StrictUndefined,
-            autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+            autoescape=lambda name: bool(name and self.autoescapes(name)),
             finalize=_finalize,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -255,24 +261,37 @@ class NoticeRenderer:
         """Render every part of ``channel`` from the ``(regime, locale)`` ``folder`` without a lookup.
 
         Raises ``NoticeRenderError`` as ``render`` does (also for an unknown channel)."""
+        reg, loc = folder
+        raw = self.render_raw(channel=channel, folder=folder, context=context)
+        return RenderedNotice(channel=channel, regime=reg, requested_regime=requested_regime, locale=loc,
+                              parts={part: self.finish(channel, part, text) for part, text in raw.items()},
+                              templates={part: f"{reg}/{loc}/{name}" for part, name in CHANNELS[channel]})
+
+    def render_raw(self, *, channel: str, folder: tuple[str, str],
+                   context: Mapping[str, Any] | NoticeContext) -> dict[str, str]:
+        """Each part of ``channel`` from ``folder`` as the template printed it (before ``finish``).
+
+        Raises ``NoticeRenderError`` as ``render`` does (also for an unknown channel)."""
         if channel not in CHANNELS:
             raise NoticeRenderError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
         reg, loc = folder
         values = context.template_vars() if isinstance(context, NoticeContext) else dict(context)
         values[_RESERVED] = loc
-        parts: dict[str, str] = {}
-        used: dict[str, str] = {}
-        for part, name in CHANNELS[channel]:
-            used[part] = f"{reg}/{loc}/{name}"
-            text = self._render_one(used[part], values)
-            if part in ONE_LINE_PARTS:
-                parts[part] = _one_line(text)
-            elif channel in SHORT_CHANNELS:
-                parts[part] = text.strip()
-            else:
-                parts[part] = text.strip() + "\n"
-        return RenderedNotice(channel=channel, regime=reg, requested_regime=requested_regime, locale=loc,
-                              parts=parts, templates=used)
+        return {part: self._render_one(f"{reg}/{loc}/{name}", values) for part, name in CHANNELS[channel]}
+
+    @staticmethod
+    def finish(channel: str, part: str, text: str) -> str:
+        """A rendered part's whitespace rule: one-line parts collapsed, short channels stripped, others
+        stripped and ending with one newline (see the module docstring)."""
+        if part in ONE_LINE_PARTS:
+            return _one_line(text)
+        if channel in SHORT_CHANNELS:
+            return text.strip()
+        return text.strip() + "\n"
+
+    def autoescapes(self, name: str) -> bool:
+        """Whether the template file ``name`` (e.g. ``email/body.html.j2``) is rendered with HTML autoescape."""
+        return bool(name.endswith(".html.j2"))
 
     def render_for(self, context: NoticeContext, *, regime: str, channel: str) -> RenderedNotice:
         """``render`` with the locale from ``context.recipient.preferred_language`` and the default
