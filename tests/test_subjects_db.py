@@ -86,6 +86,17 @@ def test_three_rows_two_systems_become_one_subject(client: FlaskClient, make_use
     assert subject.has_email and subject.has_phone and subject.jurisdiction == "NO"
 
 
+def test_columns_that_map_to_nothing_are_named_in_the_summary(client: FlaskClient, make_user: Any,
+                                                               runner: FlaskCliRunner, tmp_path: Path) -> None:
+    incident_id = _incident(client, make_user("responder"))
+    path = _write(tmp_path, "names.csv",
+                  "First Name,Last Name,E-mail,loyalty tier\nAda,Lovelace,ada@example.org,gold\n")
+    summary = _import(runner, incident_id, path)
+    assert summary["imported"] == 1 and summary["ignored_columns"] == ["First Name", "Last Name", "loyalty tier"]
+    text_out = runner.invoke(args=["subjects", "import", str(incident_id), str(path)]).output
+    assert "ignored columns: First Name, Last Name, loyalty tier" in text_out
+
+
 def test_importing_twice_changes_nothing(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                          tmp_path: Path, session: Session) -> None:
     incident_id = _incident(client, make_user("responder"))

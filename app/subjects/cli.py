@@ -62,7 +62,8 @@ def _print(data: dict[str, Any], fmt: str) -> None:
         click.echo(json.dumps({k: v for k, v in data.items() if k != "warnings_detail"}))
     else:
         for key, value in data.items():
-            click.echo(f"{key.replace('_', ' '):>18}: {value}")
+            shown = (", ".join(value) or "none") if isinstance(value, list) else value
+            click.echo(f"{key.replace('_', ' '):>18}: {shown}")
 
 
 _OPTIONS = [

@@ -46,10 +46,12 @@ class ImportSummary:
     rejected: int
     warnings: int
     rejects_file: str | None
+    ignored_columns: tuple[str, ...] = ()
+    """Headers of the file that map to no known column (their values were not imported), e.g. ``first_name``."""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready summary."""
-        return dict(self.__dict__)
+        """JSON-ready summary (``ignored_columns`` as a list)."""
+        return dict(self.__dict__) | {"ignored_columns": list(self.ignored_columns)}
 
 
 class _Rejects:
@@ -146,7 +148,8 @@ def import_file(
     _record(session, clock=clock, actor=actor, run=run)
     session.commit()
     return ImportSummary(run.id or 0, run.rows_read, run.imported, run.merged_duplicates, run.already_known,
-                         run.linked, run.rejected, run.warnings, run.rejects_file)
+                         run.linked, run.rejected, run.warnings, run.rejects_file,
+                         tuple(reader.header_map.unmapped))
 
 
 def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *, keys: Keys, now: dt.datetime,
