@@ -10,19 +10,25 @@ Every ``/api`` view carries :func:`document` between its route decorator and ``r
 ``document`` only describes the route (requests do not pass through spectree): validation stays in the
 service or route, with the same model, so error bodies are always the house format (:class:`ErrorBody`,
 mapped once in ``app.web``).
-The document is served at ``/api/openapi.json`` and rendered (Redoc, assets inlined from the ``offapi``
-package, no CDN) at ``/api/docs/``. ``tests/test_openapi.py`` proves every ``/api`` rule is documented.
+The document is served at ``/api/openapi.json`` and rendered by Redoc at ``/api/docs/``: the Redoc bundle comes
+from the ``offapi`` package (no CDN) as a same-origin script file, ``/api/docs/redoc.standalone.js``, and starts
+from the ``<redoc spec-url>`` element, so the page runs under the app's ``script-src 'self'`` policy
+(``app.security``) with no inline script. ``tests/test_openapi.py`` proves every ``/api`` rule is documented.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import re
 from collections.abc import Callable, Iterable
+from importlib import resources
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, jsonify, request, url_for
 from flask import Response as FlaskResponse
-from offapi import OpenAPITemplate
+from markupsafe import escape
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.models import SecureType
@@ -32,7 +38,25 @@ from app.web import MAX_ID
 F = TypeVar("F", bound=Callable[..., Any])
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
-REFERENCE_PAGE = OpenAPITemplate.REDOC.value  # Redoc with its script inlined: no CDN
+REDOC_BUNDLE = "redoc.js"  # Redoc's standalone bundle (an ES module) as shipped in the ``offapi`` package
+REDOC_MAX_AGE = 86_400  # seconds browsers may reuse the bundle before revalidating (ETag)
+# No inline script (the CSP refuses it): the module starts Redoc from the <redoc> element's attributes.
+# Telemetry is off: it would post to Redocly's servers, which ``connect-src 'self'`` refuses anyway.
+REFERENCE_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>breach-notify API reference (Redoc)</title>
+<link rel="icon" href="data:,">
+<style>body {{ margin: 0; padding: 0; }}</style>
+</head>
+<body>
+<redoc spec-url="{spec_url}" disable-telemetry="true"></redoc>
+<script type="module" src="{script_url}"></script>
+</body>
+</html>
+"""
 
 # Not registered with spectree's own routes: they would live under ``path`` and spectree skips every rule
 # under that prefix when collecting operations, i.e. all of ``/api``. ``bp`` serves the document instead.
@@ -124,8 +148,56 @@ def document_json() -> FlaskResponse:
 
 @bp.get("/docs/")
 def reference() -> str:
-    """The rendered API reference (Redoc, served from this server)."""
-    return REFERENCE_PAGE.format(spec_url=url_for("openapi.document_json"))
+    """The rendered API reference (public): Redoc, served from this server, reads ``/api/openapi.json``."""
+    return REFERENCE_PAGE.format(spec_url=escape(url_for("openapi.document_json")),
+                                 script_url=escape(url_for("openapi.redoc_script")))
+
+
+# Redoc 3 reaches outside this origin twice, which the CSP refuses (each refusal is a console error): its
+# tree-view icon font is a ``data:`` URL (``font-src 'self'``) and its "API docs by" logo comes from Redoc's CDN
+# (``img-src``). The bundle is served with the font moved to a same-origin file and the logo to a ``data:`` SVG.
+FONT_DATA_URL = re.compile(r"data:application/font-woff;base64,([A-Za-z0-9+/=]+)")
+FONT_FILE = "tree-view-icons.woff"  # relative: resolved against the page, /api/docs/
+REDOC_CDN_LOGO = re.compile(r"https://cdn\.redoc\.ly/redoc/logo-mini(?:-full)?\.svg")
+REDOC_LOGO = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='48' height='16'%3E"
+              "%3Ctext x='0' y='13' font-family='sans-serif' font-size='13'%3ERedoc%3C/text%3E%3C/svg%3E")
+
+
+@functools.cache
+def redoc_assets() -> dict[str, tuple[bytes, str]]:
+    """``{"script" | "font": (bytes, sha256 hex)}``: the Redoc bundle rewritten as above and its icon font, read
+    once per process from ``offapi``. Raises ``LookupError`` when the bundle no longer holds the font (a new
+    ``offapi`` release: revisit the rewrite)."""
+    bundle = (resources.files("offapi") / REDOC_BUNDLE).read_text(encoding="utf-8")
+    font = FONT_DATA_URL.search(bundle)
+    if font is None:
+        raise LookupError(f"offapi/{REDOC_BUNDLE} no longer embeds the tree-view icon font")
+    bundle = REDOC_CDN_LOGO.sub(REDOC_LOGO, bundle.replace(font.group(0), FONT_FILE))
+    parts = {"script": bundle.encode(), "font": base64.b64decode(font.group(1))}
+    return {name: (data, hashlib.sha256(data).hexdigest()) for name, data in parts.items()}
+
+
+def _asset(name: str, mimetype: str) -> FlaskResponse:
+    data, digest = redoc_assets()[name]
+    response = FlaskResponse(data, mimetype=mimetype)
+    response.set_etag(digest)
+    response.cache_control.public = True
+    response.cache_control.max_age = REDOC_MAX_AGE
+    response.make_conditional(request)  # 304 and no body when the browser's ETag matches
+    return response
+
+
+@bp.get("/docs/redoc.standalone.js")
+def redoc_script() -> FlaskResponse:
+    """The Redoc bundle as a JavaScript file (public), cacheable for ``REDOC_MAX_AGE`` seconds and then
+    revalidated by ETag (304 when unchanged)."""
+    return _asset("script", "application/javascript")
+
+
+@bp.get(f"/docs/{FONT_FILE}")
+def redoc_font() -> FlaskResponse:
+    """Redoc's tree-view icon font (public; cached like the script)."""
+    return _asset("font", "font/woff")
 
 
 # --- request shapes of routes that check their body by hand (same keys and types as the checks) ----------------

@@ -40,7 +40,8 @@ def _rule_path(rule: str) -> str:
 def test_every_api_route_is_documented_with_json_errors(app: Flask, client: Any) -> None:
     document = client.get("/api/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
-    own = {"openapi.document_json", "openapi.reference"}
+    own = {"openapi.document_json", "openapi.reference", "openapi.redoc_script",
+           "openapi.redoc_font"}
     rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/api") and r.endpoint not in own]
     assert len(rules) >= 35
     for rule in rules:
@@ -74,6 +75,20 @@ def test_reference_page_is_served_locally_without_sign_in(client: Any) -> None:
     html = page.get_data(as_text=True)
     assert "/api/openapi.json" in html and "Redoc" in html
     assert not re.search(r"""(src|href)=["']https?://""", html), "the page loads assets from another host"
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="module" src="/api/docs/redoc.standalone.js">']
+    assert re.search(r"<script[^>]*>\s*[^<\s]", html) is None, "inline script: the CSP (script-src 'self') refuses it"
+
+
+def test_redoc_bundle_is_a_cacheable_same_origin_script(client: Any) -> None:
+    script = client.get("/api/docs/redoc.standalone.js")
+    assert script.status_code == 200 and script.mimetype == "application/javascript"
+    assert script.cache_control.public and script.cache_control.max_age == 86_400 and script.get_etag()[0]
+    body = script.get_data(as_text=True)
+    assert "RedocStandalone" in body and "cdn.redoc.ly" not in body and "data:application/font-woff" not in body
+    again = client.get("/api/docs/redoc.standalone.js", headers={"If-None-Match": script.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+    font = client.get("/api/docs/tree-view-icons.woff")
+    assert font.status_code == 200 and font.mimetype == "font/woff" and font.get_data()[:4] == b"wOFF"
 
 
 # --- the fuzzer ------------------------------------------------------------------------------------------------

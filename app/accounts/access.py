@@ -30,7 +30,8 @@ PUBLIC_ENDPOINTS = frozenset({"static", "accounts.login", "health.healthz", "dis
                               # authenticate by unguessable token (or are public by design): app.reports
                               "reports_public.signing_key", "reports_public.link", "reports_public.link_download",
                               # the OpenAPI document and its reference page: app.openapi
-                              "openapi.document_json", "openapi.reference",
+                              "openapi.document_json", "openapi.reference", "openapi.redoc_script",
+                              "openapi.redoc_font",
                               # its own bearer token (BREACH_NOTIFY_METRICS_TOKEN): app.ops.routes
                               "ops.metrics"})
 
