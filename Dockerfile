@@ -2,6 +2,9 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 BREACH_NOTIFY_INSTANCE=/var/lib/breach-notify
+# Pango/HarfBuzz and fonts for WeasyPrint (letters, call-centre kit and report PDFs; WenQuanYi for CJK)
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        libharfbuzz-subset0 fonts-dejavu-core fonts-wqy-microhei && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 breach && mkdir -p /var/lib/breach-notify && chown breach /var/lib/breach-notify
 WORKDIR /srv/breach-notify
 COPY pyproject.toml README.md ./
