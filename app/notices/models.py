@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
+from app.approval import FourEyes
 from app.db import UTCDateTime
 
 
@@ -57,7 +58,7 @@ class NoticeFacts(SQLModel, table=True):
     updated_by: str = Field(max_length=200)
 
 
-class NoticeVersion(SQLModel, table=True):
+class NoticeVersion(FourEyes, table=True):
     """One drafted notice (see the module docstring).
 
     ``templates``: ``{part: {"name": "default/en/sms.txt.j2", "sha256": hex, "source": text}}``;
@@ -76,7 +77,6 @@ class NoticeVersion(SQLModel, table=True):
     channel: str = Field(max_length=20)
     locale: str = Field(max_length=35)
     number: int
-    state: str = Field(max_length=20, index=True)
     template_regime: str = Field(max_length=64)
     template_locale: str = Field(max_length=35)
     facts_version: int
@@ -86,13 +86,6 @@ class NoticeVersion(SQLModel, table=True):
     rendered_sha256: str = Field(max_length=64)
     content_sha256: str = Field(max_length=64)
     checks: dict[str, Any] = Field(sa_type=JSON)
-    drafted_by: str = Field(max_length=200)
-    drafted_at: dt.datetime = Field(sa_type=UTCDateTime)
-    submitted_by: str | None = Field(default=None, max_length=200)
-    submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    approved_by: str | None = Field(default=None, max_length=200)
-    approved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    superseded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def key(self) -> tuple[int, str, str, str, str]:

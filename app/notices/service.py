@@ -22,9 +22,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, col, func, select
 
+from app import approval
 from app.audit import service as audit
 from app.clock import Clock
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.notices.context import IncidentFacts, Recipient
 from app.notices.drafting import (
@@ -275,9 +276,7 @@ def state_counts(session: Session, *, incident_id: int) -> dict[str, int]:
 def submit(session: Session, *, clock: Clock, actor: str, version_id: int) -> NoticeVersion:
     """Submit a draft for approval; commits. ``Conflict`` unless it is a draft; ``NotFound``."""
     version = get_version(session, version_id=version_id)
-    if version.state != NoticeState.draft.value:
-        raise Conflict(f"notice version {version_id} is {version.state}; only a draft can be submitted")
-    version.state, version.submitted_by, version.submitted_at = NoticeState.submitted.value, actor, clock.now()
+    approval.submit(version, name=f"notice version {version_id}", actor=actor, now=clock.now())
     session.add(version)
     _audit(session, clock=clock, actor=actor, version=version, action="notice.submitted", before={"state": "draft"})
     incidents.add_timeline(session, clock=clock, incident_id=version.incident_id, actor=actor, kind="notice",
@@ -307,10 +306,9 @@ def approve(session: Session, *, clock: Clock, actor: str, version_id: int, draf
     drafted or submitted it), ``NotFound``.
     """
     version = get_version(session, version_id=version_id)
-    if version.state != NoticeState.submitted.value:
-        raise Conflict(f"notice version {version_id} is {version.state}; only a submitted version can be approved")
-    if actor in (version.drafted_by, version.submitted_by):
-        raise Forbidden("a notice must be approved by someone other than its drafter and submitter (four eyes)")
+    approval.check_approver(version, name=f"notice version {version_id}", noun="version", actor=actor,
+                            refusal="a notice must be approved by someone other than its drafter and submitter "
+                                    "(four eyes)")
     checks = recheck(version, drafting=drafting)
     if not checks["ok"]:
         raise Conflict(f"notice version {version_id} cannot be approved: " + "; ".join(checks["blocking"]),

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
+from app.approval import FourEyes
 from app.db import UTCDateTime
 
 
@@ -37,7 +38,7 @@ class Phase(StrEnum):
     final = "final"
 
 
-class RegulatorReport(SQLModel, table=True):
+class RegulatorReport(FourEyes, table=True):
     """One report version. ``content``: the report type's content model as JSON (``app.reports.regimes``);
     ``extras``: the regime extras as given (before defaults); ``diff``: changes from the previous number
     (``app.reports.content.diff`` shape); ``due_at``: copied from the regime's regulator obligation (initial
@@ -52,20 +53,12 @@ class RegulatorReport(SQLModel, table=True):
     report_type: str = Field(max_length=40)
     phase: str = Field(max_length=20)
     number: int
-    state: str = Field(max_length=20, index=True)
     content: dict[str, Any] = Field(sa_type=JSON)
     extras: dict[str, Any] = Field(sa_type=JSON)
     diff: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     content_sha256: str = Field(max_length=64)
     reason_for_delay: str | None = Field(default=None, sa_type=Text)
     due_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    drafted_by: str = Field(max_length=200)
-    drafted_at: dt.datetime = Field(sa_type=UTCDateTime)
-    submitted_by: str | None = Field(default=None, max_length=200)
-    submitted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    approved_by: str | None = Field(default=None, max_length=200)
-    approved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
-    superseded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def label(self) -> str:

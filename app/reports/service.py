@@ -22,9 +22,10 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, col, select
 
+from app import approval
 from app.audit import service as audit
 from app.clock import Clock
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.reports import content as builder
 from app.reports.models import Phase, RegulatorReport, ReportState
@@ -145,9 +146,7 @@ def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, regim
 def submit(session: Session, *, clock: Clock, actor: str, report_id: int) -> RegulatorReport:
     """Submit a draft for approval; commits. ``Conflict`` unless it is a draft; ``NotFound``."""
     report = get(session, report_id=report_id)
-    if report.state != ReportState.draft.value:
-        raise Conflict(f"report {report_id} is {report.state}; only a draft can be submitted")
-    report.state, report.submitted_by, report.submitted_at = ReportState.submitted.value, actor, clock.now()
+    approval.submit(report, name=f"report {report_id}", actor=actor, now=clock.now())
     session.add(report)
     _record(session, clock=clock, actor=actor, report=report, action="report.submitted", before={"state": "draft"},
             text=f"Regulator report submitted for approval: {report.label}")
@@ -163,10 +162,9 @@ def approve(session: Session, *, clock: Clock, actor: str, report_id: int,
     ``Forbidden`` (the approver drafted or submitted it), ``InvalidInput`` (late without a reason).
     """
     report = get(session, report_id=report_id)
-    if report.state != ReportState.submitted.value:
-        raise Conflict(f"report {report_id} is {report.state}; only a submitted report can be approved")
-    if actor in (report.drafted_by, report.submitted_by):
-        raise Forbidden("a report must be approved by a privacy officer other than its drafter and submitter")
+    approval.check_approver(report, name=f"report {report_id}", noun="report", actor=actor,
+                            refusal="a report must be approved by a privacy officer other than its drafter and "
+                                    "submitter")
     now = clock.now()
     reason = report.reason_for_delay or (reason_for_delay or "").strip() or None
     _late_check(due_at=report.due_at, now=now, reason=reason, regime=report.regime)
