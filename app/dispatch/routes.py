@@ -9,7 +9,7 @@ outbox viewer (full messages with contact data of the rehearsal) ``RESPOND``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -33,6 +33,7 @@ from app.openapi import document
 webhooks = Blueprint("dispatch_webhooks", __name__)
 api = Blueprint("dispatch_api", __name__, url_prefix="/api/incidents/<int:incident_id>/dispatch")
 ui = Blueprint("dispatch_ui", __name__)
+T = TypeVar("T")
 
 
 def _app() -> Flask:
@@ -54,18 +55,25 @@ def _twilio_token() -> str | None:
     return settings_for(_app()).channels.get("TWILIO_AUTH_TOKEN") or None
 
 
-def _receipt(parse: Callable[[str, Mapping[str, str], str | None, str], ReceiptUpdate]) -> Response:
-    """Verify and apply one Twilio status callback with ``parse(url, form, signature, token)``: 404 without
-    Twilio settings, 403 for a bad signature (nothing changes), 400 malformed, else 204."""
+def _verified(parse: Callable[[str, Mapping[str, str], str | None, str], T]) -> T | Response:
+    """``parse(url, form, signature, token)`` of a Twilio webhook, or the error response: 404 without Twilio
+    settings, 403 for a bad signature (nothing changes), 400 malformed."""
     token = _twilio_token()
     if not token:
         return Response("Twilio is not configured", status=404)
     try:
-        receipt = parse(_signed_url(), request.form, request.headers.get("X-Twilio-Signature"), token)
+        return parse(_signed_url(), request.form, request.headers.get("X-Twilio-Signature"), token)
     except ForgedCallback:
         return Response("signature does not match", status=403)
     except MalformedCallback as exc:
         return Response(str(exc), status=400)
+
+
+def _receipt(parse: Callable[[str, Mapping[str, str], str | None, str], ReceiptUpdate]) -> Response:
+    """Verify (``_verified``) and apply one Twilio status callback; 204 when applied."""
+    receipt = _verified(parse)
+    if isinstance(receipt, Response):
+        return receipt
     apply_receipt(get_session(), receipt=receipt, policy=policy_for(_app()), now=_clock().now())
     return Response(status=204)
 
@@ -77,15 +85,11 @@ def twilio_status() -> Response:
 
 
 def _voice_request() -> tuple[dict[str, str], int] | Response:
-    """The verified form and our delivery id (``?ref=``) of a voice webhook, or the error response (404
-    without Twilio settings, 403 for a bad signature, 400 without a numeric ref)."""
-    token = _twilio_token()
-    if not token:
-        return Response("Twilio is not configured", status=404)
-    try:
-        params = verified_params(_signed_url(), request.form, request.headers.get("X-Twilio-Signature"), token)
-    except ForgedCallback:
-        return Response("signature does not match", status=403)
+    """The verified form and our delivery id (``?ref=``) of a voice webhook, or the error response
+    (``_verified``'s, or 400 without a numeric ref)."""
+    params = _verified(verified_params)
+    if isinstance(params, Response):
+        return params
     ref = request.args.get("ref", "")
     return (params, int(ref)) if ref.isdigit() else Response("missing ref", status=400)
 
