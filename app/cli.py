@@ -6,7 +6,7 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
@@ -26,7 +26,7 @@ def _clock() -> Any:
     return current_app.extensions["clock"]
 
 
-def fail(exc: BreachNotifyError) -> None:
+def fail(exc: BreachNotifyError) -> NoReturn:
     """Print a domain error to stderr and exit 2."""
     click.echo(f"error: {exc.message}", err=True)
     for detail in exc.details:

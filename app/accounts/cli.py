@@ -30,7 +30,6 @@ def create(email: str, role: str, token: bool) -> None:
                                   actor=cli_actor(), with_token=token)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"created {new.user.email} ({new.user.role})")
     click.echo(f"password: {new.password}")
     if new.token:

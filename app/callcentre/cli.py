@@ -32,7 +32,6 @@ def kit_command(incident_id: int, out_dir: Path, locales: tuple[str, ...], pdf: 
         kit = kit_facts(db.get_session(), incident_id=incident_id)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     if kit.draft:
         click.secho("WARNING: no approved notice yet; the kit is marked DRAFT", fg="red", err=True)
     written = write_kit(kit, out_dir=out_dir, today=current_app.extensions["clock"].now().date(),

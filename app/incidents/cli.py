@@ -30,7 +30,6 @@ def create(path: Path) -> None:
                                        data=read_document(path), playbooks=current_app.extensions["playbooks"])
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"incident {incident.id} filed: {incident.title}")
 
 
@@ -53,7 +52,6 @@ def show(incident_id: int) -> None:
         incident = service.get(session, incident_id=incident_id)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     entries = [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "text": e.text}
                for e in service.timeline(session, incident_id=incident_id)]
     click.echo(json.dumps({**service.to_json(incident), "timeline": entries}, indent=2, ensure_ascii=False))

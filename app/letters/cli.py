@@ -31,7 +31,6 @@ def batch_command(incident_id: int) -> None:
         outcome = flows.batch(app, db.get_session(), actor=cli_actor(), incident_id=incident_id)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     for delivery_id, reason in outcome.failed.items():
         click.echo(f"letter {delivery_id} not printable: {reason}", err=True)
     if outcome.error:
@@ -71,6 +70,5 @@ def returns_command(incident_id: int, path: Path) -> None:
                                text=path.read_text(encoding="utf-8-sig"))
     except BreachNotifyError as exc:
         fail(exc)
-        return
     moved = ", ".join(f"{n} to {k}" for k, n in sorted(report.moved_to.items()))
     click.echo(f"{report.returned} letters returned; people moved: {moved}")

@@ -52,7 +52,6 @@ def draft_command(incident_id: int, regime: str, phase: str, extras_file: Path |
                                reason_for_delay=reason_for_delay)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"report {report.id}: {report.label} drafted ({len(report.diff)} changes from the previous version)")
 
 
@@ -66,7 +65,6 @@ def submit_command(report_id: int) -> None:
                                 report_id=report_id)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"report {report.id}: submitted")
 
 
@@ -88,7 +86,6 @@ def approve_command(report_id: int, email: str, reason_for_delay: str | None) ->
                                  reason_for_delay=reason_for_delay)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"report {report.id}: approved by {email}")
 
 
@@ -124,7 +121,6 @@ def bundle_command(report_id: int, out_dir: Path) -> None:
                                 instance=instance)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / bundles.file_name(bundle)
     shutil.copyfile(instance / bundle.path, target)

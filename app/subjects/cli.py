@@ -53,7 +53,6 @@ def _run_import(path: Path, incident_id: int | None, mapping: Path | None, defau
                                incident_id=incident_id, playbooks=app.extensions["playbooks"])
         except BreachNotifyError as exc:
             fail(exc)
-            return
     _print(summary.as_dict() | {"warnings_detail": "see rejects_file"}, fmt)
 
 

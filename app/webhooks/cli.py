@@ -43,7 +43,6 @@ def add(url: str, events: str, description: str, secret: str | None) -> None:
                                     policy=settings_for(_app()).policy)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"subscription {sub.id}: {sub.url} ({', '.join(sub.events)})")
     click.echo(f"secret: {shown}")
 
@@ -62,7 +61,6 @@ def _set_active(subscription_id: int, active: bool) -> None:
                        subscription_id=subscription_id, data={"active": active}, policy=settings_for(_app()).policy)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     click.echo(f"subscription {subscription_id} {'resumed' if active else 'paused'}")
 
 
@@ -92,7 +90,6 @@ def log_command(subscription_id: int, limit: int) -> None:
         rows = service.deliveries(get_session(), subscription_id=subscription_id, limit=limit)
     except BreachNotifyError as exc:
         fail(exc)
-        return
     for row in rows:
         click.echo(json.dumps(row.model_dump(mode="json")))
 
