@@ -12,9 +12,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlmodel import Session, col
 
+from app import db
 from app.channels.base import ReceiptUpdate, SendResult
 from app.dispatch.models import (
     DELIVERED,
@@ -168,6 +169,7 @@ def _early_receipt(session: Session, delivery: Delivery, *, provider_id: str | N
 
 
 FINAL_RECEIPTS = ("receipt:delivered", "receipt:failed_permanent", "receipt:failed_temporary")
+_EARLY_SQL = "SELECT DISTINCT delivery_id FROM delivery_attempt WHERE outcome IN ({}) AND delivery_id IN ({})"
 
 
 def _apply_final(session: Session, delivery: Delivery, state: str, detail: str, *, dead: bool, policy: Policy,
@@ -231,6 +233,7 @@ class Accepted:
 
 
 _TABLE: Table = Delivery.__table__  # type: ignore[attr-defined]
+_ATTEMPTS: Table = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 _ACCEPT = (update(_TABLE)
            .where(_TABLE.c.id == bindparam("b_id"),
                   or_((_TABLE.c.state == SENDING) & (_TABLE.c.claimed_by == bindparam("b_worker")),
@@ -247,13 +250,13 @@ def accept_rows(conn: Connection, *, items: Sequence[Accepted], worker: str) -> 
     """Write the attempts of ``items`` and move their deliveries (two Core statements, each executed for all
     items) in the caller's transaction; returns the delivery ids that moved (an acceptance also lands on a
     delivery the sweeper had re-queued meanwhile; one whose claim moved on otherwise is logged and left)."""
-    conn.execute(insert(DeliveryAttempt), [
+    db.executemany(conn, _ATTEMPTS, [
         {"delivery_id": a.delivery_id, "at": a.at, "worker": worker, "outcome": a.result.outcome,
          "provider_id": a.result.provider_id, "provider_status": a.result.provider_status} for a in items])
-    changed = conn.execute(_ACCEPT, [
+    changed = db.executemany(conn, _ACCEPT, [
         {"b_id": a.delivery_id, "b_worker": worker, "b_state": SENT if a.awaits_receipt else DELIVERED,
          "b_provider_id": a.result.provider_id, "b_provider_status": a.result.provider_status, "b_at": a.at,
-         "b_awaits": a.awaits_receipt, "b_done": None if a.awaits_receipt else a.at} for a in items]).rowcount
+         "b_awaits": a.awaits_receipt, "b_done": None if a.awaits_receipt else a.at} for a in items])
     moved = {a.delivery_id for a in items}
     if changed != len(items):  # some claim moved on (or the driver gives no total): ask which rows landed
         landed = {row[0]: row[1] for row in conn.execute(select(col(Delivery.id), col(Delivery.sent_at))
@@ -265,21 +268,35 @@ def accept_rows(conn: Connection, *, items: Sequence[Accepted], worker: str) -> 
     return moved
 
 
+def early_receipts(conn: Connection, *, items: Sequence[Accepted], moved: set[int]) -> list[int]:
+    """Delivery ids among ``moved`` acceptances awaiting a receipt whose final receipt already arrived (it
+    overtook the acceptance's commit and was kept as an attempt row); one query, none when nothing awaits."""
+    waiting = [a.delivery_id for a in items if a.awaits_receipt and a.delivery_id in moved]
+    if not waiting:
+        return []
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    # driver SQL with placeholders only: no statement compile per group commit
+    sql = _EARLY_SQL.format(", ".join([mark] * len(FINAL_RECEIPTS)), ", ".join([mark] * len(waiting)))
+    return [int(row[0]) for row in conn.exec_driver_sql(sql, (*FINAL_RECEIPTS, *waiting))]
+
+
+def apply_early_receipts(session: Session, *, items: Sequence[Accepted], early: Sequence[int],
+                         policy: Policy) -> None:
+    """Apply the overtaking receipts of ``early`` (from :func:`early_receipts`) in ``session``; no commit."""
+    sent_as = {a.delivery_id: a.result.provider_id for a in items}
+    for delivery_id in early:
+        delivery = session.get(Delivery, delivery_id, populate_existing=True)  # after the Core update
+        if delivery is not None:
+            _early_receipt(session, delivery, provider_id=sent_as[delivery_id], policy=policy, now=items[-1].at)
+
+
 def record_accepted(session: Session, *, items: Sequence[Accepted], worker: str, policy: Policy) -> int:
     """Record several acceptances in one transaction (``accept_rows``, then any final receipt that overtook
     an acceptance awaiting one); commits. Returns how many deliveries moved."""
     if not items:
         return 0
-    moved = accept_rows(session.connection(), items=items, worker=worker)
-    waiting = [a.delivery_id for a in items if a.awaits_receipt and a.delivery_id in moved]
-    if waiting:
-        early = session.execute(select(col(DeliveryAttempt.delivery_id)).where(
-            col(DeliveryAttempt.delivery_id).in_(waiting), col(DeliveryAttempt.outcome).in_(FINAL_RECEIPTS))
-            .distinct()).scalars().all()
-        sent_as = {a.delivery_id: a.result.provider_id for a in items}
-        for delivery_id in early:
-            delivery = session.get(Delivery, delivery_id, populate_existing=True)  # after the Core update
-            if delivery is not None:
-                _early_receipt(session, delivery, provider_id=sent_as[delivery_id], policy=policy, now=items[-1].at)
+    conn = session.connection()
+    moved = accept_rows(conn, items=items, worker=worker)
+    apply_early_receipts(session, items=items, early=early_receipts(conn, items=items, moved=moved), policy=policy)
     session.commit()
     return len(moved)

@@ -18,7 +18,7 @@ import threading
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
-from app.dispatch.outcomes import Accepted, Policy, accept_rows, record_accepted
+from app.dispatch.outcomes import Accepted, Policy, accept_rows, apply_early_receipts, early_receipts
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 500
@@ -103,12 +103,13 @@ class Recorder:
         try:
             conn = conn if conn is not None else self._engine.connect()
             items = [item for item, _ in group]
-            if any(item.awaits_receipt for item in items):  # a receipt may have overtaken: the full path
-                with Session(bind=conn, expire_on_commit=False) as session:
-                    record_accepted(session, items=items, worker=self._worker, policy=self._policy)
-            else:
-                with conn.begin():
-                    accept_rows(conn, items=items, worker=self._worker)
+            with conn.begin():
+                moved = accept_rows(conn, items=items, worker=self._worker)
+                early = early_receipts(conn, items=items, moved=moved)
+                if early:  # a receipt overtook an acceptance: apply it (ORM) in the same transaction
+                    with Session(bind=conn, expire_on_commit=False) as session:
+                        apply_early_receipts(session, items=items, early=early, policy=self._policy)
+                        session.flush()
             self.transactions += 1
             return conn
         except Exception:

@@ -2,7 +2,8 @@
 
 * ids: PostgreSQL draws them from the table's sequence in one query; SQLite takes the ones after
   ``max(id)`` (the import's write transaction holds SQLite's write lock, so nobody else can insert).
-* rows: PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg), SQLite a DB-API ``executemany``.
+* rows: PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg), SQLite a DB-API ``executemany``
+  (:func:`app.db.executemany`).
 * look-ups: PostgreSQL binds one array (``digest = ANY(:digests)``), so the statement text stays short and
   psycopg parses it once; SQLite binds an ``IN`` list of at most 500 values.
 * statistics: the import writes every row in one transaction, which autovacuum cannot see, so on a new or
@@ -23,9 +24,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
+
+from app import db
 
 if TYPE_CHECKING:
     import psycopg
@@ -63,7 +66,7 @@ def write_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
                 if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
     rows = [{**row, **defaults} for row in rows] if defaults else rows
     if not is_postgres(session):
-        _executemany(session, table, rows)
+        db.executemany(session.connection(), table, rows)
         return
     names = list(rows[0])
     as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
@@ -71,20 +74,6 @@ def write_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
-
-
-def _executemany(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """DB-API ``executemany`` with SQLAlchemy's own bind processors applied per column (JSON, UTC
-    timestamps, booleans), without its per-row statement machinery."""
-    connection = session.connection()
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or ())
-    processors = [table.c[name].type.bind_processor(connection.dialect) for name in names]
-    values = [[row[name] if process is None else process(row[name])
-               for name, process in zip(names, processors, strict=True)] for row in rows]
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    raw.cursor().executemany(str(compiled), values)
 
 
 def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
