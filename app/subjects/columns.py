@@ -1,8 +1,11 @@
 """Canonical subject-file columns and header matching.
 
 Header matching ignores case, spaces, ``-`` and ``_`` and knows the usual synonyms (``E-Mail``,
-``Mobile``, ``ZIP``, ``Postcode``, ``State``, ``Province``...). A mapping file
+``Mobile``, ``ZIP``, ``Postcode``, ``State``, ``Province``, ``First Name``, ``Surname``...). A mapping file
 (``{canonical: source_header}``, JSON or YAML) overrides the automatic match.
+
+A name given in parts (``given_name``, ``middle_name``, ``family_name``) becomes the subject's
+``full_name`` when the row has none (see :func:`app.subjects.normalise.normalise_row`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from app.subjects.errors import SubjectFileError
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "external_id",
     "full_name",
+    "given_name",
+    "middle_name",
+    "family_name",
     "email",
     "phone",
     "push_subscription",
@@ -39,12 +45,19 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 CONTACT_COLUMNS: frozenset[str] = frozenset({"email", "phone", "push_subscription", "address_line1"})
 """A file must have at least one of these, or it is rejected up front."""
 
+NAME_PART_COLUMNS: tuple[str, ...] = ("given_name", "middle_name", "family_name")
+"""Parts of a person's name, in the order they are joined into ``full_name`` when a row has none."""
+
 TEXT_ONLY_COLUMNS: frozenset[str] = frozenset({"phone", "postal_code", "external_id"})
 """Columns that are always text: leading zeros are kept, nothing is read as a number."""
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "external_id": ("id", "externalid", "customerid", "customernumber", "userid", "subjectid", "recordid"),
     "full_name": ("name", "fullname", "displayname", "customername", "contactname"),
+    "given_name": ("givenname", "givennames", "firstname", "firstnames", "fname", "forename", "forenames",
+                   "vorname"),
+    "middle_name": ("middlename", "middlenames", "middleinitial", "middleinitials"),
+    "family_name": ("familyname", "lastname", "lname", "surname", "surnames", "nachname"),
     "email": ("email", "e-mail", "emailaddress", "mail", "emailadresse"),
     "phone": ("phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "cell", "cellphone",
               "telephone", "tel", "msisdn", "sms"),

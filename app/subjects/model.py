@@ -141,7 +141,8 @@ class NormalisedRow:
     Attributes:
         line: physical line where the record starts.
         external_id, source_system: identifiers as given (stripped), or None.
-        full_name: whitespace-collapsed, NFC; None if absent.
+        full_name: whitespace-collapsed, NFC; joined from given, middle and family name when the
+            record has no full name; None if absent.
         email: email-validator's normalised form (local part as given, domain lower-case).
         phone: E.164 (``+4915123456789``).
         push_subscription: compact JSON with sorted keys (endpoint, keys.p256dh, keys.auth).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from app.subjects.columns import NAME_PART_COLUMNS
 from app.subjects.fields import (
     Checked,
     check_categories,
@@ -43,6 +44,9 @@ class _Issues(list[Issue]):
 def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
     """Check and normalise one record.
 
+    A row without a (non-blank) ``full_name`` gets one joined from its name parts: given, middle
+    and family name, single-spaced; a row with ``full_name`` keeps it and its parts are ignored.
+
     Args:
         raw: the record as read (canonical column -> text).
         default_country: ISO alpha-2 (or a country name) used to read national-format phone
@@ -64,7 +68,7 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
         line=raw.line,
         external_id=_external_id(text.get("external_id"), issues),
         source_system=text.get("source_system"),
-        full_name=text.get("full_name"),
+        full_name=text.get("full_name") or _joined_name(text),
         email=_checked("email", text.get("email"), check_email, issues),
         phone=phone,
         push_subscription=_checked("push_subscription", text.get("push_subscription"),
@@ -93,6 +97,11 @@ def _with_issues(row: NormalisedRow, issues: list[Issue]) -> NormalisedRow:
     return NormalisedRow(row.line, row.external_id, row.source_system, row.full_name, row.email, row.phone,
                          row.push_subscription, row.address, row.preferred_language, row.data_categories,
                          row.jurisdiction, tuple(issues))
+
+
+def _joined_name(text: dict[str, str | None]) -> str | None:
+    """``given middle family`` from the parts present (each already whitespace-collapsed), or None."""
+    return " ".join(part for column in NAME_PART_COLUMNS if (part := text.get(column))) or None
 
 
 def _checked(column: str, value: str | None, check: Callable[[str], Checked], issues: _Issues) -> str | None:
