@@ -30,6 +30,7 @@ from email.message import EmailMessage
 from typing import Literal
 
 from app.channels.base import EmailOutbound, OutboundMessage, SendResult, WrongMessageKind, redact
+from app.notices.email_build import wire_bytes
 
 log = logging.getLogger(__name__)
 
@@ -230,4 +231,4 @@ def _wire_bytes(message: EmailMessage) -> bytes:
         message = copy.copy(message)
         del message["Bcc"]
         del message["Resent-Bcc"]
-    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    return wire_bytes(message)

@@ -3,17 +3,20 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import re
 from email.message import EmailMessage
 
 import pytest
 
 from app.notices.email_build import (
+    POLICY,
     Attachment,
     HeaderInjectionError,
     InvalidAddressError,
     Mailbox,
     build_email,
     message_id,
+    wire_bytes,
 )
 
 SENDER = Mailbox("Zoë Müller-Łukasiewicz, Datenschutz", "privacy@acme.example")
@@ -120,3 +123,34 @@ def test_attachment_date_and_no_reply_to() -> None:
     assert attachments[0].get_content() == b"%PDF-1.7 test"
     with pytest.raises(ValueError):
         build(sent_at=dt.datetime(2026, 3, 20, 9, 30))
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"text": "Zeile mit CR\r\nund nur CR\rund LF\n" + "x" * 300 + " \t\n", "html": "<p>é" * 400 + "</p>"},
+    {"attachments": [Attachment("letter.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 40)]},
+    {"text": "--=_0123456789abcdef\n", "sent_at": dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)},
+])
+def test_wire_bytes_are_the_stdlib_flattening_with_a_safe_boundary(changes: dict[str, object]) -> None:
+    msg = build(**changes)
+    wire = wire_bytes(msg)  # picks the boundaries (stored on the message, as the stdlib generator does)
+    assert wire == msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))  # same bytes, same boundaries
+    boundary = msg.get_boundary()
+    assert boundary is not None and re.fullmatch(r"=_[0-9a-f]{32}", boundary)
+    assert b"\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")  # CRLF only
+    parsed = email.message_from_bytes(wire, policy=email.policy.default)
+    assert content(parsed.get_body(("plain",))) == content(build(**changes).get_body(("plain",)))
+    assert parsed.get_content_type() == ("multipart/mixed" if "attachments" in changes else "multipart/alternative")
+    assert len(list(parsed.iter_parts())) == 2
+    for item in changes.get("attachments", []):  # type: ignore[attr-defined]
+        assert next(parsed.iter_attachments()).get_content() == item.content
+
+
+def test_wire_boundary_falls_back_to_the_stdlib_scan_on_a_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+    msg = EmailMessage(policy=POLICY)  # a 7bit body may hold any line; ours are quoted-printable
+    msg.set_content("--=_" + "ab" * 16 + "\n", subtype="plain", charset="utf-8", cte="7bit")
+    msg.add_alternative("<p>x</p>", subtype="html")
+    monkeypatch.setattr("app.notices.email_build.secrets.token_hex", lambda n: "ab" * n)
+    wire = wire_bytes(msg)
+    assert msg.get_boundary() != "=_" + "ab" * 16
+    assert b"--=_" + b"ab" * 16 + b"\r\n" in wire  # the body line is kept, under another boundary
