@@ -70,6 +70,13 @@ class Forbidden(BreachNotifyError):
     code = "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """Signed in with a one-time password: the user must set their own before anything else (403; pages
+    redirect to the change-password form)."""
+
+    code = "password_change_required"
+
+
 class PayloadTooLarge(BreachNotifyError):
     """The request body is larger than the configured limit."""
 

@@ -65,7 +65,8 @@ api_doc = SpecTree(
     naming_strategy=lambda model: model.__name__, nested_naming_strategy=lambda _parent, child: child,
     title="breach-notify API", version="1",
     description="Incidents, data subjects, obligations, notices, dispatch and regulator reports. "
-                "Authenticate with `Authorization: Bearer <token>` (`breach-notify users create --token`). "
+                "Authenticate with `Authorization: Bearer <token>` (`breach-notify users create --token`, or "
+                "`breach-notify users token EMAIL` for an existing user). "
                 "Errors are JSON `{error, message, details}`.",
     security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer"))],
     security={"bearer": []},

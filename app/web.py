@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
 from app import db
-from app.errors import BreachNotifyError, NotMigrated, PayloadTooLarge, Unauthenticated
+from app.errors import BreachNotifyError, NotMigrated, PasswordChangeRequired, PayloadTooLarge, Unauthenticated
 
 UNGATED = ("/healthz", "/static/")
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32-bit on PostgreSQL
@@ -32,15 +32,19 @@ def register_converters(app: Flask) -> None:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def render_error(exc: BreachNotifyError) -> Any:
-    """JSON under ``/api``; a login redirect for an anonymous page visit; an HTML page otherwise."""
+    """JSON under ``/api`` (or when asked for JSON only, as the pages' scripts do); for a page visit a login
+    redirect when anonymous, the change-password form while a one-time password is in use, else an HTML
+    page."""
     if _wants_json():
         return jsonify(exc.to_dict()), exc.status
     if isinstance(exc, Unauthenticated):
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+    if isinstance(exc, PasswordChangeRequired):
+        return redirect(url_for("accounts.change_password"))
     return render_template("error.html", error=exc), exc.status
 
 

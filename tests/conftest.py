@@ -120,11 +120,14 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def make_user(session: Session, clock: FixedClock) -> Any:
-    """``make_user(role, email=None) -> accounts.NewUser`` with an API token."""
+    """``make_user(role, email=None, must_change_password=False) -> accounts.NewUser`` with an API token.
 
-    def make(role: str, email: str | None = None) -> accounts.NewUser:
+    Users are settled (their password need not be changed at sign-in) unless asked otherwise."""
+
+    def make(role: str, email: str | None = None, must_change_password: bool = False) -> accounts.NewUser:
         address = email or f"{role}-{uuid.uuid4().hex[:6]}@example.org"
-        return accounts.create_user(session, clock=clock, email=address, role=role, actor="test", with_token=True)
+        return accounts.create_user(session, clock=clock, email=address, role=role, actor="test", with_token=True,
+                                    must_change_password=must_change_password)
 
     return make
 

@@ -27,12 +27,24 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def sign_in(client: FlaskClient, email: str, password: str) -> Any:
+    """Post the real login form (with its CSRF token); returns the response."""
+    page = client.get("/login").get_data(as_text=True)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_from(page)})
+
+
 def login(client: FlaskClient, new_user: accounts.NewUser) -> None:
     """Sign in through the real login form."""
-    page = client.get("/login").get_data(as_text=True)
-    response = client.post("/login", data={"email": new_user.user.email, "password": new_user.password,
-                                           "csrf_token": csrf_from(page)})
+    response = sign_in(client, new_user.user.email, new_user.password)
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def change_password(client: FlaskClient, current: str, new: str, confirm: str | None = None) -> Any:
+    """Post the change-password form (with its CSRF token) as the signed-in user; returns the response."""
+    page = client.get("/account/password").get_data(as_text=True)
+    return client.post("/account/password", data={"current_password": current, "new_password": new,
+                                                   "confirm": new if confirm is None else confirm,
+                                                   "csrf_token": csrf_from(page)})
 
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlmodel import Session, func, select
 
 from app.incidents.models import Incident
-from tests.support import csrf_from, login
+from tests.support import change_password, csrf_from, login
 
 FORM = {
     "title": "Laptop stolen from car", "aware_at": "2026-03-01T18:30+01:00", "controller.name": "Clinic Ltd",
@@ -32,7 +32,8 @@ def test_cli_user_files_and_walks_an_incident(client: FlaskClient, runner: Flask
     page = client.get("/login").get_data(as_text=True)
     signed_in = client.post("/login", data={"email": "responder@example.org", "password": password,
                                             "csrf_token": csrf_from(page)})
-    assert signed_in.status_code == 302
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/account/password"
+    assert change_password(client, password, "a long passphrase of mine").status_code == 302
     created = _post(client, "/incidents/new", "/incidents/new", FORM)
     assert created.status_code == 302
     detail_url = created.headers["Location"]

@@ -3,7 +3,9 @@
 ``requires`` marks a view with the roles allowed to call it; the fitness test walks ``app.url_map`` and
 checks that every endpoint carries such a mark unless it is listed in ``PUBLIC_ENDPOINTS``.
 Routes under ``/api`` authenticate with ``Authorization: Bearer <token>`` only (no cookies, so no CSRF);
-pages authenticate with the Flask-Login session.
+pages authenticate with the Flask-Login session. A session user who signed in with a one-time password
+(``must_change_password``) may only change it or sign out until done (``PasswordChangeRequired``, 403;
+``app.web`` turns it into a redirect to the form for pages); tokens are unaffected.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from flask_login import current_user
 from app.accounts import service
 from app.accounts.models import STAFF_RANK, Role, User
 from app.db import get_session
-from app.errors import Forbidden, Unauthenticated
+from app.errors import Forbidden, PasswordChangeRequired, Unauthenticated
 
 F = TypeVar("F", bound=Callable[..., Any])
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"accounts.change_password", "accounts.logout"})
 
 PUBLIC_ENDPOINTS = frozenset({"static", "accounts.login", "health.healthz", "dispatch_webhooks.twilio_status",
                               "dispatch_webhooks.voice_answer", "dispatch_webhooks.voice_gather",
@@ -51,7 +54,11 @@ def _bearer_user() -> User | None:
 
 
 def authenticated_user() -> User:
-    """The caller: token user under ``/api``, session user elsewhere; raises ``Unauthenticated``."""
+    """The caller: token user under ``/api``, session user elsewhere.
+
+    Raises ``Unauthenticated`` (none, or disabled) or ``PasswordChangeRequired`` (a session user who must
+    still replace a one-time password, outside ``PASSWORD_CHANGE_ENDPOINTS``).
+    """
     if request.path.startswith("/api/"):
         user = _bearer_user()
     else:
@@ -59,6 +66,10 @@ def authenticated_user() -> User:
     if user is None or not user.active:
         raise Unauthenticated("sign in first" if not request.path.startswith("/api/") else
                               "missing or invalid API token (Authorization: Bearer ...)")
+    if (user.must_change_password and not request.path.startswith("/api/")
+            and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS):
+        raise PasswordChangeRequired("you signed in with a one-time password: set your own password first "
+                                     "(/account/password)")
     return user
 
 

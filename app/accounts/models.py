@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from enum import StrEnum
 
 from sqlmodel import Field, SQLModel
@@ -29,7 +30,12 @@ STAFF_RANK: dict[Role, int] = {Role.reporter: 1, Role.responder: 2, Role.privacy
 
 
 class User(SQLModel, table=True):
-    """A person who signs in. ``password_hash`` is an Argon2id hash; never the password."""
+    """A person who signs in. ``password_hash`` is an Argon2id hash; never the password.
+
+    ``must_change_password`` is set while the password is one printed by ``users create`` or
+    ``users reset-password``: the web UI then shows only the change-password form. A disabled user
+    (``active`` false) can neither sign in nor use an API token.
+    """
 
     __tablename__ = "user_account"
 
@@ -38,7 +44,9 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=30)
     password_hash: str = Field(max_length=200)
     active: bool = True
+    must_change_password: bool = False
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    last_login_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     # Flask-Login protocol
     @property
@@ -57,8 +65,14 @@ class User(SQLModel, table=True):
         return False
 
     def get_id(self) -> str:
-        """The session identifier (the numeric id as text)."""
-        return str(self.id)
+        """The session identifier: ``"<id>:<stamp>"``; the stamp changes with the password, so a password
+        change or reset ends every other session of this user (see ``accounts.service.load_user``)."""
+        return f"{self.id}:{self.session_stamp}"
+
+    @property
+    def session_stamp(self) -> str:
+        """16 hex characters derived from the password hash (not reversible to it)."""
+        return hashlib.sha256(f"session:{self.password_hash}".encode()).hexdigest()[:16]
 
     @property
     def actor(self) -> str:
