@@ -157,10 +157,7 @@ def executemany(conn: Connection, statement: Table | UpdateBase, rows: Sequence[
         if len(_MANY_CACHE) < 256:
             _MANY_CACHE[(statement, conn.dialect.name, keys)] = entry
     sql, params, positional = entry
-    if positional:
-        values: list[Any] = [tuple(_bound(row, p) for p in params) for row in rows]
-    else:
-        values = [{p[0]: _bound(row, p) for p in params} for row in rows]
+    values = _parameter_rows(rows, params, positional)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
@@ -171,12 +168,29 @@ def executemany(conn: Connection, statement: Table | UpdateBase, rows: Sequence[
         cursor.close()
 
 
-def _bound(row: Mapping[str, Any], param: tuple[str, Any, Any]) -> Any:
-    name, constant, process = param
-    if constant is not _FROM_ROW:
-        return constant
-    value = row[name]
-    return value if process is None else process(value)
+def _parameter_rows(rows: Sequence[Mapping[str, Any]], params: list[tuple[str, Any, Any]],
+                    positional: bool) -> list[Any]:
+    """Driver parameters per row. A processed value is reused while a column sees the same object again
+    (the import's one ``now``, ``True``, ``None``): processors are pure, and this is the hot loop."""
+    template = [constant for _, constant, _ in params]
+    slots = [(i, name, process) for i, (name, constant, process) in enumerate(params) if constant is _FROM_ROW]
+    seen: list[Any] = [_FROM_ROW] * len(params)
+    made: list[Any] = [None] * len(params)
+    names = [name for name, _, _ in params]
+    out: list[Any] = []
+    for row in rows:
+        values = template.copy()
+        for i, name, process in slots:
+            value = row[name]
+            if process is not None:
+                if value is seen[i]:
+                    value = made[i]
+                else:
+                    seen[i], value = value, process(value)
+                    made[i] = value
+            values[i] = value
+        out.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
+    return out
 
 
 def _compile_many(dialect: Dialect, statement: Table | UpdateBase,
@@ -191,7 +205,7 @@ def _compile_many(dialect: Dialect, statement: Table | UpdateBase,
     names = list(compiled.positiontup or ()) if compiled.positional else list(defaults)
     params = []
     for name in names:
-        process = compiled.binds[name].type.bind_processor(dialect)
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)  # as execute() does
         if name in keys:
             params.append((name, _FROM_ROW, process))
         else:

@@ -20,7 +20,7 @@ Nothing here commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +91,24 @@ def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable
         return
     for batch in batches(values, SQLITE_IN_BATCH):
         yield column.in_(batch)
+
+
+def driver_rows(session: Session, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
+    """Rows of the driver-level ``sql`` for every batch of ``values``, without a statement compile per batch.
+
+    ``sql`` holds ``{mark}`` for each parameter in ``fixed`` (in order, before the batch) and one
+    ``{match}`` after the tested column: ``= ANY(%s)`` with one array on PostgreSQL (see the module
+    docstring), ``IN (?, ...)`` on SQLite. Table and column names are the caller's constants, never input.
+    """
+    conn = session.connection()
+    if is_postgres(session):
+        text_ = sql.format(mark="%s", match="= ANY(%s)")
+        for batch in batches(values, ARRAY_BATCH):
+            yield from conn.exec_driver_sql(text_, (*fixed, list(batch)))
+        return
+    for batch in batches(values, SQLITE_IN_BATCH):
+        text_ = sql.format(mark="?", match=f"IN ({', '.join('?' * len(batch))})")
+        yield from conn.exec_driver_sql(text_, (*fixed, *batch))
 
 
 @dataclass

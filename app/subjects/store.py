@@ -78,11 +78,14 @@ def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
         by_kind.setdefault(kind, []).append(digest)
     found: dict[tuple[str, str], int] = {}
     for kind, digests in by_kind.items():
-        for match in bulk.in_batches(session, col(SubjectIdentifier.digest), digests):
-            rows = session.execute(select(col(SubjectIdentifier.subject_id), col(SubjectIdentifier.digest)).where(
-                col(SubjectIdentifier.kind) == kind, match))
-            found.update({(kind, digest): subject_id for subject_id, digest in rows})
+        rows = bulk.driver_rows(session, _LOOKUP_SQL, (kind,), digests)
+        found.update({(kind, digest): subject_id for subject_id, digest in rows})
     return found
+
+
+_LOOKUP_SQL = "SELECT subject_id, digest FROM subject_identifier WHERE kind = {mark} AND digest {match}"
+_OWNED_SQL = "SELECT subject_id, kind, digest FROM subject_identifier WHERE subject_id {match}"
+_LINKED_SQL = "SELECT subject_id FROM incident_subject WHERE incident_id = {mark} AND subject_id {match}"
 
 
 @dataclass
@@ -105,12 +108,7 @@ def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime)
 
 
 def _owned(session: Session, subject_ids: Sequence[int]) -> set[tuple[int, str, str]]:
-    owned: set[tuple[int, str, str]] = set()
-    for match in bulk.in_batches(session, col(SubjectIdentifier.subject_id), list(subject_ids)):
-        rows = session.execute(select(col(SubjectIdentifier.subject_id), col(SubjectIdentifier.kind),
-                                      col(SubjectIdentifier.digest)).where(match))
-        owned.update((sid, kind, digest) for sid, kind, digest in rows)
-    return owned
+    return {(sid, kind, digest) for sid, kind, digest in bulk.driver_rows(session, _OWNED_SQL, (), subject_ids)}
 
 
 FIELD_NAMES = ("full_name_enc", "preferred_language", "jurisdiction", "jurisdiction_source", "data_categories",
@@ -225,10 +223,7 @@ def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], adde
     """
     fresh = set(unlinked)
     wanted = sorted(set(subject_ids) - fresh)
-    have: set[int] = set()
-    for match in bulk.in_batches(session, col(IncidentSubject.subject_id), wanted):
-        have.update(session.execute(select(col(IncidentSubject.subject_id)).where(
-            col(IncidentSubject.incident_id) == incident_id, match)).scalars())
+    have = {row[0] for row in bulk.driver_rows(session, _LINKED_SQL, (incident_id,), wanted)}
     rows = [{"incident_id": incident_id, "subject_id": sid, "added_by": added_by, "added_at": now}
             for sid in sorted(fresh.union(wanted)) if sid not in have]
     bulk.write_rows(session, LINKS, rows)
