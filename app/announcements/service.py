@@ -27,6 +27,7 @@ from app.notices.models import NoticeVersion
 from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
 from app.subjects.models import DataSubject, IncidentSubject
+from app.wording import plural
 
 CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
 REMIND_BEFORE = dt.timedelta(days=7)
@@ -159,7 +160,7 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     session.add(notice)
     session.flush()
     _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.published",
-         text=f"Public notice published at /notices/{notice.slug} for {notice.stands_for} people"
+         text=f"Public notice published at /notices/{notice.slug} for {plural(notice.stands_for, 'person', 'people')}"
               + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else ""))
     session.commit()
     return notice

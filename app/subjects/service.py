@@ -28,6 +28,7 @@ from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
 from app.subjects.preparing import prepared_chunks
 from app.subjects.reading import open_subject_file
+from app.wording import plural
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int], None]
@@ -180,8 +181,10 @@ def _record(session: Session, *, clock: Clock, actor: str, run: SubjectImport) -
                  entity_id=run.id or 0, incident_id=run.incident_id, after={"file": run.filename, **counts})
     if run.incident_id is not None:
         incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor=actor, kind="subjects",
-                               text=f"Imported {run.filename}: {run.imported} new subjects, {run.linked} linked, "
-                                    f"{run.merged_duplicates} duplicates merged, {run.rejected} rows rejected")
+                               text=f"Imported {run.filename}: {plural(run.imported, 'new subject')}, "
+                                    f"{run.linked} linked, "
+                                    f"{plural(run.merged_duplicates, 'duplicate')} merged, "
+                                    f"{plural(run.rejected, 'row')} rejected")
 
 
 def jurisdiction_counts(session: Session, *, incident_id: int) -> dict[str, int]:
