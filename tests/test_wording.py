@@ -19,23 +19,14 @@ from app.playbooks.loader import load_playbooks
 from app.wording import plural
 from tests.notices.notices_sample import TEMPLATES, context
 from tests.notices.notices_workflow_sample import FACTS
-from tests.support import EXAMPLE_INCIDENT
+from tests.support import EXAMPLE_INCIDENT, HIPAA_CLINIC
 
 PLAYBOOKS = load_playbooks()
 NOW = dt.datetime(2026, 4, 2, tzinfo=dt.UTC)
-# A HIPAA clinic in New York (the playbook case of tests/playbooks/test_us_cases.py), one patient affected.
-NY_CLINIC: dict[str, Any] = {
-    "title": "Unencrypted laptop with patient records lost",
-    "aware_at": "2026-04-01T09:00:00-04:00",
-    "controller": {"name": "Example Clinic", "establishment": "US-NY", "sector": "health",
-                   "hipaa_covered_entity": True},
-    "cause": "loss",
-    "malicious": False,
-    "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": "unknown"},
-    "protection": {"encrypted": False, "medium": "electronic"},
-    "data_categories": ["name", "date_of_birth", "health", "insurance"],
-    "subjects": {"count": 600, "by_jurisdiction": {"US-NY": 600}},
-}
+# The clinic in New York, 600 patients there.
+NY_CLINIC: dict[str, Any] = {**HIPAA_CLINIC, "aware_at": "2026-04-01T09:00:00-04:00",
+                             "controller": {**HIPAA_CLINIC["controller"], "establishment": "US-NY"},
+                             "subjects": {"count": 600, "by_jurisdiction": {"US-NY": 600}}}
 
 
 def _assess(data: dict[str, Any]) -> Assessment:

@@ -99,10 +99,12 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 class _Evaluator:
     """Evaluates obligations on demand, so that clocks may start from other obligations' due times."""
 
-    def __init__(self, incident: IncidentFile, playbooks: Mapping[str, Playbook], counts: Mapping[str, int]):
+    def __init__(self, incident: IncidentFile, playbooks: Mapping[str, Playbook], counts: Mapping[str, int],
+                 imported: int | None = None):
         self.incident = incident
         self.counts = dict(counts)
-        self.total = max(incident.subjects.count, sum(self.counts.values()))
+        # the class size: as app.subjects.service.Affected.class_size once subjects are imported
+        self.total = max(incident.subjects.count, sum(self.counts.values()) if imported is None else imported)
         self.risk = assess_risk(incident, self.total)
         self.regimes: dict[str, _Regime] = {}
         for rid in sorted(playbooks):
@@ -293,16 +295,19 @@ def assess(
     playbooks: Mapping[str, Playbook],
     now: dt.datetime,
     jurisdiction_counts: Mapping[str, int] | None = None,
+    imported: int | None = None,
 ) -> Assessment:
     """Decide every notification obligation for ``incident``.
 
     ``jurisdiction_counts`` (resolved from imported subjects, ISO 3166 code -> people) replaces
-    ``incident.subjects.by_jurisdiction`` when given. ``now`` (aware) only sets each obligation's
+    ``incident.subjects.by_jurisdiction`` when given. ``imported`` (data subjects linked to the incident,
+    unknown jurisdictions included) counts in the total with the file's ``subjects.count`` (the larger wins),
+    instead of the sum of the jurisdiction counts. ``now`` (aware) only sets each obligation's
     ``state``. Raises ``ValueError`` for a naive ``now``.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     counts = incident.subjects.by_jurisdiction if jurisdiction_counts is None else jurisdiction_counts
-    evaluator = _Evaluator(incident, playbooks, counts)
+    evaluator = _Evaluator(incident, playbooks, counts, imported)
     obligations = tuple(dataclasses.replace(ob, state=_state(ob, now)) for ob in evaluator.obligations())
     return Assessment(enisa_severity(incident), evaluator.risk, obligations, now.astimezone(dt.UTC))
