@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from app import db
 from app.errors import BreachNotifyError
+from app.wording import plural
 
 
 def cli_actor() -> str:
@@ -80,10 +81,10 @@ def audit_verify() -> None:
 
     report = service.verify(db.get_session())
     if report.ok:
-        click.echo(f"audit chain ok: {report.checked} events")
+        click.echo(f"audit chain ok: {plural(report.checked, 'event')}")
         return
     click.echo(f"audit chain BROKEN at event seq={report.broken_seq} (id={report.broken_id}): {report.reason}; "
-               f"{report.checked} events before it are intact", err=True)
+               f"{plural(report.checked, 'event before it is', 'events before it are')} intact", err=True)
     sys.exit(1)
 
 

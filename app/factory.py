@@ -20,6 +20,7 @@ from app.ops.logs import configure_logging, register_request_logging
 from app.playbooks.loader import load_playbooks
 from app.security import configure_cookies, register_security_headers
 from app.web import register_converters, register_upload_limits
+from app.wording import plural
 
 ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     register_config_defaults(app)
     register_converters(app)
+    app.add_template_filter(plural, "plural")
     register_extensions(app)
     register_blueprints(app)
     register_handlers(app)

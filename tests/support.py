@@ -60,6 +60,22 @@ EXAMPLE_INCIDENT: dict[str, Any] = {
 }
 
 
+# A HIPAA covered clinic in California that lost an unencrypted laptop with patient records (the playbook
+# case of tests/playbooks/test_us_cases.py, smaller): the incident file estimates 4 patients.
+HIPAA_CLINIC: dict[str, Any] = {
+    "title": "Unencrypted laptop with patient records lost",
+    "aware_at": "2026-03-01T09:00:00-08:00",
+    "controller": {"name": "Example Clinic", "establishment": "US-CA", "sector": "health",
+                   "hipaa_covered_entity": True},
+    "cause": "loss",
+    "malicious": False,
+    "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": "unknown"},
+    "protection": {"encrypted": False, "medium": "electronic"},
+    "data_categories": ["name", "date_of_birth", "health", "insurance"],
+    "subjects": {"count": 4, "by_jurisdiction": {"US-CA": 4}},
+}
+
+
 def merge_rows(rows: list[Any], keys: Any) -> tuple[list[Any], int]:
     """The import's own in-chunk merge over normalised rows: encrypt and index each row
     (``store.prepare``), then ``store.merge_groups``; returns ``(prepared subjects, rows merged away)``."""

@@ -77,7 +77,7 @@ def test_any_incident_file_with_its_subjects(tmp_path: Path, database_url: str, 
     assert "## Beispiel GmbH" in (out / "summary.md").read_text()
     again = CliRunner().invoke(_standalone_commands()["scenario"], [
         "file", str(incident), str(people), "--out", str(tmp_path / "other"), "--database-url", database_url])
-    assert again.exit_code == 2 and "already holds 1 incidents" in again.output
+    assert again.exit_code == 2 and "already holds 1 incident;" in again.output
     assert not (tmp_path / "other" / "summary.json").exists()
 
 

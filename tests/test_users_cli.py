@@ -43,7 +43,7 @@ def test_list_shows_state_last_login_and_live_tokens_but_no_secrets(
     text = _run(runner, "list")
     assert text.exit_code == 0
     assert text.output.splitlines() == [
-        f"admin@example.org\tadmin\tactive\t{T0.isoformat()}\t2026-03-02T11:00:00+00:00\t1 tokens",
+        f"admin@example.org\tadmin\tactive\t{T0.isoformat()}\t2026-03-02T11:00:00+00:00\t1 token",
         f"rita@example.org\treporter\tdisabled (must change password)\t{T0.isoformat()}\t-\t2 tokens",
     ]
     listed = json.loads(_run(runner, "list", "--format", "json").output)["users"]

@@ -14,6 +14,7 @@ from app.accounts.models import Role
 from app.cli import cli_actor, fail
 from app.db import get_session
 from app.errors import BreachNotifyError
+from app.wording import plural
 
 ROLES = ", ".join(Role)
 
@@ -59,7 +60,7 @@ def list_users(fmt: str) -> None:
                                                             if row.must_change_password else "")
         last = row.last_login_at.isoformat() if row.last_login_at else "-"
         click.echo(f"{row.email}\t{row.role}\t{state}\t{row.created_at.isoformat()}\t{last}\t"
-                   f"{row.live_tokens} tokens")
+                   f"{plural(row.live_tokens, 'token')}")
 
 
 def _set_active(email: str, *, active: bool) -> None:

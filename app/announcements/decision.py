@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from app.playbooks.schema import Playbook, SubstituteNotice
+from app.wording import plural
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,14 @@ def _verdict(regime: str, rule: SubstituteNotice, counts: Counts) -> RegimeVerdi
                        f"or more" + ("" if required else ": use alternative written notice or telephone instead"))
     if rule.class_size_over is not None and counts.total > rule.class_size_over:
         allowed = True
-        reasons.append(f"{counts.total} people is more than {rule.class_size_over}")
+        reasons.append(f"{plural(counts.total, 'person', 'people')} is more than {rule.class_size_over}")
     if rule.cost_over is not None and counts.individual_cost > rule.cost_over:
         allowed = True
         reasons.append(f"estimated cost of individual notice ${counts.individual_cost:,.0f} is over "
                        f"${rule.cost_over:,.0f}")
     if insufficient and counts.unreachable > 0 and rule.unreachable_at_least is None:
         allowed = True
-        reasons.append(f"{counts.unreachable} people have insufficient contact information")
+        reasons.append(f"{plural(counts.unreachable, 'person has', 'people have')} insufficient contact information")
     if any("disproportionate" in w for w in rule.when) and counts.unreachable > 0:
         allowed = True
         reasons.append("individual communication to the unreachable people may involve disproportionate effort: "

@@ -26,7 +26,9 @@ from app.letters.costs import with_letter_cost
 from app.notices.models import NoticeVersion
 from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
+from app.subjects import service as subjects
 from app.subjects.models import DataSubject, IncidentSubject
+from app.wording import plural
 
 CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
 REMIND_BEFORE = dt.timedelta(days=7)
@@ -62,11 +64,9 @@ def individual_cost(session: Session, *, incident_id: int, unit_costs: Mapping[s
 
 
 def counts(session: Session, *, incident_id: int, unit_costs: Mapping[str, float]) -> Counts:
-    """The decision's inputs; before any import the incident file's estimate counts, with nobody unreachable."""
-    incident = incidents.get(session, incident_id=incident_id)
-    linked = int(session.execute(select(func.count()).select_from(IncidentSubject).where(
-        col(IncidentSubject.incident_id) == incident_id)).scalar_one())
-    total = max(linked, incident.subjects_count)
+    """The decision's inputs: ``total`` is ``subjects.affected(...).class_size`` (the larger of the people
+    imported and the incident file's estimate; before any import the estimate, with nobody unreachable)."""
+    total = subjects.affected(session, incident_id=incident_id).class_size
     return Counts(total, unreachable_count(session, incident_id=incident_id),
                   round(individual_cost(session, incident_id=incident_id, unit_costs=unit_costs), 2))
 
@@ -159,7 +159,7 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     session.add(notice)
     session.flush()
     _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.published",
-         text=f"Public notice published at /notices/{notice.slug} for {notice.stands_for} people"
+         text=f"Public notice published at /notices/{notice.slug} for {plural(notice.stands_for, 'person', 'people')}"
               + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else ""))
     session.commit()
     return notice

@@ -12,6 +12,7 @@ from app import db
 from app.callcentre.kit import LOCALES, kit_facts, write_kit
 from app.cli import fail
 from app.errors import BreachNotifyError
+from app.wording import plural
 
 
 @click.group("callcentre")
@@ -36,4 +37,4 @@ def kit_command(incident_id: int, out_dir: Path, locales: tuple[str, ...], pdf: 
         click.secho("WARNING: no approved notice yet; the kit is marked DRAFT", fg="red", err=True)
     written = write_kit(kit, out_dir=out_dir, today=current_app.extensions["clock"].now().date(),
                         locales=locales or LOCALES, pdf=pdf)
-    click.echo(f"{len(written)} files from {kit.source} written to {out_dir}")
+    click.echo(f"{plural(len(written), 'file')} from {kit.source} written to {out_dir}")

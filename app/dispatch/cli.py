@@ -20,6 +20,7 @@ from app.dispatch.progress import progress
 from app.dispatch.wiring import make_worker, run_request
 from app.dispatch.worker import WorkerOptions
 from app.errors import BreachNotifyError
+from app.wording import plural
 
 
 def _app() -> Flask:
@@ -33,7 +34,8 @@ def _clock() -> Any:
 def _echo_plan(doc: dict[str, Any]) -> None:
     for warning in doc["warnings"]:
         click.secho(warning, fg="red", bold=True, err=True)
-    click.echo(f"{doc['people']} people, regime {doc['regime']}, finish in about {doc['finish_seconds']:.0f} s")
+    click.echo(f"{plural(doc['people'], 'person', 'people')} to notify, regime {doc['regime']}, "
+               f"finish in about {doc['finish_seconds']:.0f} s")
     for channel, c in doc["channels"].items():
         takes = "unlimited rate" if c["seconds"] is None else f"{c['seconds']} s at {c['rate']}/s"
         click.echo(f"  {channel:6} {c['messages']:>7} first messages  {takes}")

@@ -29,6 +29,7 @@ from app.obligations.models import OPEN, ObligationRecord
 from app.subjects.models import DataSubject
 from app.subjects.service import iter_subject_ids
 from app.webhooks.jobs import emit_progress
+from app.wording import plural
 
 LIVE_RUN = ("running", "paused")
 
@@ -115,7 +116,8 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
                     firsts=firsts, default_locale=facts.default_locale)
     doc["already_sent"] = sum(skipped)
     if doc["already_sent"]:
-        doc["warnings"].append(f"{doc['already_sent']} people already have these notices from an earlier run; "
+        doc["warnings"].append(f"{plural(doc['already_sent'], 'person already has', 'people already have')} "
+                               "these notices from an earlier run; "
                                "this run leaves them out (a cancelled run's skipped deliveries count too)")
     return _with_quiet_hours(session, doc, callers=callers, window=request.quiet_hours, now=clock.now())
 
@@ -164,7 +166,7 @@ def _plan_doc(session: Session, *, clock: Clock, incident_id: int, regime: str, 
         channels[channel] = {"messages": messages, "rate": rate, "seconds": round(messages / rate, 1) if rate else None}
     finish = max((c["seconds"] or 0.0 for c in channels.values()), default=0.0)
     record = _deadline(session, incident_id)
-    warnings = [f"{n} people have no usable contact on any channel: substitute notice"
+    warnings = [f"{plural(n, 'person has', 'people have')} no usable contact on any channel: substitute notice"
                 for n in [firsts.get("unreachable", 0)] if n]
     beats = None
     if record is not None and record.due_at is not None:
@@ -201,8 +203,9 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
         raise Conflict(f"dispatch run {live.id} of incident {incident_id} is {live.state}; cancel it first")
     doc = plan(session, clock=clock, incident_id=incident_id, request=request)
     if doc["people"] == 0 and doc["already_sent"]:
-        raise Conflict(f"all {doc['already_sent']} people of incident {incident_id} already have these notices "
-                       "from an earlier run; import the people found since, or approve a new version to send again")
+        raise Conflict(f"everyone in incident {incident_id} ({plural(doc['already_sent'], 'person', 'people')}) "
+                       "already has these notices from an earlier run; import the people found since, or approve "
+                       "a new version to send again")
     regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=doc["regime"])
     now = clock.now()
     run = DispatchRun(incident_id=incident_id, state="running", regime=regime, channel_order=list(request.chain),
@@ -220,7 +223,8 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
                         "beats_deadline": doc["beats_deadline"]})
     incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="dispatch",
                            text=f"Dispatch run {run.id} started ({regime}, {' > '.join(run.channel_order)}): "
-                                f"{created} first deliveries, {pooled} people without any usable contact")
+                                f"{plural(created, 'first delivery', 'first deliveries')}, "
+                                f"{plural(pooled, 'person', 'people')} without any usable contact")
     emit_progress(session, clock=clock, run=run)
     session.commit()
     return run
@@ -265,7 +269,7 @@ def control(session: Session, *, clock: Clock, actor: str, run_id: int, action: 
                  after={"state": target, "skipped": skipped})
     incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor=actor, kind="dispatch",
                            text=f"Dispatch run {run_id} {target}"
-                           + (f": {skipped} deliveries skipped" if skipped else ""))
+                           + (f": {plural(skipped, 'delivery', 'deliveries')} skipped" if skipped else ""))
     session.flush()
     emit_progress(session, clock=clock, run=run, event_type="dispatch.completed" if target == "cancelled"
                   else "dispatch.progress")

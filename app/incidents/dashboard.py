@@ -1,10 +1,12 @@
 """The dashboard: every open incident with its status, severity band, next deadline (coloured by urgency)
 and how many people are affected, notified and unreachable.
 
-Definitions (also shown on the page): *affected* = imported data subjects linked to the incident, or the
-incident file's count before any import; *notified* = distinct people with at least one delivered notice
-(any run, any channel); *unreachable* = people in the newest run's substitute-notice pool (no channel reached
-them), or, before any run, people with no usable contact at all.
+Definitions (also shown on the page): *affected* = ``app.subjects.service.affected(...).people`` (imported
+data subjects linked to the incident, or the incident file's count before any import), the same number the
+incident workspace, the subjects page, the incident list and the reports show; *notified* = distinct people
+with at least one delivered notice (any run, any channel); *unreachable* =
+``app.announcements.service.unreachable_count`` (people without any usable contact, or left to the
+substitute notice by a dispatch run), the number the substitute-notice decision uses.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlmodel import Session, col
 
-from app.dispatch.models import DELIVERED, Delivery, DispatchRun, SubstitutePoolEntry
+from app.announcements.service import unreachable_count
+from app.dispatch.models import DELIVERED, Delivery, DispatchRun
 from app.incidents.lifecycle import Status
 from app.incidents.models import Incident
 from app.obligations import service as obligations
@@ -69,15 +72,6 @@ def _notified(session: Session, incident_id: int) -> int:
             col(DispatchRun.incident_id) == incident_id, col(Delivery.state) == DELIVERED)).scalar_one())
 
 
-def _pool(session: Session, incident_id: int) -> int | None:
-    run_id = session.execute(select(func.max(col(DispatchRun.id))).where(
-        col(DispatchRun.incident_id) == incident_id)).scalar_one()
-    if run_id is None:
-        return None
-    return int(session.execute(select(func.count()).select_from(SubstitutePoolEntry).where(
-        col(SubstitutePoolEntry.run_id) == run_id)).scalar_one())
-
-
 def row_for(session: Session, *, incident: Incident, now: dt.datetime) -> DashboardRow:
     """The dashboard row of one incident at ``now`` (aware UTC)."""
     incident_id = incident.id or 0
@@ -86,15 +80,13 @@ def row_for(session: Session, *, incident: Incident, now: dt.datetime) -> Dashbo
     dated = sorted((o for o in open_ if o.due_at is not None), key=lambda o: o.due_at or now)
     first = dated[0] if dated else None
     assessment = obligations.latest_assessment(session, incident_id=incident_id) or {}
-    reach = subjects.reach(session, incident_id=incident_id)
-    pool = _pool(session, incident_id)
     due = first.due_at if first else None
     return DashboardRow(
         incident=incident, band=(assessment.get("severity") or {}).get("band"), next_due=due,
         next_regime=first.regime if first else "", next_audience=first.audience if first else "",
         urgency=urgency(due, now), countdown=countdown(due, now), open_obligations=len(open_),
-        affected=reach.total or incident.subjects_count, notified=_notified(session, incident_id),
-        unreachable=reach.unreachable if pool is None else pool)
+        affected=subjects.affected(session, incident_id=incident_id).people,
+        notified=_notified(session, incident_id), unreachable=unreachable_count(session, incident_id=incident_id))
 
 
 def open_incidents(session: Session, *, now: dt.datetime) -> list[DashboardRow]:

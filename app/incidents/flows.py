@@ -34,10 +34,12 @@ def reassess(session: Session, *, clock: Clock, actor: str, incident_id: int, pl
              unit_costs: Mapping[str, float] | None = None) -> list[ObligationRecord]:
     """Re-decide obligations, then the substitute-notice question. Once subjects are linked, their resolved
     jurisdictions replace the file's estimate (``subjects.by_jurisdiction``), as the incident-file contract
-    says. ``unit_costs``: USD per message by channel (default ``DEFAULT_UNIT_COSTS``)."""
+    says, and the people imported count in the total (``subjects.affected``: the same class size as the
+    substitute-notice decision). ``unit_costs``: USD per message by channel (default ``DEFAULT_UNIT_COSTS``)."""
     counts = subjects.jurisdiction_counts(session, incident_id=incident_id) or None
+    imported = subjects.affected(session, incident_id=incident_id).imported or None
     records = obligations.refresh(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks,
-                                  jurisdiction_counts=counts)
+                                  jurisdiction_counts=counts, imported=imported)
     announcements.decide_for(session, clock=clock, actor=actor, incident_id=incident_id, playbooks=playbooks,
                              unit_costs=unit_costs or DEFAULT_UNIT_COSTS)
     return records

@@ -101,9 +101,12 @@ ui.add_app_template_global(dashboard.countdown, "deadline_countdown")
 @ui.get("/incidents")
 @requires(READ)
 def index() -> str:
-    """Incidents with status and age."""
-    rows = service.list_all(get_session(), status=request.args.get("status") or None)
-    return render_template("incidents/list.html", incidents=rows, now=_clock().now(), statuses=list(Status))
+    """Incidents with status, age and people affected (the dashboard's number)."""
+    session = get_session()
+    rows = service.list_all(session, status=request.args.get("status") or None)
+    affected = {i.id: subjects.affected(session, incident_id=i.id or 0) for i in rows}
+    return render_template("incidents/list.html", incidents=rows, affected=affected, now=_clock().now(),
+                           statuses=list(Status))
 
 
 def _form_page(values: dict[str, Any], errors: dict[str, str], incident: Any = None, status: int = 200
@@ -146,6 +149,7 @@ def show(incident_id: int) -> str:
                            obligations=obligations.for_incident(session, incident_id=incident_id),
                            assessment=obligations.latest_assessment(session, incident_id=incident_id),
                            reach=subjects.reach(session, incident_id=incident_id),
+                           affected=subjects.affected(session, incident_id=incident_id),
                            substitute=announcements.latest_decision(session, incident_id=incident_id),
                            public_notice=announcements.for_incident(session, incident_id=incident_id),
                            next_statuses=sorted(s.value for s in TRANSITIONS[Status(incident.status)]),

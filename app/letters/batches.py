@@ -41,6 +41,7 @@ from app.letters.models import LetterBatch, LetterBatchItem
 from app.notices.context import Recipient
 from app.notices.letters import html_to_pdf, letter_html
 from app.notices.models import NoticeVersion
+from app.wording import plural
 
 TOUCH_SECONDS = 30.0
 
@@ -195,8 +196,9 @@ def _record(session: Session, *, clock: Clock, actor: str, incident_id: int, ref
     audit.record(session, clock=clock, actor=actor, action="letters.batch_handed_over", entity="letter_batch",
                  entity_id=batch.id or 0, incident_id=incident_id, after=evidence)
     incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="dispatch",
-                           text=f"Letter batch {reference}: {batch.letters} letters, {batch.pages} pages handed "
-                                f"over to {batch.destination} (PDF SHA-256 {batch.pdf_sha256[:16]}...)")
+                           text=f"Letter batch {reference}: {plural(batch.letters, 'letter')}, "
+                                f"{plural(batch.pages, 'page')} handed over to {batch.destination} "
+                                f"(PDF SHA-256 {batch.pdf_sha256[:16]}...)")
     accepted = SendResult("accepted", provider_id=reference, provider_status="handed_over")
     record_accepted(session, items=[Accepted(letter.delivery_id, accepted, True, now) for letter in letters],
                     worker=worker, policy=policy)  # commits the batch, its items, audit and deliveries together

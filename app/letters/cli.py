@@ -14,6 +14,7 @@ from app.cli import cli_actor, fail
 from app.errors import BreachNotifyError
 from app.letters import flows
 from app.letters.batches import batches
+from app.wording import plural
 
 
 @click.group("letters")
@@ -40,7 +41,8 @@ def batch_command(incident_id: int) -> None:
         click.echo("no letters waiting")
         return
     b = outcome.batch
-    click.echo(f"batch {b.reference}: {b.letters} letters, {b.pages} pages, USD {b.cost:.2f} -> {b.destination}")
+    click.echo(f"batch {b.reference}: {plural(b.letters, 'letter')}, {plural(b.pages, 'page')}, "
+               f"USD {b.cost:.2f} -> {b.destination}")
     click.echo(f"  {b.pdf_name} sha256 {b.pdf_sha256}")
     click.echo(f"  {b.manifest_name} sha256 {b.manifest_sha256}")
 
@@ -52,9 +54,10 @@ def list_command(incident_id: int) -> None:
     """The incident's batches and how many letters wait."""
     session = db.get_session()
     counts = flows.letter_counts(session, incident_id=incident_id)
-    click.echo(f"{counts['waiting']} letters waiting, {counts['sent']} handed over")
+    click.echo(f"{plural(counts['waiting'], 'letter')} waiting, {counts['sent']} handed over")
     for b in batches(session, incident_id=incident_id):
-        click.echo(f"{b.reference}  {b.created_at:%Y-%m-%d %H:%M} UTC  {b.letters} letters  {b.pages} pages  "
+        click.echo(f"{b.reference}  {b.created_at:%Y-%m-%d %H:%M} UTC  {plural(b.letters, 'letter')}  "
+                   f"{plural(b.pages, 'page')}  "
                    f"USD {b.cost:.2f}  {b.destination}  pdf {b.pdf_sha256[:16]}")
 
 
@@ -71,4 +74,4 @@ def returns_command(incident_id: int, path: Path) -> None:
     except BreachNotifyError as exc:
         fail(exc)
     moved = ", ".join(f"{n} to {k}" for k, n in sorted(report.moved_to.items()))
-    click.echo(f"{report.returned} letters returned; people moved: {moved}")
+    click.echo(f"{plural(report.returned, 'letter')} returned; people moved: {moved}")

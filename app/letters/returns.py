@@ -25,6 +25,7 @@ from app.dispatch.models import SENT, Delivery, DeliveryAttempt, DispatchRun
 from app.dispatch.outcomes import Policy, fail_permanently
 from app.errors import InvalidInput
 from app.incidents import service as incidents
+from app.wording import plural
 
 COLUMNS = ("delivery_id", "reason")
 MAX_REASON = 200
@@ -90,7 +91,7 @@ def import_returns(session: Session, *, clock: Clock, actor: str, incident_id: i
     problems = _check(session, incident_id, rows)
     if problems:
         session.rollback()
-        raise InvalidInput(f"{len(problems)} problem(s) in the returned-mail file; nothing was imported",
+        raise InvalidInput(f"{plural(len(problems), 'problem')} in the returned-mail file; nothing was imported",
                            details=problems)
     now = clock.now()
     moved: Counter[str] = Counter()
@@ -106,7 +107,7 @@ def import_returns(session: Session, *, clock: Clock, actor: str, incident_id: i
                  entity_id=incident_id, incident_id=incident_id,
                  after={"returned": len(rows), "moved_to": dict(moved)})
     incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="dispatch",
-                           text=f"Returned mail: {len(rows)} letters undeliverable; people moved to "
+                           text=f"Returned mail: {plural(len(rows), 'letter')} undeliverable; people moved to "
                                 + ", ".join(f"{n} {k}" for k, n in sorted(moved.items())))
     session.commit()
     return ReturnsReport(len(rows), dict(moved))

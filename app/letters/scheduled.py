@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.clock import Clock
 from app.dispatch.models import DELIVERED, SENT, Delivery, DeliveryAttempt, DispatchRun
+from app.wording import plural
 
 
 def presume_delivered(session: Session, *, clock: Clock, days: int) -> int:
@@ -32,7 +33,7 @@ def presume_delivered(session: Session, *, clock: Clock, days: int) -> int:
     for delivery_id, run_id in moved:
         per_run[run_id].append(delivery_id)
         session.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome="no_return",
-                                    error_message=f"no returned mail within {days} days: delivered"))
+                                    error_message=f"no returned mail within {plural(days, 'day')}: delivered"))
     runs = session.execute(select(col(DispatchRun.id), col(DispatchRun.incident_id))
                            .where(col(DispatchRun.id).in_(per_run))).all()
     incidents = dict(runs)

@@ -19,6 +19,7 @@ from app.notices import service
 from app.notices.context import Recipient
 from app.notices.letters import letter_pdfs
 from app.notices.routes import app_drafting
+from app.wording import plural
 
 
 @click.group("notices")
@@ -32,7 +33,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 def _print(rows: list[Any]) -> None:
     for v in rows:
-        status = "ok" if v.checks["ok"] else f"{len(v.checks['blocking'])} problem(s)"
+        status = "ok" if v.checks["ok"] else plural(len(v.checks["blocking"]), "problem")
         click.echo(f"{v.id}\t{v.state}\t{v.regime}/{v.audience}\t{v.channel}\t{v.locale}\tv{v.number}\t{status}")
 
 
@@ -139,4 +140,4 @@ def letters(version_id: int, recipients_file: Path, out_dir: Path) -> None:
         fail(exc)
     except ValueError as exc:  # pydantic's ValidationError
         raise click.ClickException(f"{recipients_file}: {exc}") from exc
-    click.echo(f"{len(recipients)} letter(s) written to {out_dir}")
+    click.echo(f"{plural(len(recipients), 'letter')} written to {out_dir}")

@@ -13,6 +13,7 @@ from app.errors import BreachNotifyError
 from app.incidents import flows
 from app.obligations import service
 from app.obligations.scheduled import sweep
+from app.wording import plural
 
 
 @click.group("obligations")
@@ -54,7 +55,7 @@ def sweep_once() -> None:
     """Run the deadline sweep once (reminders and escalation) and say what fired."""
     report = sweep(get_session(), clock=current_app.extensions["clock"],
                    offsets=current_app.config["REMINDER_OFFSETS"])
-    click.echo(f"{len(report.reminders)} reminders, {len(report.escalations)} escalations")
+    click.echo(f"{plural(len(report.reminders), 'reminder')}, {plural(len(report.escalations), 'escalation')}")
 
 
 @click.command("scheduler")

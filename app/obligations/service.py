@@ -65,9 +65,10 @@ def _save_assessment(session: Session, incident_id: int, assessment: Assessment,
 
 def refresh(
     session: Session, *, clock: Clock, actor: str, incident_id: int, playbooks: Mapping[str, Playbook],
-    jurisdiction_counts: Mapping[str, int] | None = None,
+    jurisdiction_counts: Mapping[str, int] | None = None, imported: int | None = None,
 ) -> list[ObligationRecord]:
     """Recompute the decision for the incident and upsert its obligation records; commits.
+    ``jurisdiction_counts`` and ``imported`` as in :func:`app.playbooks.engine.assess`.
 
     Records no longer produced become ``superseded`` (unless met or waived). Writes one audit event and,
     when anything changed, a timeline entry. Returns the incident's records.
@@ -75,7 +76,7 @@ def refresh(
     incident = incidents.get(session, incident_id=incident_id)
     now = clock.now()
     assessment = assess(incident=IncidentFile.model_validate(incident.document), playbooks=playbooks, now=now,
-                        jurisdiction_counts=jurisdiction_counts)
+                        jurisdiction_counts=jurisdiction_counts, imported=imported)
     existing = {(r.regime, r.audience, r.part): r for r in for_incident(session, incident_id=incident_id)}
     desired = dict(_rows(assessment))
     changed = 0

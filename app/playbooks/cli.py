@@ -21,6 +21,7 @@ from app.playbooks.engine import assess
 from app.playbooks.errors import PlaybookError, describe_validation_error, field_path
 from app.playbooks.loader import load_playbooks
 from app.playbooks.render import assessment_document, print_table
+from app.wording import plural
 
 
 class IncidentFileError(ValueError):
@@ -116,4 +117,4 @@ def validate_command(directory: Path | None) -> None:
     except PlaybookError as exc:
         _fail("playbook validation failed:\n" + "\n".join(f"  {p}" for p in exc.problems), 1)
         return
-    click.echo(f"{len(playbooks)} playbooks valid: {', '.join(sorted(playbooks))}")
+    click.echo(f"{plural(len(playbooks), 'playbook')} valid: {', '.join(sorted(playbooks))}")

@@ -33,6 +33,7 @@ from app.playbooks.schema import (
     holiday_calendar,
 )
 from app.playbooks.severity import Severity, enisa_severity
+from app.wording import plural
 
 _OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 _START_PHRASE = {
@@ -98,10 +99,12 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 class _Evaluator:
     """Evaluates obligations on demand, so that clocks may start from other obligations' due times."""
 
-    def __init__(self, incident: IncidentFile, playbooks: Mapping[str, Playbook], counts: Mapping[str, int]):
+    def __init__(self, incident: IncidentFile, playbooks: Mapping[str, Playbook], counts: Mapping[str, int],
+                 imported: int | None = None):
         self.incident = incident
         self.counts = dict(counts)
-        self.total = max(incident.subjects.count, sum(self.counts.values()))
+        # the class size: as app.subjects.service.Affected.class_size once subjects are imported
+        self.total = max(incident.subjects.count, sum(self.counts.values()) if imported is None else imported)
         self.risk = assess_risk(incident, self.total)
         self.regimes: dict[str, _Regime] = {}
         for rid in sorted(playbooks):
@@ -156,7 +159,9 @@ class _Evaluator:
         reasons += self._substitute(reg, rule)
         dues = [p.due_at for p in parts if p.required and p.due_at is not None]
         due = min(dues) if required and dues else None
-        recipient = "; ".join(_unique([p.recipient for p in chosen]))
+        # parts name their recipients as "A; B; C": each one once, in order ("New York Attorney General" is both a
+        # part of "New York Attorney General; Department of State; ..." and the recipient of another part)
+        recipient = "; ".join(_unique([name for p in chosen for name in p.recipient.split("; ")]))
         shown = parts if len(parts) > 1 else ()
         return Obligation(
             reg.playbook.id, rule.audience.value, required, recipient, due,
@@ -169,8 +174,8 @@ class _Evaluator:
             return []
         number = sum(reg.scope.residents.values()) or self.total
         if number > sub.class_size_over:
-            return [f"substitute notice available: {number} people > {sub.class_size_over}"]
-        return [f"substitute notice only if: {'; '.join(sub.when)} ({number} people affected)"]
+            return [f"substitute notice available: {plural(number, 'person', 'people')} > {sub.class_size_over}"]
+        return [f"substitute notice only if: {'; '.join(sub.when)} ({plural(number, 'person', 'people')} affected)"]
 
     def _deemed(self, rule: AudienceRule) -> tuple[bool, list[str], list[str]]:
         for deemed in rule.deemed_satisfied_by:
@@ -236,12 +241,13 @@ class _Evaluator:
             verdict = f"residents of a single jurisdiction {rule}: " + (", ".join(over) or "none")
             return bool(over), f"{verdict} (residents: {counts})", over
         if threshold.scope == ThresholdScope.total:
-            number, what = self.total, "individuals in total"
+            number = self.total
+            what = plural(number, "individual") + " in total"
         else:
             number = sum(reg.scope.residents.values())
-            what = "residents of " + (", ".join(reg.scope.residents) or "the jurisdiction")
+            what = plural(number, "resident") + " of " + (", ".join(reg.scope.residents) or "the jurisdiction")
         holds = bool(test(number, threshold.value))
-        return holds, f"{number} {what}: {rule} {'holds' if holds else 'does not hold'}", []
+        return holds, f"{what}: {rule} {'holds' if holds else 'does not hold'}", []
 
     def _due(self, reg: _Regime, part: Part) -> tuple[dt.datetime | None, str]:
         aware = self.incident.aware_at
@@ -257,7 +263,8 @@ class _Evaluator:
         hols = holiday_calendar(cal.holidays_country, cal.holidays_subdivision)
         due = add_period(start, unit=clock.unit, amount=clock.amount, zone=zone, holidays=hols)
         where = "" if clock.unit.value == "hours" else f", {cal.timezone}"
-        when = f"{clock.amount} {clock.unit.value.replace('_', ' ')} after {phrase}{where}"
+        unit = clock.unit.value.replace("_", " ")  # "hours", "calendar days", "business days"
+        when = f"{plural(clock.amount, unit[:-1], unit)} after {phrase}{where}"
         ext = "".join(f"; extension: {e.reason}" for e in clock.extensions)
         return due, f"due {when} [{clock.citation}]{ext}"
 
@@ -288,16 +295,19 @@ def assess(
     playbooks: Mapping[str, Playbook],
     now: dt.datetime,
     jurisdiction_counts: Mapping[str, int] | None = None,
+    imported: int | None = None,
 ) -> Assessment:
     """Decide every notification obligation for ``incident``.
 
     ``jurisdiction_counts`` (resolved from imported subjects, ISO 3166 code -> people) replaces
-    ``incident.subjects.by_jurisdiction`` when given. ``now`` (aware) only sets each obligation's
+    ``incident.subjects.by_jurisdiction`` when given. ``imported`` (data subjects linked to the incident,
+    unknown jurisdictions included) counts in the total with the file's ``subjects.count`` (the larger wins),
+    instead of the sum of the jurisdiction counts. ``now`` (aware) only sets each obligation's
     ``state``. Raises ``ValueError`` for a naive ``now``.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     counts = incident.subjects.by_jurisdiction if jurisdiction_counts is None else jurisdiction_counts
-    evaluator = _Evaluator(incident, playbooks, counts)
+    evaluator = _Evaluator(incident, playbooks, counts, imported)
     obligations = tuple(dataclasses.replace(ob, state=_state(ob, now)) for ob in evaluator.obligations())
     return Assessment(enisa_severity(incident), evaluator.risk, obligations, now.astimezone(dt.UTC))

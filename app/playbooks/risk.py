@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from app.incidents.schema import IncidentFile
 from app.playbooks.schema import BreachType
+from app.wording import plural
 
 SPECIAL_CATEGORIES = frozenset({"health", "genetic", "biometric", "special_category", "criminal"})
 """GDPR Art. 9 and 10 data; sensitive in every regime."""
@@ -184,7 +185,7 @@ def _availability(incident: IncidentFile) -> TypeRisk:
     a, kind = incident.availability, BreachType.availability
     if not a.affected:
         return TypeRisk(kind, RiskLevel.none, ("no availability breach",), frozenset({"not affected"}))
-    hours = f"{a.outage_hours:g} hours" if a.outage_hours is not None else "an unknown time"
+    hours = plural(a.outage_hours, "hour") if a.outage_hours is not None else "an unknown time"
     if a.harms_individuals:
         return TypeRisk(kind, RiskLevel.high, (f"outage of {hours} harms people (care or service refused)",))
     if a.permanent and not a.backup_available:

@@ -22,6 +22,7 @@ from app.reports import bundles
 from app.reports import service as reports
 from app.reports.routes import app_signing_key
 from app.reports.verify import report_lines, verify_bundle
+from app.wording import plural
 
 
 @click.group("reports")
@@ -52,7 +53,8 @@ def draft_command(incident_id: int, regime: str, phase: str, extras_file: Path |
                                reason_for_delay=reason_for_delay)
     except BreachNotifyError as exc:
         fail(exc)
-    click.echo(f"report {report.id}: {report.label} drafted ({len(report.diff)} changes from the previous version)")
+    click.echo(f"report {report.id}: {report.label} drafted "
+               f"({plural(len(report.diff), 'change')} from the previous version)")
 
 
 @reports_group.command("submit")

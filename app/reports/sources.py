@@ -41,13 +41,15 @@ def dispatch_outcomes(session: Session, *, incident_id: int) -> DispatchOutcomes
 
 
 def counts(session: Session, *, incident_id: int, document: dict[str, Any]) -> Counts:
-    """People affected: the subject registry's counts when subjects are linked, else the file's estimate."""
-    reach = subjects.reach(session, incident_id=incident_id)
-    if reach.total:
-        return Counts(people=reach.total, is_estimate=False, source="subject_registry",
+    """People affected (``subjects.affected(...).people``, the dashboard's number): the subject registry's
+    counts when subjects are linked, else the file's estimate."""
+    affected = subjects.affected(session, incident_id=incident_id)
+    if not affected.is_estimate:
+        reach = subjects.reach(session, incident_id=incident_id)
+        return Counts(people=affected.people, is_estimate=False, source="subject_registry",
                       by_jurisdiction=dict(reach.by_jurisdiction))
     est = document.get("subjects") or {}
-    return Counts(people=int(est.get("count") or 0), is_estimate=bool(est.get("count_is_estimate", True)),
+    return Counts(people=affected.people, is_estimate=bool(est.get("count_is_estimate", True)),
                   source="incident_estimate", by_jurisdiction=dict(est.get("by_jurisdiction") or {}))
 
 

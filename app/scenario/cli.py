@@ -11,6 +11,7 @@ import click
 from app.errors import BreachNotifyError
 from app.scenario import hhs
 from app.scenario.run import Options, run
+from app.wording import plural
 
 DATABASE_HELP = "Default: a fresh SQLite file under OUT/instance. A named database must hold no incidents."
 FORCE_HELP = "Replace an earlier rehearsal in OUT (its instance/, summaries, subject and reject files)."
@@ -54,9 +55,9 @@ def _checked(go: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 def _report(result: dict[str, Any], out: Path) -> None:
     for item in result["incidents"]:
         d = item["deliveries"]
-        click.echo(f"{item['entity']}: {item['subjects']['imported']} subjects, "
-                   f"{sum(1 for o in item['obligations'])} obligations, dispatch {d['state']} "
-                   f"({d['fallbacks']} fallbacks), substitute notice "
+        click.echo(f"{item['entity']}: {plural(item['subjects']['imported'], 'subject')}, "
+                   f"{plural(len(item['obligations']), 'obligation')}, dispatch {d['state']} "
+                   f"({plural(d['fallbacks'], 'fallback')}), substitute notice "
                    f"{'published' if item['substitute_notice']['published'] else 'not published'}, "
                    f"export {'verified' if item['export_verified'] else 'NOT verified'}")
     click.echo(f"audit chain {'verified' if result['audit_verified'] else 'BROKEN'}; "

@@ -25,6 +25,7 @@ from app.reports import service as reports
 from app.reports.routes import app_signing_key
 from app.reports.signing import public_pem
 from app.reports.verify import verify_bundle
+from app.wording import plural
 
 
 def dispatch_and_wait(app: Flask, *, incident_id: int, actor: str, timeout: float, regime: str | None = None
@@ -108,7 +109,8 @@ def record_met(session: Session, *, clock: Clock, incident_id: int, actor: str, 
         if row.audience == "internal_record":
             reason = "the incident record, its timeline and the verified audit chain document the breach"
         elif row.audience == "individuals" and individuals_done and not row.part and row.regime == dispatch["regime"]:
-            reason = (f"dispatch run {dispatch['run_id']} done: {delivered} delivered; {pool} people covered by the "
+            reason = (f"dispatch run {dispatch['run_id']} done: {delivered} delivered; "
+                      f"{plural(pool, 'person', 'people')} covered by the "
                       f"substitute notice" + (f" /notices/{published}" if published else ""))
         elif evidence.get((row.regime, row.audience)):
             reason = f"report exported as a verified signed bundle ({exports[0]['sha256'][:12]}...)"

@@ -39,6 +39,7 @@ from app.scenario import hhs
 from app.scenario.facts import notice_facts
 from app.scenario.outcomes import dispatch_and_wait, export_report, incident_summary, record_met
 from app.subjects import service as subjects
+from app.wording import plural
 
 DRAFTER, APPROVER = "scenario:drafter", "scenario:approver"
 CHANNELS = ("email", "sms", "push", "letter")
@@ -257,7 +258,7 @@ def require_empty(url: str) -> None:
         engine.dispose()
     if count:
         shown = make_url(url).render_as_string(hide_password=True)
-        raise Conflict(f"{shown} already holds {count} incidents; a rehearsal needs an empty database "
+        raise Conflict(f"{shown} already holds {plural(count, 'incident')}; a rehearsal needs an empty database "
                        "(or leave out --database-url for a fresh SQLite file under --out)")
 
 

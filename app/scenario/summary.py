@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.wording import plural
+
 
 def _obligations(item: dict[str, Any]) -> list[str]:
     lines = ["| regime | audience | due (UTC) | status | hours left |", "|---|---|---|---|---|"]
@@ -18,8 +20,8 @@ def _obligations(item: dict[str, Any]) -> list[str]:
 
 def _deliveries(item: dict[str, Any]) -> list[str]:
     d = item["deliveries"]
-    lines = [f"Dispatch run {d['run_id']} ({d['regime']} notices): {d['state']}; {d['fallbacks']} people fell "
-             "back to another channel; "
+    lines = [f"Dispatch run {d['run_id']} ({d['regime']} notices): {d['state']}; "
+             f"{plural(d['fallbacks'], 'person', 'people')} fell back to another channel; "
              f"substitute pool {d['substitute_pool'] or 'empty'}.", "", "| channel | states |", "|---|---|"]
     for channel, states in sorted(d["by_channel"].items()):
         lines.append(f"| {channel} | " + ", ".join(f"{s} {n}" for s, n in sorted(states.items())) + " |")
@@ -28,19 +30,22 @@ def _deliveries(item: dict[str, Any]) -> list[str]:
 
 def markdown(result: dict[str, Any]) -> str:
     """The human summary: per incident obligations, deliveries, substitute notice, exports, audit, timings."""
-    out = [f"# Scenario summary ({len(result['incidents'])} incidents, seed {result['seed']})", "",
-           f"Audit chain: {'verified' if result['audit_verified'] else 'BROKEN'} ({result['audit_events']} events). "
+    out = [f"# Scenario summary ({plural(len(result['incidents']), 'incident')}, seed {result['seed']})", "",
+           f"Audit chain: {'verified' if result['audit_verified'] else 'BROKEN'} "
+           f"({plural(result['audit_events'], 'event')}). "
            f"Total {result['elapsed_seconds']} s.", ""]
     for item in result["incidents"]:
         sub = item["substitute_notice"]
         heading = f"HHS row {item['source_row']}: " if item["source_row"] is not None else ""
         out += [f"## {heading}{item['entity']}", "",
                 f"{item['breach_type']} · {item['location']} · incident {item['incident_id']} · "
-                f"{item['subjects']['imported']} subjects imported ({item['subjects']['rejected_rows']} rows rejected, "
-                f"{item['subjects']['merged_duplicates']} duplicates merged) · {item['notices_approved']} notice "
-                "versions approved", "", "### Obligations", "", *_obligations(item), "", "### Deliveries", "",
+                f"{plural(item['subjects']['imported'], 'subject')} imported "
+                f"({plural(item['subjects']['rejected_rows'], 'row')} rejected, "
+                f"{plural(item['subjects']['merged_duplicates'], 'duplicate')} merged) · "
+                f"{plural(item['notices_approved'], 'notice version')} approved", "", "### Obligations", "",
+                *_obligations(item), "", "### Deliveries", "",
                 *_deliveries(item), "", "### Substitute notice", "",
-                (f"Published at /notices/{sub['published']} for {sub['stands_for']} people."
+                (f"Published at /notices/{sub['published']} for {plural(sub['stands_for'], 'person', 'people')}."
                  if sub["published"] else "Not published: " + "; ".join(
                      r for v in sub["decision"]["verdicts"] for r in v["reasons"]) or "no rule applies"), "",
                 "### Exports", ""]

@@ -21,6 +21,7 @@ from app.incidents import flows
 from app.subjects import evidence, service
 from app.subjects.columns import load_mapping
 from app.subjects.errors import SubjectFileError
+from app.wording import plural
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -115,7 +116,7 @@ def identify(incident_id: int, evidence_file: Path | None, key: str | None, sour
         if source_system and evidence_file is None:
             linked = evidence.select_source_system(session, clock=app.extensions["clock"], actor=cli_actor(),
                                                    incident_id=incident_id, source_system=source_system)
-            click.echo(f"linked {linked} subjects from {source_system}")
+            click.echo(f"linked {plural(linked, 'subject')} from {source_system}")
         elif evidence_file is not None and key:
             result = evidence.identify(session, clock=app.extensions["clock"], actor=cli_actor(),
                                        incident_id=incident_id, keys=app.extensions["keys"], path=evidence_file,

@@ -118,6 +118,7 @@ def page(incident_id: int) -> str | Response:
             error = exc.message
     return render_template("subjects/page.html", incident=incident, summary=summary, error=error,
                            reach=service.reach(session, incident_id=incident_id),
+                           affected=service.affected(session, incident_id=incident_id),
                            imports=service.imports_for(session, incident_id=incident_id))
 
 

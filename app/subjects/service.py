@@ -28,6 +28,7 @@ from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
 from app.subjects.preparing import prepared_chunks
 from app.subjects.reading import open_subject_file
+from app.wording import plural
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int], None]
@@ -180,8 +181,10 @@ def _record(session: Session, *, clock: Clock, actor: str, run: SubjectImport) -
                  entity_id=run.id or 0, incident_id=run.incident_id, after={"file": run.filename, **counts})
     if run.incident_id is not None:
         incidents.add_timeline(session, clock=clock, incident_id=run.incident_id, actor=actor, kind="subjects",
-                               text=f"Imported {run.filename}: {run.imported} new subjects, {run.linked} linked, "
-                                    f"{run.merged_duplicates} duplicates merged, {run.rejected} rows rejected")
+                               text=f"Imported {run.filename}: {plural(run.imported, 'new subject')}, "
+                                    f"{run.linked} linked, "
+                                    f"{plural(run.merged_duplicates, 'duplicate')} merged, "
+                                    f"{plural(run.rejected, 'row')} rejected")
 
 
 def jurisdiction_counts(session: Session, *, incident_id: int) -> dict[str, int]:
@@ -230,6 +233,42 @@ def reach(session: Session, *, incident_id: int) -> Reach:
 
 def _int() -> Integer:
     return Integer()
+
+
+@dataclass(frozen=True)
+class Affected:
+    """How many people an incident affects; the one definition every page, report and decision reads.
+
+    ``imported``: data subjects linked to the incident (distinct people: duplicates were merged on import);
+    ``estimate``: the incident file's ``subjects.count``. ``people`` (what pages call *affected*) is the
+    imported number once anyone is imported, else the estimate. ``class_size`` is the larger of the two: the
+    size the legal tests use (thresholds, substitute notice), so that a partial import never shrinks it."""
+
+    imported: int
+    estimate: int
+
+    @property
+    def people(self) -> int:
+        """People affected: the imported subjects, or the file's estimate before any import."""
+        return self.imported or self.estimate
+
+    @property
+    def is_estimate(self) -> bool:
+        """True before any import (``people`` is the incident file's estimate)."""
+        return not self.imported
+
+    @property
+    def class_size(self) -> int:
+        """The larger of the imported count and the estimate (legal size tests)."""
+        return max(self.imported, self.estimate)
+
+
+def affected(session: Session, *, incident_id: int) -> Affected:
+    """The incident's :class:`Affected` counts (one count query; ``NotFound`` for an unknown incident)."""
+    incident = incidents.get(session, incident_id=incident_id)
+    imported = session.execute(select(func.count()).select_from(IncidentSubject).where(
+        col(IncidentSubject.incident_id) == incident_id)).scalar_one()
+    return Affected(int(imported), incident.subjects_count)
 
 
 def imports_for(session: Session, *, incident_id: int) -> list[SubjectImport]:

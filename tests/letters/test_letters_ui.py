@@ -40,5 +40,5 @@ def test_letters_page_makes_a_batch_and_reports_bad_returns(
     good = browser.post(f"{url}/returns", content_type="multipart/form-data", data={
         "csrf_token": csrf_from(body), "file": (io.BytesIO(f"delivery_id,reason\n{letter.id},refused\n".encode()),
                                                 "returns.csv")})
-    assert good.status_code == 200 and "1 letters returned" in good.get_data(as_text=True)
+    assert good.status_code == 200 and "1 letter returned" in good.get_data(as_text=True)
     assert "Letters by post" in browser.get(f"/incidents/{setup.incident_id}").get_data(as_text=True)
