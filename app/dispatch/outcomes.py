@@ -30,6 +30,7 @@ from app.dispatch.models import (
 from app.dispatch.outbox import advance
 from app.ops.metrics import RETRIES
 from app.subjects.models import SubjectIdentifier
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ def fail_permanently(session: Session, delivery: Delivery, *, why: str, dead: bo
 def _retry_or_fail(session: Session, delivery: Delivery, *, why: str, retry_after: float | None, policy: Policy,
                    now: dt.datetime) -> None:
     if delivery.attempts >= policy.max_attempts:
-        fail_permanently(session, delivery, why=f"failed after {delivery.attempts} attempts ({why})", dead=False,
-                          policy=policy, now=now)
+        fail_permanently(session, delivery, why=f"failed after {plural(delivery.attempts, 'attempt')} ({why})",
+                         dead=False, policy=policy, now=now)
         return
     wait = backoff_seconds(delivery.attempts, base=policy.base, cap=policy.cap, retry_after=retry_after,
                            rng=policy.rng)
