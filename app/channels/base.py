@@ -90,13 +90,14 @@ class ReceiptUpdate:
 
 @dataclass(frozen=True)
 class EmailOutbound:
-    """An email built by ``app.notices.email_build.build_email`` plus its SMTP envelope.
+    """An email plus its SMTP envelope: ``message`` is built by ``app.notices.email_build.build_email``, or is
+    already the wire form (CRLF bytes from ``wire_email``, what dispatch sends).
 
     ``envelope_from`` is the MAIL FROM (bounce) address, ``envelope_to`` the one RCPT TO address;
     ``reference`` is our delivery id (for logs; the Message-ID already carries it).
     """
 
-    message: EmailMessage
+    message: EmailMessage | bytes
     envelope_from: str
     envelope_to: str
     reference: str

@@ -225,8 +225,11 @@ def _quietly_close(conn: smtplib.SMTP) -> None:
         conn.close()
 
 
-def _wire_bytes(message: EmailMessage) -> bytes:
-    """The message as sent on the wire: CRLF line ends, without ``Bcc`` (as ``smtplib.send_message``)."""
+def _wire_bytes(message: EmailMessage | bytes) -> bytes:
+    """The message as sent on the wire: CRLF line ends, without ``Bcc`` (as ``smtplib.send_message``);
+    bytes are taken as already in that form."""
+    if isinstance(message, bytes):
+        return message
     if "Bcc" in message or "Resent-Bcc" in message:
         message = copy.copy(message)
         del message["Bcc"]

@@ -6,11 +6,13 @@ memory, and the dispatch layer can pass one that writes the outbox viewer's tabl
 
 from __future__ import annotations
 
+import email.policy
 import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
 
 from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SendResult, SmsOutbound, VoiceOutbound
 
@@ -59,8 +61,10 @@ class MemoryRecorder:
 def to_record(channel: str, message: OutboundMessage, provider_id: str) -> SandboxRecord:
     """The ``SandboxRecord`` for ``message`` (any kind)."""
     if isinstance(message, EmailOutbound):
+        mail = message.message
+        parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(mail) if isinstance(mail, bytes) else mail
         return SandboxRecord(channel, provider_id, message.reference, "email", message.envelope_to,
-                             str(message.message.get("Subject", "")), message.message.as_bytes(),
+                             str(parsed.get("Subject", "")), mail if isinstance(mail, bytes) else mail.as_bytes(),
                              {"envelope_from": message.envelope_from})
     if isinstance(message, SmsOutbound):
         return SandboxRecord(channel, provider_id, message.reference, "sms", message.to, "",

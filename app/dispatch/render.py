@@ -27,7 +27,7 @@ from app.crypto import FieldCipher
 from app.dispatch.outbox import Job
 from app.dispatch.settings import VOICE_ANSWER_PATH, VOICE_STATUS_PATH, DispatchSettings
 from app.notices.context import IncidentFacts, NoticeContext, Recipient
-from app.notices.email_build import Mailbox, build_email
+from app.notices.email_build import Mailbox, wire_email
 from app.notices.links import make_link_token, personal_link
 from app.notices.models import NoticeFacts, NoticeVersion
 from app.notices.push import build_push_payload
@@ -133,9 +133,9 @@ class MessageBuilder:
         parts, ref = notice.parts, str(job.delivery_id)
         if info.channel == "email":
             domain = info.sender.address.rpartition("@")[2] or "localhost"
-            message = build_email(sender=info.sender, reply_to=info.reply_to, to=Mailbox(name, contact),
-                                  subject=parts["subject"], text=parts["text"], html=parts["html"],
-                                  delivery_id=ref, domain=domain, sent_at=now)
+            message = wire_email(sender=info.sender, reply_to=info.reply_to, to=Mailbox(name, contact),
+                                 subject=parts["subject"], text=parts["text"], html=parts["html"],
+                                 delivery_id=ref, domain=domain, sent_at=now)
             return EmailOutbound(message, info.sender.address, contact, ref)
         if info.channel == "sms":
             return SmsOutbound(contact, to_gsm7(parts["text"]), None if self._settings.sandbox

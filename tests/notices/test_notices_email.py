@@ -17,6 +17,7 @@ from app.notices.email_build import (
     build_email,
     message_id,
     wire_bytes,
+    wire_email,
 )
 
 SENDER = Mailbox("Zoë Müller-Łukasiewicz, Datenschutz", "privacy@acme.example")
@@ -154,3 +155,42 @@ def test_wire_boundary_falls_back_to_the_stdlib_scan_on_a_collision(monkeypatch:
     wire = wire_bytes(msg)
     assert msg.get_boundary() != "=_" + "ab" * 16
     assert b"--=_" + b"ab" * 16 + b"\r\n" in wire  # the body line is kept, under another boundary
+
+
+WIRE_CASES = [
+    {},
+    {"to": Mailbox("Zoë O'Brien, Jr. (\"ZO\")", "zoe@example.org"), "reply_to": None},
+    {"text": "Zeile mit CR\r\nund nur CR\rund LF\n" + "x" * 300 + " \t\n" + "=" * 90, "html": "<p>é" * 400 + "</p>"},
+    {"text": "", "html": "", "subject": "x"},
+    {"text": "ends without newline", "html": "<p>a</p>\n\n\n", "subject": "Ü" * 120},
+    {"sent_at": dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))), "delivery_id": "d" * 100},
+    {"to": Mailbox("王小明 " * 20, "x@example.org"), "text": "Sehr geehrte/r 王小明,\n\n" + "Zeile\n" * 200},
+]
+
+
+@pytest.mark.parametrize("changes", WIRE_CASES)
+def test_wire_email_is_byte_for_byte_the_built_message(changes: dict[str, object],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.notices.email_build.secrets.token_hex", lambda n: "5f" * n)  # same boundary
+    values: dict[str, object] = {
+        "sender": SENDER, "reply_to": REPLY, "to": TO, "subject": SUBJECT, "text": "Hallo O'Brien,\nmehr Text.\n",
+        "html": "<p>Hallo O&#39;Brien</p>\n", "delivery_id": 4711, "domain": "notify.acme.example", **changes}
+    fast = wire_email(**values)  # type: ignore[arg-type]
+    built = build_email(**values)  # type: ignore[arg-type]
+    assert fast == wire_bytes(built)  # sets the boundary on ``built``
+    assert fast == built.as_bytes(policy=email.policy.SMTP)  # the plain stdlib policy: our caches change nothing
+    parsed = email.message_from_bytes(fast, policy=email.policy.default)
+    assert content(parsed.get_body(("plain",))) == "\n".join(str(values["text"]).splitlines()) + "\n"
+    assert parsed["Subject"] == values["subject"]
+
+
+def test_wire_email_checks_like_build_email() -> None:
+    with pytest.raises(HeaderInjectionError):
+        wire_email(sender=SENDER, reply_to=None, to=Mailbox("a\nb", "a@example.org"), subject="s", text="t",
+                   html="h", delivery_id=1, domain="example.org")
+    with pytest.raises(InvalidAddressError):
+        wire_email(sender=SENDER, reply_to=None, to=Mailbox("a", "not an address"), subject="s", text="t",
+                   html="h", delivery_id=1, domain="example.org")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        wire_email(sender=SENDER, reply_to=None, to=TO, subject="s", text="t", html="h", delivery_id=1,
+                   domain="example.org", sent_at=dt.datetime(2026, 1, 1))
