@@ -124,6 +124,24 @@ def test_bridging_row_merges_two_known_subjects(client: FlaskClient, make_user: 
     assert _count(session, IncidentSubject) == 1
 
 
+def test_a_row_bridging_two_people_of_the_same_import_is_counted_once(
+        app: Flask, client: FlaskClient, make_user: Any, tmp_path: Path, session: Session,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows 1 and 2 land in the first chunk as two people; row 3 (second chunk) shows they are one."""
+    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
+    incident_id = _incident(client, make_user("responder"))
+    path = _write(tmp_path, "bridge.csv", "email,phone,country\na@example.org,,DE\n,+49 30 1234567,DE\n"
+                                          "a@example.org,+49 30 1234567,DE\nb@example.org,,DE\n")
+    with app.app_context():
+        summary = service.import_file(session, clock=app.extensions["clock"], actor="t", path=path,
+                                      keys=app.extensions["keys"], rejects_dir=tmp_path / "rejects",
+                                      incident_id=incident_id)
+    assert (summary.rows_read, summary.imported, summary.merged_duplicates, summary.already_known,
+            summary.linked) == (4, 2, 2, 0, 2)
+    session.expire_all()
+    assert _count(session, DataSubject) == 2 and _count(session, IncidentSubject) == 2
+
+
 def test_no_plaintext_contact_data_in_the_database(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                                    tmp_path: Path, session: Session, app: Flask) -> None:
     incident_id = _incident(client, make_user("responder"))

@@ -99,6 +99,9 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
         if len(ids) > 1:
             store.merge_subjects(session, target, ids[1:], now)
             owners.update({k: target for k, v in owners.items() if v in ids})
+            folded = created.intersection(ids[1:])  # people this import had created twice: one was a duplicate
+            created.difference_update(folded)
+            duplicates += len(folded)
         known.append((target, item))
         duplicates, before = duplicates + (target in created), before + (target not in created)
     store.update_known(session, known, now)
@@ -166,12 +169,16 @@ def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *
         run.merged_duplicates += chunk.merged + duplicates
         run.already_known += before
         if run.incident_id is not None:
-            run.linked += store.link(session, incident_id=run.incident_id, subject_ids=touched[new:],
-                                     unlinked=touched[:new], added_by=f"import:{run.id}", now=now)
+            store.link(session, incident_id=run.incident_id, subject_ids=touched[new:], unlinked=touched[:new],
+                       added_by=f"import:{run.id}", now=now)
         statistics.wrote(session, len(chunk.subjects))
         if progress:
             progress(chunk.rows)
     run.imported = len(created)
+    if run.incident_id is not None:  # counted at the end: a later row may fold two people linked earlier
+        run.linked = session.execute(select(func.count()).select_from(IncidentSubject).where(
+            col(IncidentSubject.incident_id) == run.incident_id,
+            col(IncidentSubject.added_by) == f"import:{run.id}")).scalar_one()
 
 
 def _record(session: Session, *, clock: Clock, actor: str, run: SubjectImport) -> None:
