@@ -211,3 +211,26 @@ def test_incident_page_shows_obligations_with_countdown(client: FlaskClient, mak
     assert "2026-05-31 16:00" in html  # HIPAA individual notice due, UTC
     assert "90 d 6 h 0 min" in html  # countdown from the test clock (2 March 10:00 UTC)
     assert ("Waive" in html) is False  # only privacy officers see the waiver form
+
+
+def test_a_media_recipient_naming_every_state_is_stored(app: Flask, client: FlaskClient, make_user: Any,
+                                                        session: Session) -> None:
+    """HIPAA media notice goes to outlets serving each state with more than 500 residents affected
+    (45 CFR 164.406): with people in every state the recipient is ~400 characters (PostgreSQL once refused it
+    as VARCHAR(300))."""
+    from app.obligations import service as obligations
+
+    user = make_user("responder")
+    incident_id = _file(client, user)
+    states = ["AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID", "IL", "IN", "KS",
+              "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC", "ND", "NE", "NH", "NJ", "NM", "NV",
+              "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VA", "VT", "WA", "WI", "WV", "WY"]
+    with app.app_context():
+        records = obligations.refresh(session, clock=FixedClock(AWARE), actor="t", incident_id=incident_id,
+                                      playbooks=app.extensions["playbooks"],
+                                      jurisdiction_counts={f"US-{s}": 600 for s in states})
+    media = next(r for r in records if (r.regime, r.audience) == ("us-hipaa", "media"))
+    assert len(media.recipient) > 300 and media.recipient.endswith("US-WY")
+    session.expire_all()
+    stored = session.get(ObligationRecord, media.id)
+    assert stored is not None and stored.recipient == media.recipient

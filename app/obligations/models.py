@@ -40,7 +40,7 @@ class ObligationRecord(SQLModel, table=True):
     audience: str = Field(max_length=40)
     part: str = Field(default="", max_length=80)
     required: bool
-    recipient: str = Field(max_length=300)
+    recipient: str = Field(sa_type=Text)  # a media recipient names every jurisdiction over its threshold
     due_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     reasons: list[str] = Field(default_factory=list, sa_type=JSON)
     citations: list[str] = Field(default_factory=list, sa_type=JSON)
