@@ -265,7 +265,8 @@ _MOVES = {"pause": ("running", "paused"), "resume": ("paused", "running"), "canc
 
 def control(session: Session, *, clock: Clock, actor: str, run_id: int, action: str) -> DispatchRun:
     """``pause``, ``resume`` or ``cancel`` a run; commits. Cancel skips every queued or retrying delivery
-    (deliveries being sent finish). Raises ``InvalidInput`` (unknown action) or ``Conflict`` (wrong state)."""
+    (deliveries being sent finish; a later run re-queues the people it never reached, ``pending_batches``).
+    Raises ``InvalidInput`` (unknown action) or ``Conflict`` (wrong state)."""
     if action not in _MOVES:
         raise InvalidInput(f"unknown action {action!r}", details=[{"path": "action", "reason": "pause|resume|cancel"}])
     run = get_run(session, run_id=run_id)
