@@ -8,8 +8,9 @@ Delivery states (see ``docs/dispatch.md``)::
                       -> failed_temporary -> sending  (retry at next_attempt_at, exponential backoff)
                       -> failed_permanent             (the person moves to the next channel)
     queued/failed_temporary -> skipped                (run cancelled)
+    skipped -> queued                                 (a later run takes over a person never reached)
 
-``delivered``, ``failed_permanent`` and ``skipped`` are terminal. One row per (notice version, subject,
+``delivered``, ``failed_permanent`` and ``skipped`` are terminal within a run. One row per (notice version, subject,
 channel), unique in the database and written before any provider call.
 """
 
@@ -92,7 +93,8 @@ class Delivery(SQLModel, table=True):
 
 class DeliveryAttempt(SQLModel, table=True):
     """One provider call or receipt for a delivery: ``outcome`` is ``accepted``, ``temporary_failure``,
-    ``permanent_failure``, ``receipt:<state>``, ``claim_expired`` or ``receipt_timeout``. No contact data."""
+    ``permanent_failure``, ``receipt:<state>``, ``claim_expired``, ``receipt_timeout`` or ``requeued`` (a later
+    run took the delivery over from a cancelled run). No contact data."""
 
     __tablename__ = "delivery_attempt"
 

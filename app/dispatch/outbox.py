@@ -18,7 +18,16 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session, col
 
 from app.dispatch.chain import Exhausted, Person, Step, next_step, people
-from app.dispatch.models import FAILED_TEMPORARY, QUEUED, SENDING, Delivery, DispatchRun, SubstitutePoolEntry
+from app.dispatch.models import (
+    FAILED_TEMPORARY,
+    QUEUED,
+    SENDING,
+    SKIPPED,
+    Delivery,
+    DeliveryAttempt,
+    DispatchRun,
+    SubstitutePoolEntry,
+)
 from app.ops.metrics import FALLBACKS
 from app.subjects.models import DataSubject, SubjectIdentifier
 
@@ -60,17 +69,56 @@ def first_steps(run: DispatchRun, persons: Sequence[Person], *, senders: Sequenc
                                      senders=senders, default_locale=default_locale)) for p in persons]
 
 
+def place(session: Session, run: DispatchRun, rows: Sequence[dict[str, Any]], now: dt.datetime) -> int:
+    """Write the new ``queued`` deliveries ``rows`` (``delivery_row`` values) of ``run``; returns how many were
+    re-queued rather than inserted.
+
+    A (notice version, subject, channel) that a cancelled run left ``skipped`` cannot be inserted again (the
+    unique key): that row moves to ``run`` instead, ``queued`` and due ``now`` with the claim, provider and
+    outcome fields cleared and its attempt count restarted; its attempt rows stay and a ``requeued`` attempt
+    row names both runs. One SELECT, one INSERT and one executemany UPDATE for all ``rows``.
+    """
+    if not rows:
+        return 0
+    subjects = sorted({row["subject_id"] for row in rows})
+    found = {(v, s, c): (i, r) for i, r, v, s, c in session.execute(
+        select(col(Delivery.id), col(Delivery.run_id), col(Delivery.notice_version_id), col(Delivery.subject_id),
+               col(Delivery.channel))
+        .where(col(Delivery.subject_id).in_(subjects), col(Delivery.state) == SKIPPED, col(Delivery.run_id) != run.id))}
+    fresh, moved, notes = [], [], []
+    for row in rows:
+        hit = found.get((row["notice_version_id"], row["subject_id"], row["channel"]))
+        if hit is None:
+            fresh.append(row)
+            continue
+        note = f"re-queued by run {run.id} after run {hit[1]} was cancelled"
+        moved.append({**dict.fromkeys(_CLEARED), "id": hit[0], "run_id": run.id, "state": QUEUED,
+                      "identifier_id": row["identifier_id"], "reason": f"{row['reason']}; {note}", "attempts": 0,
+                      "next_attempt_at": now, "awaits_receipt": False})
+        notes.append({"delivery_id": hit[0], "at": now, "outcome": "requeued", "error_message": note})
+    if fresh:
+        session.execute(insert(Delivery), fresh)
+    if moved:
+        session.execute(update(Delivery), moved)  # ORM bulk UPDATE by primary key
+        session.execute(insert(DeliveryAttempt), notes)
+    return len(moved)
+
+
+_CLEARED = ("claimed_by", "claimed_at", "provider_id", "provider_status", "error", "sent_at", "delivered_at",
+            "finished_at")
+
+
 def insert_first(session: Session, run: DispatchRun, subject_ids: Sequence[int], *, senders: Sequence[str],
-                 default_locale: str, now: dt.datetime) -> tuple[int, int]:
-    """Create the first deliveries (and pool entries) of ``subject_ids``; returns (deliveries, pooled)."""
+                 default_locale: str, now: dt.datetime) -> tuple[int, int, int]:
+    """Create the first deliveries (and pool entries) of ``subject_ids`` (``place``); returns (deliveries,
+    pooled, re-queued: those of the deliveries taken over from a cancelled run)."""
     steps = first_steps(run, people(session, subject_ids), senders=senders, default_locale=default_locale)
     rows = [delivery_row(run, s, sid, now) for sid, s in steps if isinstance(s, Step)]
     pooled = [pool_row(run, s, sid, now) for sid, s in steps if isinstance(s, Exhausted)]
-    if rows:
-        session.execute(insert(Delivery), rows)
+    requeued = place(session, run, rows, now)
     if pooled:
         session.execute(insert(SubstitutePoolEntry), pooled)
-    return len(rows), len(pooled)
+    return len(rows), len(pooled), requeued
 
 
 def advance(session: Session, delivery: Delivery, *, why: str, senders: Sequence[str], now: dt.datetime) -> str:
@@ -88,7 +136,7 @@ def advance(session: Session, delivery: Delivery, *, why: str, senders: Sequence
                      senders=senders, default_locale=str(run.plan.get("default_locale", "en")), tried=tried,
                      why=why)
     if isinstance(step, Step):
-        session.execute(insert(Delivery), [delivery_row(run, step, delivery.subject_id, now)])
+        place(session, run, [delivery_row(run, step, delivery.subject_id, now)], now)
         FALLBACKS.labels(delivery.channel, step.channel).inc()
         return step.channel
     exists = session.execute(select(col(SubstitutePoolEntry.id)).where(

@@ -73,15 +73,21 @@ def _deadline(session: Session, incident_id: int) -> ObligationRecord | None:
 
 
 def pending_batches(session: Session, *, incident_id: int, versions: dict[str, dict[str, int]],
-                    skipped: list[int]) -> Iterator[list[int]]:
+                    skipped: list[int], requeued: list[int] | None = None) -> Iterator[list[int]]:
     """The incident's subject ids in ascending batches, without people who already have a delivery of one of
     ``versions`` (``{channel: {locale: version id}}``) from an earlier run: a later run reaches people found
-    since, never the same notice twice. ``skipped`` gets one count per batch of the people left out."""
+    since, never the same notice twice. Decided per person: someone whose every delivery of these versions
+    was ``skipped`` (a cancelled run never sent them anything, on any channel of their chain) is included
+    again; any other delivery (sent, delivered, failed, in flight) keeps them out. ``skipped`` gets one count
+    per batch of the people left out, ``requeued`` one of the people included again."""
     ids = sorted({v for per_locale in versions.values() for v in per_locale.values()})
     for batch in iter_subject_ids(session, incident_id=incident_id):
-        done = set(session.execute(select(col(Delivery.subject_id)).where(
-            col(Delivery.subject_id).in_(batch), col(Delivery.notice_version_id).in_(ids))).scalars())
+        rows = session.execute(select(col(Delivery.subject_id), col(Delivery.state)).where(
+            col(Delivery.subject_id).in_(batch), col(Delivery.notice_version_id).in_(ids))).all()
+        done = {sid for sid, state in rows if state != SKIPPED}
         skipped.append(len(done))
+        if requeued is not None:
+            requeued.append(len({sid for sid, _state in rows} - done))
         if rest := [sid for sid in batch if sid not in done]:
             yield rest
 
@@ -92,10 +98,12 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     Shape: ``{"regime", "people", "first_channel": {ch: n}, "unreachable", "channels": {ch: {"messages",
     "rate", "seconds"}}, "finish_seconds", "finish_at", "deadline": {"regime", "due_at"} | None,
     "beats_deadline": bool | None, "warnings": [str], "default_locale", "quiet_hours": {"window", "waiting",
-    "opens_at"} | None, "already_sent"}``; ``people`` leaves out those an earlier run already sent these
-    notices to (``already_sent`` of them). ``seconds`` is None when unlimited; for voice it includes the wait
-    of the people whose first call falls outside the calling window now (``waiting`` of them, the last window opening
-    ``opens_at``; estimated from their jurisdiction, without decrypting numbers).
+    "opens_at"} | None, "already_sent", "requeued"}``; ``people`` leaves out those an earlier run already sent
+    these notices to (``already_sent`` of them) and counts those a cancelled run skipped before reaching them
+    (``requeued`` of them: their skipped deliveries are queued again, ``pending_batches``). ``seconds`` is None
+    when unlimited; for voice it includes the wait of the people whose first call falls outside the calling
+    window now (``waiting`` of them, the last window opening ``opens_at``; estimated from their jurisdiction,
+    without decrypting numbers).
     """
     facts = _facts(session, incident_id)
     regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=request.regime)
@@ -105,7 +113,9 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     total = 0
     callers: list[int] = []
     skipped: list[int] = []
-    for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=skipped):
+    requeued: list[int] = []
+    for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=skipped,
+                                 requeued=requeued):
         for sid, step in first_steps(probe, people(session, batch), senders=request.senders,
                                      default_locale=facts.default_locale):
             firsts["unreachable" if isinstance(step, Exhausted) else step.channel] += 1
@@ -114,11 +124,15 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
                 callers.append(sid)
     doc = _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
                     firsts=firsts, default_locale=facts.default_locale)
-    doc["already_sent"] = sum(skipped)
+    doc["already_sent"], doc["requeued"] = sum(skipped), sum(requeued)
     if doc["already_sent"]:
         doc["warnings"].append(f"{plural(doc['already_sent'], 'person already has', 'people already have')} "
-                               "these notices from an earlier run; "
-                               "this run leaves them out (a cancelled run's skipped deliveries count too)")
+                               "these notices from an earlier run (sent, delivered, failed or being sent); "
+                               "this run leaves them out")
+    if doc["requeued"]:
+        doc["warnings"].append(f"{plural(doc['requeued'], 'person was', 'people were')} not reached by a cancelled "
+                               "run (every delivery skipped): this run notifies them, "
+                               "queueing their skipped deliveries again")
     return _with_quiet_hours(session, doc, callers=callers, window=request.quiet_hours, now=clock.now())
 
 
@@ -195,7 +209,8 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
     """Plan, create the run and every person's first delivery (or pool entry); commits once.
 
     Raises ``Conflict`` while another run of the incident is running or paused, without approved notices, or
-    when an earlier run already sent these notices to every person (a later run reaches only people found since).
+    when an earlier run already sent these notices to every person (a later run reaches only people found since
+    and people a cancelled run had not reached: their skipped deliveries move to this run, ``outbox.place``).
     """
     live = session.exec(select(DispatchRun).where(DispatchRun.incident_id == incident_id,
                                                   col(DispatchRun.state).in_(LIVE_RUN))).first()
@@ -212,19 +227,20 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
                       versions=versions, plan=doc, created_by=actor, created_at=now, updated_at=now)
     session.add(run)
     session.flush()
-    created = pooled = 0
+    created = pooled = requeued = 0
     for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=[]):
-        made, pool = insert_first(session, run, batch, senders=request.senders, default_locale=doc["default_locale"],
-                                  now=now)
-        created, pooled = created + made, pooled + pool
+        made, pool, again = insert_first(session, run, batch, senders=request.senders,
+                                         default_locale=doc["default_locale"], now=now)
+        created, pooled, requeued = created + made, pooled + pool, requeued + again
     audit.record(session, clock=clock, actor=actor, action="dispatch.started", entity="dispatch_run",
                  entity_id=run.id or 0, incident_id=incident_id,
                  after={"regime": regime, "channels": run.channel_order, "deliveries": created, "pooled": pooled,
-                        "beats_deadline": doc["beats_deadline"]})
+                        "requeued": requeued, "beats_deadline": doc["beats_deadline"]})
     incidents.add_timeline(session, clock=clock, incident_id=incident_id, actor=actor, kind="dispatch",
                            text=f"Dispatch run {run.id} started ({regime}, {' > '.join(run.channel_order)}): "
                                 f"{plural(created, 'first delivery', 'first deliveries')}, "
-                                f"{plural(pooled, 'person', 'people')} without any usable contact")
+                                f"{plural(pooled, 'person', 'people')} without any usable contact"
+                                + (f", {requeued} re-queued from a cancelled run" if requeued else ""))
     emit_progress(session, clock=clock, run=run)
     session.commit()
     return run
@@ -249,7 +265,8 @@ _MOVES = {"pause": ("running", "paused"), "resume": ("paused", "running"), "canc
 
 def control(session: Session, *, clock: Clock, actor: str, run_id: int, action: str) -> DispatchRun:
     """``pause``, ``resume`` or ``cancel`` a run; commits. Cancel skips every queued or retrying delivery
-    (deliveries being sent finish). Raises ``InvalidInput`` (unknown action) or ``Conflict`` (wrong state)."""
+    (deliveries being sent finish; a later run re-queues the people it never reached, ``pending_batches``).
+    Raises ``InvalidInput`` (unknown action) or ``Conflict`` (wrong state)."""
     if action not in _MOVES:
         raise InvalidInput(f"unknown action {action!r}", details=[{"path": "action", "reason": "pause|resume|cancel"}])
     run = get_run(session, run_id=run_id)
