@@ -56,21 +56,25 @@ def test_executemany_stores_what_core_execute_stores(session: Session) -> None:
     table = Table("bulk_probe", MetaData(), Column("id", Integer, primary_key=True), Column("tag", String(20)),
                   Column("at", db.UTCDateTime()), Column("flag", Boolean), Column("doc", JSON))
     table.create(session.connection())
-    at = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
-    values = {"at": at, "flag": True, "doc": ["name", "health"]}
-    session.execute(table.insert(), [{"tag": "core", **values}])
-    assert db.executemany(session.connection(), table, [{"tag": f"bulk{i}", **values} for i in range(3)]) == 3
-    raw = session.execute(text("SELECT tag, at, flag, doc FROM bulk_probe ORDER BY id")).all()
-    assert [tuple(r[1:]) for r in raw] == [tuple(raw[0][1:])] * 4
-    if isinstance(raw[0][1], str):
-        assert raw[0][1] == "2026-07-01 19:00:00.000000"
-    moved = update(table).where(table.c.tag == bindparam("b_tag"), table.c.flag.is_(True)).values(
-        at=bindparam("b_at"), doc=None)
-    later = at + dt.timedelta(hours=1)
-    assert db.executemany(session.connection(), moved, [{"b_tag": "bulk0", "b_at": later},
-                                                        {"b_tag": "nobody", "b_at": later}]) == 1
-    row = session.execute(table.select().where(table.c.tag == "bulk0")).one()
-    assert row.at == later and row.doc is None
-    with pytest.raises(ValueError, match="naive datetime"):
-        db.executemany(session.connection(), table, [{"tag": "x", **values, "at": dt.datetime(2026, 1, 1)}])
-    session.rollback()
+    try:
+        at = dt.datetime(2026, 7, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-7)))
+        values = {"at": at, "flag": True, "doc": ["name", "health"]}
+        session.execute(table.insert(), [{"tag": "core", **values}])
+        assert db.executemany(session.connection(), table, [{"tag": f"bulk{i}", **values} for i in range(3)]) == 3
+        raw = session.execute(text("SELECT tag, at, flag, doc FROM bulk_probe ORDER BY id")).all()
+        assert [tuple(r[1:]) for r in raw] == [tuple(raw[0][1:])] * 4
+        if isinstance(raw[0][1], str):
+            assert raw[0][1] == "2026-07-01 19:00:00.000000"
+        moved = update(table).where(table.c.tag == bindparam("b_tag"), table.c.flag.is_(True)).values(
+            at=bindparam("b_at"), doc=None)
+        later = at + dt.timedelta(hours=1)
+        assert db.executemany(session.connection(), moved, [{"b_tag": "bulk0", "b_at": later},
+                                                            {"b_tag": "nobody", "b_at": later}]) == 1
+        row = session.execute(table.select().where(table.c.tag == "bulk0")).one()
+        assert row.at == later and row.doc is None
+        with pytest.raises(ValueError, match="naive datetime"):
+            db.executemany(session.connection(), table, [{"tag": "x", **values, "at": dt.datetime(2026, 1, 1)}])
+    finally:  # DDL is not transactional on SQLite: leave no table behind for the schema test
+        session.rollback()
+        table.drop(session.connection(), checkfirst=True)
+        session.commit()

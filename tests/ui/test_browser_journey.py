@@ -103,7 +103,7 @@ def _draft_notices(tab: Tab, incident_id: int) -> list[str]:
             page.fill("#full_name", "Ana Lima")
             tab.click("button:has-text('Preview')")
         if channel == "sms":
-            assert re.match(r"SMS: 1 segment\(s\), \d+ GSM-7 units", page.locator("#preview ~ p").first.inner_text())
+            assert re.match(r"SMS: 1 segment, \d+ GSM-7 units", page.locator("#preview ~ p").first.inner_text())
         elif channel == "email":
             frame = page.frame_locator("iframe[title='html preview']")
             assert "Dear Ana Lima" in frame.locator("body").inner_text()
@@ -145,7 +145,7 @@ def _publish(tab: Tab, incident_id: int) -> None:
     tab.click("button:has-text('Publish the approved announcement')")
     tab.click("#public-notice ~ p a[href^='/notices/']")
     assert "Example Clinic" in page.locator("article").inner_text()
-    assert "1 people we could not reach" in page.locator("main").inner_text()
+    assert "1 person we could not reach" in page.locator("main").inner_text()
     tab.shot("public-notice")
 
 
