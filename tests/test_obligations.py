@@ -234,3 +234,28 @@ def test_a_media_recipient_naming_every_state_is_stored(app: Flask, client: Flas
     session.expire_all()
     stored = session.get(ObligationRecord, media.id)
     assert stored is not None and stored.recipient == media.recipient
+
+
+def test_cli_closes_an_obligation_with_a_reason(client: FlaskClient, make_user: Any, session: Session,
+                                                app: Flask) -> None:
+    user = make_user("responder")
+    incident_id = _file(client, user)
+    target = _by_key(client, user, incident_id)[("us-hipaa", "media", "")]["id"]
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["obligations", "list", str(incident_id)])
+    assert f"{target}\tdue\t" in listed.output
+    blank = runner.invoke(args=["obligations", "close", str(target), "--outcome", "met", "--reason", " "])
+    assert blank.exit_code == 2 and "reason" in blank.output
+    done = runner.invoke(args=["obligations", "close", str(target), "--outcome", "met",
+                               "--reason", "press release sent to outlets in CA on 2026-04-20"])
+    assert done.exit_code == 0 and done.output.strip() == f"obligation {target} met"
+    again = runner.invoke(args=["obligations", "close", str(target), "--outcome", "waived", "--reason", "x"])
+    assert again.exit_code == 2 and "already" not in again.output.lower() and "is met" in again.output
+    missing = runner.invoke(args=["obligations", "close", "9999", "--outcome", "met", "--reason", "x"])
+    assert missing.exit_code == 2 and "9999" in missing.output
+    session.expire_all()
+    record = session.get(ObligationRecord, target)
+    assert record is not None and record.status == "met" and record.closed_by and record.closed_by.startswith("cli:")
+    assert record.close_reason == "press release sent to outlets in CA on 2026-04-20"
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "obligation.met")).one()
+    assert event.entity_id == str(target) and event.actor.startswith("cli:")

@@ -49,6 +49,23 @@ def _print(incident_id: int) -> None:
                    f"\t{r.recipient}")
 
 
+@obligations_group.command("close")
+@click.argument("obligation_id", type=int)
+@click.option("--outcome", type=click.Choice(sorted(service.CLOSED)), required=True,
+              help="met (done: notified, reported) or waived (not done, with the reason why).")
+@click.option("--reason", required=True, help="Why; kept on the obligation, the audit trail and the timeline.")
+@with_appcontext
+def close(obligation_id: int, outcome: str, reason: str) -> None:
+    """Mark a due or overdue obligation met or waived (ids from ``obligations list``); reminders and
+    escalation stop. The audit trail names the CLI user (the web form asks a privacy officer for a waiver)."""
+    try:
+        record = service.close(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
+                               obligation_id=obligation_id, outcome=outcome, reason=reason)
+    except BreachNotifyError as exc:
+        fail(exc)
+    click.echo(f"obligation {record.id} {record.status}")
+
+
 @obligations_group.command("sweep")
 @with_appcontext
 def sweep_once() -> None:
