@@ -131,6 +131,38 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+SQLITE_IN_BATCH = 500
+"""Most values in one SQLite ``IN (?, ...)`` list."""
+ARRAY_BATCH = 10000
+"""Most values in one PostgreSQL array parameter (``= ANY(%s)``)."""
+
+
+def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def driver_rows(conn: Connection, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
+    """Rows of the driver-level ``sql`` for every batch of ``values``, without a statement compile per batch
+    (SQLAlchemy's compile and ``IN`` expansion cost more than the query in the import's look-ups and the
+    dispatch recorder's group commits).
+
+    ``sql`` holds ``{mark}`` for each parameter in ``fixed`` (in order, before the batch) and one
+    ``{match}`` after the tested column: ``= ANY(%s)`` with one array on PostgreSQL (one statement text, so
+    psycopg parses it once), ``IN (?, ...)`` on SQLite. Table and column names are the caller's constants,
+    never input. Rows of different batches are not de-duplicated.
+    """
+    if conn.dialect.name == "postgresql":
+        text_ = sql.format(mark="%s", match="= ANY(%s)")
+        for batch in batches(values, ARRAY_BATCH):
+            yield from conn.exec_driver_sql(text_, (*fixed, list(batch)))
+        return
+    for batch in batches(values, SQLITE_IN_BATCH):
+        text_ = sql.format(mark="?", match=f"IN ({', '.join('?' * len(batch))})")
+        yield from conn.exec_driver_sql(text_, (*fixed, *batch))
+
+
 _MANY_CACHE: dict[tuple[object, str, tuple[str, ...]], tuple[str, list[tuple[str, Any, Any]], bool]] = {}
 _FROM_ROW = object()
 

@@ -99,9 +99,13 @@ def _new_token(session: Session, *, clock: Clock, user: User, name: str, actor: 
     return row, token
 
 
+def _find_user(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
 def user_by_email(session: Session, *, email: str) -> User:
     """The user with this email (any case); raises ``NotFound``."""
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = _find_user(session, email)
     if user is None:
         raise NotFound(f"no user with email {email.strip()}")
     return user
@@ -278,7 +282,7 @@ def _verify(user: User, password: str) -> bool:
 
 def check_password(session: Session, *, email: str, password: str) -> User | None:
     """The active user with this email and password, or None (same answer for every failure)."""
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    user = _find_user(session, email)
     if user is None or not user.active:
         _hasher.hash(password)  # spend the same time whether or not the user exists
         return None

@@ -170,7 +170,8 @@ def _early_receipt(session: Session, delivery: Delivery, *, provider_id: str | N
 
 
 FINAL_RECEIPTS = ("receipt:delivered", "receipt:failed_permanent", "receipt:failed_temporary")
-_EARLY_SQL = "SELECT DISTINCT delivery_id FROM delivery_attempt WHERE outcome IN ({}) AND delivery_id IN ({})"
+_EARLY_SQL = ("SELECT DISTINCT delivery_id FROM delivery_attempt WHERE outcome IN ({mark}, {mark}, {mark}) "
+              "AND delivery_id {match}")  # one {mark} per FINAL_RECEIPTS
 
 
 def _apply_final(session: Session, delivery: Delivery, state: str, detail: str, *, dead: bool, policy: Policy,
@@ -275,10 +276,7 @@ def early_receipts(conn: Connection, *, items: Sequence[Accepted], moved: set[in
     waiting = [a.delivery_id for a in items if a.awaits_receipt and a.delivery_id in moved]
     if not waiting:
         return []
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    # driver SQL with placeholders only: no statement compile per group commit
-    sql = _EARLY_SQL.format(", ".join([mark] * len(FINAL_RECEIPTS)), ", ".join([mark] * len(waiting)))
-    return [int(row[0]) for row in conn.exec_driver_sql(sql, (*FINAL_RECEIPTS, *waiting))]
+    return sorted({int(row[0]) for row in db.driver_rows(conn, _EARLY_SQL, FINAL_RECEIPTS, waiting)})
 
 
 def apply_early_receipts(session: Session, *, items: Sequence[Accepted], early: Sequence[int],

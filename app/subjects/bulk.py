@@ -5,7 +5,7 @@
 * rows: PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg), SQLite a DB-API ``executemany``
   (:func:`app.db.executemany`).
 * look-ups: PostgreSQL binds one array (``digest = ANY(:digests)``), so the statement text stays short and
-  psycopg parses it once; SQLite binds an ``IN`` list of at most 500 values.
+  psycopg parses it once; SQLite binds an ``IN`` list of at most 500 values (:func:`app.db.driver_rows`).
 * statistics: the import writes every row in one transaction, which autovacuum cannot see, so on a new or
   fast-growing registry PostgreSQL plans the per-chunk look-ups as if the tables were nearly empty (no
   statistics: ``kind = 'email'`` assumed to match 0.5% of rows). psycopg prepares a statement after five
@@ -20,7 +20,7 @@ Nothing here commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +33,6 @@ from app import db
 if TYPE_CHECKING:
     import psycopg
 
-SQLITE_IN_BATCH = 500
-ARRAY_BATCH = 10000
 ANALYZE_FIRST = 2000
 ANALYZED_TABLES = "data_subject, subject_identifier, incident_subject"
 
@@ -76,39 +74,15 @@ def write_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
             copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
 
 
-def batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    """Consecutive slices of at most ``size`` items."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:
     """``column`` matches one batch of ``values``: one condition per batch (see the module docstring)."""
     if is_postgres(session):
         kind = ARRAY(String) if values and isinstance(values[0], str) else ARRAY(column.type)
-        for batch in batches(values, ARRAY_BATCH):
+        for batch in db.batches(values, db.ARRAY_BATCH):
             yield column == any_(bindparam("values", list(batch), type_=kind))
         return
-    for batch in batches(values, SQLITE_IN_BATCH):
+    for batch in db.batches(values, db.SQLITE_IN_BATCH):
         yield column.in_(batch)
-
-
-def driver_rows(session: Session, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
-    """Rows of the driver-level ``sql`` for every batch of ``values``, without a statement compile per batch.
-
-    ``sql`` holds ``{mark}`` for each parameter in ``fixed`` (in order, before the batch) and one
-    ``{match}`` after the tested column: ``= ANY(%s)`` with one array on PostgreSQL (see the module
-    docstring), ``IN (?, ...)`` on SQLite. Table and column names are the caller's constants, never input.
-    """
-    conn = session.connection()
-    if is_postgres(session):
-        text_ = sql.format(mark="%s", match="= ANY(%s)")
-        for batch in batches(values, ARRAY_BATCH):
-            yield from conn.exec_driver_sql(text_, (*fixed, list(batch)))
-        return
-    for batch in batches(values, SQLITE_IN_BATCH):
-        text_ = sql.format(mark="?", match=f"IN ({', '.join('?' * len(batch))})")
-        yield from conn.exec_driver_sql(text_, (*fixed, *batch))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
+from app import db
 from app.crypto import BlindIndex, FieldCipher
 from app.subjects import bulk
 from app.subjects.dedupe import Subject, identity_keys
@@ -78,7 +79,7 @@ def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
         by_kind.setdefault(kind, []).append(digest)
     found: dict[tuple[str, str], int] = {}
     for kind, digests in by_kind.items():
-        rows = bulk.driver_rows(session, _LOOKUP_SQL, (kind,), digests)
+        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), digests)
         found.update({(kind, digest): subject_id for subject_id, digest in rows})
     return found
 
@@ -108,7 +109,8 @@ def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime)
 
 
 def _owned(session: Session, subject_ids: Sequence[int]) -> set[tuple[int, str, str]]:
-    return {(sid, kind, digest) for sid, kind, digest in bulk.driver_rows(session, _OWNED_SQL, (), subject_ids)}
+    rows = db.driver_rows(session.connection(), _OWNED_SQL, (), subject_ids)
+    return {(sid, kind, digest) for sid, kind, digest in rows}
 
 
 FIELD_NAMES = ("full_name_enc", "preferred_language", "jurisdiction", "jurisdiction_source", "data_categories",
@@ -223,7 +225,7 @@ def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], adde
     """
     fresh = set(unlinked)
     wanted = sorted(set(subject_ids) - fresh)
-    have = {row[0] for row in bulk.driver_rows(session, _LINKED_SQL, (incident_id,), wanted)}
+    have = {row[0] for row in db.driver_rows(session.connection(), _LINKED_SQL, (incident_id,), wanted)}
     rows = [{"incident_id": incident_id, "subject_id": sid, "added_by": added_by, "added_at": now}
             for sid in sorted(fresh.union(wanted)) if sid not in have]
     bulk.write_rows(session, LINKS, rows)
