@@ -75,7 +75,33 @@ def _parse_phone(value: str, region: str | None) -> phonenumbers.PhoneNumber | N
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
-    return number if phonenumbers.is_valid_number(number) else None
+    return number if is_valid_phone(number) else None
+
+
+def is_valid_phone(number: phonenumbers.PhoneNumber) -> bool:
+    """Exactly ``phonenumbers.is_valid_number``, with one pattern pass fewer for the commonest numbers.
+
+    ``is_valid_number`` first finds the number's region (for a calling code shared by several regions, such
+    as +1 or +44, by testing the number against each region's patterns until one matches) and then tests it
+    again against that region. When the code's main region (listed first) has no leading-digits rule and
+    the number is valid for it, that search stops at the main region, so the answer is already known: True.
+    Anything else takes the library's full path. ``tests/subjects/test_phone_validity.py`` compares the two
+    on every region's example numbers and on perturbed ones.
+    """
+    main = _main_region(number.country_code)
+    if main is not None and phonenumbers.is_valid_number_for_region(number, main):
+        return True
+    return bool(phonenumbers.is_valid_number(number))
+
+
+@cache
+def _main_region(calling_code: int) -> str | None:
+    """The first region of a shared calling code when region look-up tests it by its patterns; else None."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ())
+    if len(regions) < 2:
+        return None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(regions[0], None)
+    return regions[0] if metadata is not None and metadata.leading_digits is None else None
 
 
 def check_email(value: str) -> Checked:
