@@ -143,7 +143,8 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
-def driver_rows(conn: Connection, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> Iterator[Any]:
+def driver_rows(conn: Connection, sql: str, fixed: Sequence[Any], values: Sequence[Any], *,
+                array_type: str | None = None) -> Iterator[Any]:
     """Rows of the driver-level ``sql`` for every batch of ``values``, without a statement compile per batch
     (SQLAlchemy's compile and ``IN`` expansion cost more than the query in the import's look-ups and the
     dispatch recorder's group commits).
@@ -151,10 +152,11 @@ def driver_rows(conn: Connection, sql: str, fixed: Sequence[Any], values: Sequen
     ``sql`` holds ``{mark}`` for each parameter in ``fixed`` (in order, before the batch) and one
     ``{match}`` after the tested column: ``= ANY(%s)`` with one array on PostgreSQL (one statement text, so
     psycopg parses it once), ``IN (?, ...)`` on SQLite. Table and column names are the caller's constants,
-    never input. Rows of different batches are not de-duplicated.
+    never input. Rows of different batches are not de-duplicated. ``array_type`` (e.g. ``BIGINT[]``) casts
+    PostgreSQL's array, so an index on a BIGINT column is used whatever type the driver picks for the list.
     """
     if conn.dialect.name == "postgresql":
-        text_ = sql.format(mark="%s", match="= ANY(%s)")
+        text_ = sql.format(mark="%s", match=f"= ANY(CAST(%s AS {array_type}))" if array_type else "= ANY(%s)")
         for batch in batches(values, ARRAY_BATCH):
             yield from conn.exec_driver_sql(text_, (*fixed, list(batch)))
         return

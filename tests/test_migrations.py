@@ -50,3 +50,56 @@ def test_secret_key_generated_once_in_instance(tmp_path: Path) -> None:
     second = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "sqlite://"}).config["SECRET_KEY"]
     assert first == second and len(first) > 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_digest_key_migration_fills_existing_identifiers(tmp_path: Path) -> None:
+    """0012 gives every stored matching identifier its look-up key (push and address none), the import's
+    look-up then finds them, and the downgrade restores the ``(kind, digest)`` index."""
+    from tests.conftest import BACKEND, _pg_database
+
+    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'm.sqlite'}"])
+    engine = db.make_engine(next(databases))
+    try:
+        _check_digest_key_migration(engine)
+    finally:
+        engine.dispose()
+        next(databases, None)
+
+
+def _check_digest_key_migration(engine: Engine) -> None:
+    import hashlib
+
+    from sqlalchemy import inspect, text
+    from sqlmodel import Session
+
+    from app.subjects import store
+    from app.subjects.models import digest_key
+
+    digests = {kind: hashlib.sha256(kind.encode()).hexdigest()[:32] for kind in ("email", "phone", "address")}
+    db.upgrade(engine, "0011")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO data_subject (id, jurisdiction_source, data_categories, has_email, has_phone, "
+                          "has_push, has_postal, created_at, updated_at) VALUES (7, 'unknown', '[]', true, true, "
+                          "false, true, '2026-03-02 10:00:00', '2026-03-02 10:00:00')"))
+        for kind, digest in digests.items():
+            conn.execute(text("INSERT INTO subject_identifier (subject_id, kind, digest, value_enc, usable) "
+                              "VALUES (7, :kind, :digest, 'v1.x.y', true)"), {"kind": kind, "digest": digest})
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT kind, digest_key FROM subject_identifier")).all())
+    assert keys == {"email": digest_key("email", digests["email"]), "phone": digest_key("phone", digests["phone"]),
+                    "address": None}
+    assert keys["email"] == int(digests["email"][:16], 16) - (1 << 64) * (int(digests["email"][0], 16) >= 8)
+    with Session(engine) as session:
+        found = store.lookup(session, [("email", digests["email"]), ("phone", digests["phone"])])
+    assert found == {("email", digests["email"]): 7, ("phone", digests["phone"]): 7}
+    db.upgrade(engine)  # already at head: nothing to do
+    command_downgrade(engine, "0011")
+    indexes = {ix["name"] for ix in inspect(engine).get_indexes("subject_identifier")}
+    assert "ix_subject_identifier_lookup" in indexes and "ix_subject_identifier_digest_key" not in indexes
+
+
+def command_downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(db.alembic_config(engine), revision)

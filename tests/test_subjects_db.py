@@ -4,6 +4,7 @@ evidence matching, upload limits, and all-or-nothing imports. Runs on SQLite and
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from app.subjects import service
-from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport
+from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport, digest_key
 from tests.support import EXAMPLE_INCIDENT, bearer
 
 MESSY = (
@@ -275,10 +276,15 @@ def _bulk_subjects(session: Session, count: int) -> list[int]:
     ids = bulk.allocate_ids(session, SUBJECTS, count)
     bulk.write_rows(session, SUBJECTS, [{"id": sid, "data_categories": ["contact"], "jurisdiction_source": "unknown",
                                          "has_email": True, "created_at": now, "updated_at": now} for sid in ids])
-    bulk.write_rows(session, IDENTIFIERS, [{"subject_id": sid, "kind": "email", "digest": f"{sid:032x}",
-                                            "value_enc": "v1.x.y", "source_system": None, "usable": True}
-                                           for sid in ids])
+    bulk.write_rows(session, IDENTIFIERS, [{"subject_id": sid, "kind": "email", "digest": _digest(sid),
+                                            "digest_key": digest_key("email", _digest(sid)), "value_enc": "v1.x.y",
+                                            "source_system": None, "usable": True} for sid in ids])
     return ids
+
+
+def _digest(number: int) -> str:
+    """A blind-index-like digest (32 hex characters, uniformly spread) for a test subject."""
+    return hashlib.sha256(str(number).encode()).hexdigest()[:32]
 
 
 def test_bulk_ids_rows_and_lookups(session: Session) -> None:
@@ -289,29 +295,52 @@ def test_bulk_ids_rows_and_lookups(session: Session) -> None:
     assert first == sorted(first) and second[0] > first[-1] and len(set(first + second)) == 5
     stored = session.execute(select(DataSubject).where(DataSubject.id == first[1])).scalar_one()
     assert stored.data_categories == ["contact"] and stored.has_email and stored.created_at.tzinfo is not None
-    keys = [("email", f"{sid:032x}") for sid in (*first, *second)]
-    keys += [("email", "0" * 32), ("phone", f"{first[0]:032x}")]
-    assert store.lookup(session, keys) == {("email", f"{sid:032x}"): sid for sid in (*first, *second)}
+    keys = [("email", _digest(sid)) for sid in (*first, *second)]
+    keys += [("email", "0" * 32), ("phone", _digest(first[0]))]
+    # same 64-bit key as a stored digest, different digest: the whole digest decides
+    keys += [("email", _digest(first[1])[:16] + "f" * 16)]
+    assert store.lookup(session, keys) == {("email", _digest(sid)): sid for sid in (*first, *second)}
     session.rollback()
 
 
-def test_import_statistics_let_lookups_use_the_digest(session: Session) -> None:
-    """Without statistics PostgreSQL plans the blind-index look-up on ``kind`` alone and filters ``digest``
-    over every identifier of that kind (the superlinear import); after ``Statistics`` both are index keys."""
+def test_import_statistics_let_lookups_use_the_digest_key(session: Session) -> None:
+    """Without statistics PostgreSQL planned the blind-index look-up on ``kind`` alone and filtered the digest
+    over every identifier of that kind (the superlinear import); after ``Statistics`` the probe is the
+    index key, on both databases."""
     from app.subjects import bulk
 
     ids = _bulk_subjects(session, 3000)
     bulk.Statistics().wrote(session, len(ids))
-    probe = ", ".join(f"'{sid:032x}'" for sid in ids[:50])
-    query = f"SELECT subject_id FROM subject_identifier WHERE kind = 'email' AND digest IN ({probe})"
+    probe = ", ".join(str(digest_key("email", _digest(sid))) for sid in ids[:50])
+    query = f"SELECT subject_id FROM subject_identifier WHERE kind = 'email' AND digest_key IN ({probe})"
     if bulk.is_postgres(session):
         distinct = session.execute(text("SELECT n_distinct FROM pg_stats WHERE tablename = 'subject_identifier' "
-                                        "AND attname = 'digest'")).scalar_one()
-        assert distinct == -1  # every digest distinct, as counted in this uncommitted transaction
+                                        "AND attname = 'digest_key'")).scalar_one()
+        assert distinct == -1  # every key distinct, as counted in this uncommitted transaction
         session.execute(text("SET LOCAL enable_seqscan = off"))  # a table this small is cheaper to scan
         plan = "\n".join(session.execute(text(f"EXPLAIN {query}")).scalars())
-        assert "Index Cond" in plan and "digest" in plan.split("Index Cond", 1)[1].splitlines()[0], plan
+        assert "ix_subject_identifier_digest_key" in plan, plan
+        assert "digest_key" in plan.split("Index Cond", 1)[1].splitlines()[0], plan
     else:
         plan = " ".join(str(row[-1]) for row in session.execute(text(f"EXPLAIN QUERY PLAN {query}")))
-        assert "ix_subject_identifier_lookup (kind=? AND digest=?)" in plan, plan
+        assert "ix_subject_identifier_digest_key (digest_key=?)" in plan, plan
     session.rollback()
+
+
+def test_import_page_cache_is_set_for_the_import_and_restored(session: Session) -> None:
+    """SQLite gets the configured cache while the block runs and its previous size after; PostgreSQL none."""
+    from app.subjects import bulk
+
+    conn = session.connection()
+    if bulk.is_postgres(session):
+        ran = False
+        with bulk.page_cache(session, 96):
+            ran = True
+        assert ran and conn.exec_driver_sql("SELECT 1").scalar() == 1
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    with bulk.page_cache(session, 96):
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -96 * 1024
+    assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before != -96 * 1024
+    with bulk.page_cache(session, 0):
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before

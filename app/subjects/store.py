@@ -22,13 +22,15 @@ from app.crypto import BlindIndex, FieldCipher
 from app.subjects import bulk
 from app.subjects.dedupe import Subject, identity_keys
 from app.subjects.model import PostalAddress
-from app.subjects.models import MATCHING_KINDS, DataSubject, IncidentSubject, SubjectIdentifier
+from app.subjects.models import MATCHING_KINDS, DataSubject, IncidentSubject, SubjectIdentifier, digest_key
 
 ADDRESS_FIELDS = tuple(f.name for f in fields(PostalAddress))
 SUBJECTS = DataSubject.__table__  # type: ignore[attr-defined]
 IDENTIFIERS = SubjectIdentifier.__table__  # type: ignore[attr-defined]
 LINKS = IncidentSubject.__table__  # type: ignore[attr-defined]
 _RANK = {"address": 0, "inferred": 1, "unknown": 2}
+_ADDRESS_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+"""``json.dumps(value, sort_keys=True, ensure_ascii=False)`` without building an encoder per address."""
 
 
 @dataclass
@@ -50,16 +52,17 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
     shown = [(ext, system or None) for system, ext in subject.external_ids]
     shown += [(value, None) for value in (*subject.emails, *subject.phones)]
     for (kind, plain), (value, source) in zip(identity_keys(subject), shown, strict=True):
-        identifiers.append({"kind": kind, "digest": index.digest(kind, plain), "value_enc": cipher.encrypt(value),
-                            "source_system": source})
+        digest = index.digest(kind, plain)
+        identifiers.append({"kind": kind, "digest": digest, "digest_key": digest_key(kind, digest),
+                            "value_enc": cipher.encrypt(value), "source_system": source})
     for push in subject.push_subscriptions:
-        identifiers.append({"kind": "push", "digest": index.digest("push", push), "value_enc": cipher.encrypt(push),
-                            "source_system": None})
+        identifiers.append({"kind": "push", "digest": index.digest("push", push), "digest_key": None,
+                            "value_enc": cipher.encrypt(push), "source_system": None})
     for address in subject.addresses:
         if not (address.line1 or address.line2 or address.city or address.postal_code):
             continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
-        text = json.dumps({f: getattr(address, f) for f in ADDRESS_FIELDS}, sort_keys=True, ensure_ascii=False)
-        identifiers.append({"kind": "address", "digest": index.digest("address", text),
+        text = _ADDRESS_JSON({f: getattr(address, f) for f in ADDRESS_FIELDS})
+        identifiers.append({"kind": "address", "digest": index.digest("address", text), "digest_key": None,
                             "value_enc": cipher.encrypt(text), "source_system": None})
     jurisdiction = subject.jurisdiction
     return Prepared(identifiers, {
@@ -73,18 +76,20 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
 
 
 def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Existing owners of ``(kind, digest)`` keys: one query per kind and batch (see :mod:`.bulk`)."""
-    by_kind: dict[str, list[str]] = {}
-    for kind, digest in set(keys):
-        by_kind.setdefault(kind, []).append(digest)
+    """Existing owners of ``(kind, digest)`` keys (``kind`` in ``MATCHING_KINDS``): one query per kind and
+    batch on the 8-byte ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`)."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, digest in keys:
+        by_kind.setdefault(kind, set()).add(digest)
     found: dict[tuple[str, str], int] = {}
     for kind, digests in by_kind.items():
-        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), digests)
-        found.update({(kind, digest): subject_id for subject_id, digest in rows})
+        probes = sorted({key for digest in digests if (key := digest_key(kind, digest)) is not None})
+        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), probes, array_type="BIGINT[]")
+        found.update({(kind, digest): subject_id for subject_id, digest in rows if digest in digests})
     return found
 
 
-_LOOKUP_SQL = "SELECT subject_id, digest FROM subject_identifier WHERE kind = {mark} AND digest {match}"
+_LOOKUP_SQL = "SELECT subject_id, digest FROM subject_identifier WHERE kind = {mark} AND digest_key {match}"
 _OWNED_SQL = "SELECT subject_id, kind, digest FROM subject_identifier WHERE subject_id {match}"
 _LINKED_SQL = "SELECT subject_id FROM incident_subject WHERE incident_id = {mark} AND subject_id {match}"
 
