@@ -55,6 +55,10 @@ SETTINGS: tuple[Setting, ...] = (
             "1). Letter batches record their cost with the same prices.", dict),
     Setting("BREACH_NOTIFY_IMPORT_PROCESSES", "IMPORT_PROCESSES", "1",
             "Worker processes normalising rows during an import (CLI and API).", int),
+    Setting("BREACH_NOTIFY_IMPORT_CACHE_MIB", "IMPORT_CACHE_MIB", "96",
+            "SQLite only: page cache of an import's connection, in MiB (the random blind-index look-ups of a "
+            "large import miss SQLite's 2 MiB default); the importing process's memory grows by up to this. "
+            "0 keeps the default.", int),
     Setting("BREACH_NOTIFY_PLAYBOOKS", "PLAYBOOKS_DIR", None,
             "Folder of regime playbooks (YAML). Default: the `incident_playbooks/` shipped with the code. "
             "A broken playbook stops start-up naming file, field and reason."),

@@ -4,7 +4,7 @@
   ``max(id)`` (the import's write transaction holds SQLite's write lock, so nobody else can insert).
 * rows: PostgreSQL gets ``COPY ... FROM STDIN`` (psycopg), SQLite a DB-API ``executemany``
   (:func:`app.db.executemany`).
-* look-ups: PostgreSQL binds one array (``digest = ANY(:digests)``), so the statement text stays short and
+* look-ups: PostgreSQL binds one array (``digest_key = ANY(:keys)``), so the statement text stays short and
   psycopg parses it once; SQLite binds an ``IN`` list of at most 500 values (:func:`app.db.driver_rows`).
 * statistics: the import writes every row in one transaction, which autovacuum cannot see, so on a new or
   fast-growing registry PostgreSQL plans the per-chunk look-ups as if the tables were nearly empty (no
@@ -12,7 +12,9 @@
   executions and the server then keeps a generic plan that probes the index on ``kind`` alone and filters
   ``digest`` over every stored identifier of that kind: each chunk cost grew with everything stored before
   it (superlinear import, see docs/performance.md). :class:`Statistics` runs ``ANALYZE`` (which counts the
-  transaction's own rows) whenever the import has doubled what it wrote, so plans use ``(kind, digest)``.
+  transaction's own rows) whenever the import has doubled what it wrote, so plans probe the ``digest_key``
+  index.
+* page cache: see :func:`page_cache`.
 
 Nothing here commits.
 """
@@ -20,7 +22,8 @@ Nothing here commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +43,31 @@ ANALYZED_TABLES = "data_subject, subject_identifier, incident_subject"
 def is_postgres(session: Session) -> bool:
     """True when ``session`` is bound to PostgreSQL."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+@contextmanager
+def page_cache(session: Session, mib: int) -> Iterator[None]:
+    """On SQLite, a page cache of ``mib`` MiB (``PRAGMA cache_size``) on the session's connection while the
+    block runs, then the previous size again; nothing on PostgreSQL (the server's ``shared_buffers``) or
+    when ``mib`` is 0 or less.
+
+    Why: blind-index digests are random, so each identifier an import writes updates a random page of the
+    ``digest_key`` index and each look-up reads one. SQLite's default cache is 2 MiB; once that index
+    outgrows it, most of those pages are read back and spilled to the WAL again and again (a million
+    people: about a quarter of the import's database time, docs/performance.md). The cache is memory the
+    importing process holds (its peak RSS grows by up to ``mib``), returned when the connection closes.
+    """
+    if mib <= 0 or is_postgres(session):
+        yield
+        return
+    conn = session.connection()
+    before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar() or 0)
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-int(mib) * 1024}")
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:

@@ -57,7 +57,7 @@ def _import(incident_id: int) -> service.ImportSummary:
             get_session(), clock=_ext("clock"), actor=g.user.actor, path=path, filename=name, keys=_ext("keys"),
             rejects_dir=Path(current_app.instance_path) / "imports", incident_id=incident_id,
             default_country=(form.get("default_country") or "").strip().upper() or None,
-            processes=current_app.config["IMPORT_PROCESSES"])
+            processes=current_app.config["IMPORT_PROCESSES"], cache_mib=current_app.config["IMPORT_CACHE_MIB"])
     flows.reassess(get_session(), clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
                    playbooks=_ext("playbooks"))
     return summary

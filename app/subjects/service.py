@@ -31,6 +31,9 @@ from app.subjects.reading import open_subject_file
 from app.wording import plural
 
 CHUNK_ROWS = 5000
+DEFAULT_CACHE_MIB = 96
+"""SQLite page cache of an import (``BREACH_NOTIFY_IMPORT_CACHE_MIB``): holds the look-up index of about a
+million people (docs/performance.md)."""
 Progress = Callable[[int], None]
 
 
@@ -114,9 +117,13 @@ def import_file(
     session: Session, *, clock: Clock, actor: str, path: Path, keys: Keys, rejects_dir: Path,
     incident_id: int | None = None, mapping: dict[str, str] | None = None, default_country: str | None = None,
     processes: int = 1, progress: Progress | None = None, filename: str | None = None,
+    cache_mib: int = DEFAULT_CACHE_MIB,
 ) -> ImportSummary:
     """Import a CSV/JSONL subject file into the registry and, with ``incident_id``, link every subject
     in it to that incident. One transaction; commits at the end.
+
+    ``processes``: worker processes that normalise, encrypt and index rows (1: this process).
+    ``cache_mib``: SQLite page cache for the import's connection (:func:`app.subjects.bulk.page_cache`).
 
     Raises ``InvalidInput`` (header problems, unreadable file: nothing written) or ``NotFound``.
     """
@@ -133,8 +140,9 @@ def import_file(
     session.flush()
     rejects = _Rejects(rejects_dir / f"import-{run.id}-rejects.csv")
     try:
-        _run(session, run, reader, rejects, keys=keys, now=now, default_country=default_country,
-             processes=processes, progress=progress)
+        with bulk.page_cache(session, cache_mib):
+            _run(session, run, reader, rejects, keys=keys, now=now, default_country=default_country,
+                 processes=processes, progress=progress)
     except SubjectFileError as exc:
         session.rollback()
         rejects.close()
