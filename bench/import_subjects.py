@@ -21,6 +21,7 @@ import json
 import multiprocessing as mp
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -72,7 +73,7 @@ def write_file(path: Path, rows: int, seed: int = 2026) -> None:
 def _database(kind: str) -> tuple[str, Any]:
     if kind == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="bn-bench-"))
-        return f"sqlite:///{folder / 'bench.sqlite'}", None
+        return f"sqlite:///{folder / 'bench.sqlite'}", folder
     from sqlalchemy import create_engine, text
 
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -83,7 +84,9 @@ def _database(kind: str) -> tuple[str, Any]:
 
 
 def _drop(handle: Any) -> None:
-    if handle:
+    if isinstance(handle, Path):  # a SQLite run's folder (a million rows leave ~1.5 GB)
+        shutil.rmtree(handle, ignore_errors=True)
+    elif handle:
         from sqlalchemy import text
 
         admin, name = handle
@@ -137,14 +140,22 @@ def ours(path: str, kind: str, processes: int, queue: Any) -> None:
         incident = incidents.create(session, clock=clock, actor="bench", data={
             "title": "bench", "aware_at": "2026-03-02T09:00:00Z", "controller": {"name": "Bench"},
             "subjects": {"count": 1}})
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu()
         summary = service.import_file(session, clock=clock, actor="bench", path=Path(path), keys=keys,
                                       rejects_dir=folder, incident_id=incident.id, processes=processes)
         seconds = time.perf_counter() - start
+        main_cpu, workers_cpu = (after - before for after, before in zip(_cpu(), cpu, strict=True))
     engine.dispose()
     _drop(handle)
     queue.put({"seconds": seconds, "rejected": summary.rejected, "imported": summary.imported,
-               "merged_duplicates": summary.merged_duplicates})
+               "merged_duplicates": summary.merged_duplicates, "main_cpu_s": round(main_cpu, 2),
+               "workers_cpu_s": round(workers_cpu, 2)})
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished child processes (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def _measure(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
@@ -177,6 +188,7 @@ def main() -> None:
                          seconds=round(r["seconds"], 2))
             run["ratio_to_ceiling"] = round(base["seconds"] / run["seconds"], 3)
             run["processes"] = args.processes
+            run["cpu_us_per_row"] = round((run["main_cpu_s"] + run["workers_cpu_s"]) / rows * 1e6)
             print(json.dumps(base), flush=True)
             print(json.dumps(run), flush=True)
 
