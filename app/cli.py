@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import sys
@@ -11,7 +12,7 @@ from typing import Any, NoReturn
 import click
 import yaml
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from app import db
 from app.errors import BreachNotifyError
@@ -110,10 +111,46 @@ def register_cli(app: Flask) -> None:
     from app.subjects.cli import subjects_group
     from app.webhooks.cli import webhooks_group
 
-    for command in (db_group, audit_group, users_group, incidents_group, obligations_group, scheduler_command,
-                    serve_command, subjects_group, notices_group, dispatch_group, worker_command,
+    for command in (audit_group, users_group, incidents_group, obligations_group, scheduler_command,
+                    subjects_group, notices_group, dispatch_group, worker_command,
                     reports_group, export_group, letters_group, callcentre_group, webhooks_group):
-        app.cli.add_command(command)
+        app.cli.add_command(_needs_migrated_database(command))
+    app.cli.add_command(db_group)
+    app.cli.add_command(serve_command)  # migrates the database itself
+
+
+def _needs_migrated_database(command: click.Command) -> click.Command:
+    """Make every leaf command of ``command`` stop (exit 2, naming the command to run and the instance
+    folder) when the database is not at the code's revision, instead of failing deep inside with a SQL
+    error; ``--help`` still works, since a leaf's callback runs after its options are parsed."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _needs_migrated_database(sub)
+        return command
+    inner = command.callback
+    if inner is None or getattr(inner, "_gated", False):
+        return command
+
+    @functools.wraps(inner)
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        _require_migrated(click.get_current_context().ensure_object(ScriptInfo).load_app())
+        return inner(*args, **kwargs)
+
+    callback._gated = True  # type: ignore[attr-defined]
+    command.callback = callback
+    return command
+
+
+def _require_migrated(app: Flask) -> None:
+    """Exit 2 with what to do when ``app``'s database is not at the code's migration head."""
+    current, head = db.current_revision(db.engine_for(app)), db.head_revision()
+    if current == head:
+        return
+    click.echo(f"error: the database is not migrated (it is at {current or 'no revision'}, this code needs "
+               f"{head}): run `breach-notify db upgrade`.", err=True)
+    click.echo(f"  instance folder: {app.instance_path} (run from the folder that holds your instance/, or set "
+               "BREACH_NOTIFY_INSTANCE or DATABASE_URL)", err=True)
+    sys.exit(2)
 
 
 def _create_app() -> Flask:

@@ -7,6 +7,7 @@ Timestamps go through :class:`UTCDateTime`, so a value read back is always timez
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,9 +89,16 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None when it was never migrated."""
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    """The revision the database is at, or None when it was never migrated (Alembic's "Context impl"
+    info lines are kept out of the log: this runs before every CLI command and at the first request)."""
+    log = logging.getLogger("alembic.runtime.migration")
+    level = log.level
+    log.setLevel(max(level, logging.WARNING))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        log.setLevel(level)
 
 
 def engine_for(app: Flask) -> Engine:

@@ -103,3 +103,20 @@ def command_downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     command.downgrade(db.alembic_config(engine), revision)
+
+
+def test_cli_commands_stop_on_an_unmigrated_database_naming_what_to_do(tmp_path: Path) -> None:
+    """Run from a folder without the instance (or before ``db upgrade``): a clear exit 2, not a SQL error;
+    ``--help`` still works, and after the upgrade the same command runs."""
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite'}", "INSTANCE_PATH": str(tmp_path),
+                      "SECRET_KEY": "x", "TESTING": True})
+    runner = app.test_cli_runner()
+    for args in (["incidents", "list"], ["users", "list"], ["subjects", "import", "1", __file__]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "not migrated" in result.output and "breach-notify db upgrade" in result.output
+        assert str(tmp_path) in result.output and "Traceback" not in result.output
+    assert runner.invoke(args=["incidents", "list", "--help"]).exit_code == 0
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    listed = runner.invoke(args=["incidents", "list"])
+    assert listed.exit_code == 0 and "not migrated" not in listed.output
