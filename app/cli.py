@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,6 +27,47 @@ def cli_actor() -> str:
 
 def _clock() -> Any:
     return current_app.extensions["clock"]
+
+
+APPROVER_TOKEN_ENV = "BREACH_NOTIFY_APPROVER_TOKEN"  # noqa: S105 (the variable's name, not a secret)
+
+
+def proven_approver(email: str) -> Any:
+    """The active privacy officer or admin ``email``, once they have shown it is them: their own API token in
+    ``BREACH_NOTIFY_APPROVER_TOKEN``, else their password at a hidden prompt (read from stdin when piped).
+
+    Four eyes means a second, named person approves (GDPR Art. 5(2) accountability: the audit trail must
+    show who did). Naming them with ``--as`` is not enough, and neither is a one-time password that whoever
+    created the account has seen: that person must set their own first (web sign-in). Exits 2 with the
+    reason when the proof fails, the account is disabled, or its role cannot approve.
+    """
+    from app.accounts import service as accounts
+    from app.accounts.access import APPROVE
+    from app.db import get_session
+
+    session, wanted = get_session(), email.strip().lower()
+    token = os.environ.get(APPROVER_TOKEN_ENV, "").strip()
+    if token:
+        user = accounts.user_for_token(session, clock=current_app.extensions["clock"], token=token)
+        if user is None or user.email != wanted:
+            _refuse(f"the token in {APPROVER_TOKEN_ENV} is not a live API token of {wanted}")
+    else:
+        password = click.prompt(f"password for {wanted}", hide_input=True, err=True, default="",
+                                show_default=False)
+        user = accounts.check_password(session, email=wanted, password=password)
+        if user is None:
+            _refuse(f"wrong password for {wanted}, or no active user {wanted}")
+        if user.must_change_password:
+            _refuse(f"{wanted} still has the one-time password they were given: they sign in once at /login "
+                    "to set their own, then approve with it")
+    if user.role not in APPROVE:
+        _refuse(f"{wanted} has role {user.role}; approval needs privacy_officer or admin")
+    return user
+
+
+def _refuse(reason: str) -> NoReturn:
+    click.echo(f"error: {reason}", err=True)
+    sys.exit(2)
 
 
 def fail(exc: BreachNotifyError) -> NoReturn:

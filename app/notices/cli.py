@@ -8,13 +8,10 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlmodel import select
 
-from app.accounts.access import APPROVE
-from app.accounts.models import User
-from app.cli import cli_actor, fail, read_document
+from app.cli import cli_actor, fail, proven_approver, read_document
 from app.db import get_session
-from app.errors import BreachNotifyError, Forbidden, InvalidInput, NotFound
+from app.errors import BreachNotifyError, InvalidInput
 from app.notices import service
 from app.notices.context import Recipient
 from app.notices.letters import letter_pdfs
@@ -88,25 +85,18 @@ def submit(version_id: int) -> None:
     _print([version])
 
 
-def approver(email: str) -> User:
-    """The active user ``email`` with the privacy officer or admin role; ``NotFound`` / ``Forbidden``."""
-    user = get_session().exec(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.active:
-        raise NotFound(f"no active user {email}")
-    if user.role not in APPROVE:
-        raise Forbidden(f"{email} has role {user.role}; approval needs privacy_officer or admin")
-    return user
-
-
 @notices_group.command("approve")
 @click.argument("version_id", type=int)
-@click.option("--as", "as_email", required=True, help="Email of the approving privacy officer (not the drafter).")
+@click.option("--as", "as_email", required=True,
+              help="Email of the approving privacy officer (not the drafter); asks for their password, or takes "
+                   "their API token from BREACH_NOTIFY_APPROVER_TOKEN.")
 @with_appcontext
 def approve(version_id: int, as_email: str) -> None:
-    """Approve a submitted version as the named privacy officer (a draft is submitted first by the CLI user)."""
+    """Approve a submitted version as the named privacy officer, who proves it with their password or token
+    (a draft is submitted first by the CLI user)."""
     session, clock = get_session(), current_app.extensions["clock"]
+    user = proven_approver(as_email)
     try:
-        user = approver(as_email)
         version = service.get_version(session, version_id=version_id)
         if version.state == "draft":
             service.submit(session, clock=clock, actor=cli_actor(), version_id=version_id)

@@ -11,10 +11,8 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlmodel import select
 
-from app.accounts.models import STAFF_RANK, Role, User
-from app.cli import cli_actor, fail, read_document
+from app.cli import cli_actor, fail, proven_approver, read_document
 from app.clock import Clock
 from app.db import get_session
 from app.errors import BreachNotifyError
@@ -72,17 +70,16 @@ def submit_command(report_id: int) -> None:
 
 @reports_group.command("approve")
 @click.argument("report_id", type=int)
-@click.option("--as", "email", required=True, help="the approving privacy officer's email")
+@click.option("--as", "email", required=True,
+              help="the approving privacy officer's email; asks for their password, or takes their API token "
+                   "from BREACH_NOTIFY_APPROVER_TOKEN")
 @click.option("--reason-for-delay", default=None)
 @with_appcontext
 def approve_command(report_id: int, email: str, reason_for_delay: str | None) -> None:
-    """Approve a submitted report as a privacy officer (not its drafter or submitter)."""
+    """Approve a submitted report as a privacy officer (not its drafter or submitter), who proves it with
+    their password or token."""
     session = get_session()
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.active or user.role not in {r.value for r in STAFF_RANK
-                                                            if STAFF_RANK[r] >= STAFF_RANK[Role.privacy_officer]}:
-        click.echo(f"error: {email} is not an active privacy officer or admin", err=True)
-        sys.exit(2)
+    user = proven_approver(email)
     try:
         report = reports.approve(session, clock=_clock(), actor=user.actor, report_id=report_id,
                                  reason_for_delay=reason_for_delay)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -83,8 +84,47 @@ def test_cli_drafts_lists_and_approves(app: Flask, client: FlaskClient, make_use
     listed = runner.invoke(args=["notices", "list", str(incident_id)])
     assert listed.exit_code == 0 and len(listed.output.strip().splitlines()) == 4
     version_id = lines[0][0]
-    denied = runner.invoke(args=["notices", "approve", version_id, "--as", responder.user.email])
+    denied = runner.invoke(args=["notices", "approve", version_id, "--as", responder.user.email],
+                           input=f"{responder.password}\n")
     assert denied.exit_code == 2 and "privacy_officer" in denied.output
-    approved = runner.invoke(args=["notices", "approve", version_id, "--as", officer.user.email])
+    named_only = runner.invoke(args=["notices", "approve", version_id, "--as", officer.user.email],
+                               input="not-their-password\n")
+    assert named_only.exit_code == 2 and "wrong password" in named_only.output
+    assert _state(runner, incident_id, version_id) == "draft"
+    approved = runner.invoke(args=["notices", "approve", version_id, "--as", officer.user.email],
+                             input=f"{officer.password}\n")
     assert approved.exit_code == 0, approved.output
-    assert approved.output.split("\t")[1] == "approved"
+    assert approved.output.strip().splitlines()[-1].split("\t")[1] == "approved"
+
+
+def _state(runner: Any, incident_id: int, version_id: str) -> str:
+    rows = [line.split("\t") for line in runner.invoke(args=["notices", "list", str(incident_id)]).output.splitlines()]
+    return next(row[1] for row in rows if row[0] == version_id)
+
+
+def test_cli_approval_needs_the_approvers_own_proof(client: FlaskClient, make_user: Any, runner: Any,
+                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Naming a privacy officer is not approving as them: a one-time password (seen by whoever created the
+    account) and someone else's token are refused; their own token in BREACH_NOTIFY_APPROVER_TOKEN works."""
+    drafter = make_user("privacy_officer")
+    fresh = make_user("privacy_officer", must_change_password=True)
+    officer = make_user("privacy_officer")
+    incident_id = file_incident(client, drafter)
+    facts = tmp_path / "facts.json"
+    facts.write_text(json.dumps(FACTS["facts"]))
+    drafted = runner.invoke(args=["notices", "draft", str(incident_id), "--facts", str(facts),
+                                  "--sender-name", "Clinic", "--sender-address", "privacy@clinic.example",
+                                  "--channels", "email"])
+    assert drafted.exit_code == 0, drafted.output
+    version_id = drafted.output.splitlines()[0].split("\t")[0]
+    one_time = runner.invoke(args=["notices", "approve", version_id, "--as", fresh.user.email],
+                             input=f"{fresh.password}\n")
+    assert one_time.exit_code == 2 and "one-time password" in one_time.output
+    monkeypatch.setenv("BREACH_NOTIFY_APPROVER_TOKEN", drafter.token or "")
+    borrowed = runner.invoke(args=["notices", "approve", version_id, "--as", officer.user.email])
+    assert borrowed.exit_code == 2 and "not a live API token" in borrowed.output
+    assert _state(runner, incident_id, version_id) == "draft"
+    monkeypatch.setenv("BREACH_NOTIFY_APPROVER_TOKEN", officer.token or "")
+    approved = runner.invoke(args=["notices", "approve", version_id, "--as", officer.user.email.upper()])
+    assert approved.exit_code == 0, approved.output
+    assert _state(runner, incident_id, version_id) == "approved"

@@ -150,7 +150,10 @@ def test_cli_draft_submit_approve_bundle(runner: FlaskCliRunner, client: FlaskCl
     assert out.exit_code == 0, out.output
     report_id = session.exec(select(RegulatorReport)).one().id
     assert runner.invoke(args=["reports", "submit", str(report_id)]).exit_code == 0
-    approved = runner.invoke(args=["reports", "approve", str(report_id), "--as", officer.user.email])
+    guessed = runner.invoke(args=["reports", "approve", str(report_id), "--as", officer.user.email], input="guess\n")
+    assert guessed.exit_code == 2 and "wrong password" in guessed.output
+    approved = runner.invoke(args=["reports", "approve", str(report_id), "--as", officer.user.email],
+                             input=f"{officer.password}\n")
     assert approved.exit_code == 0, approved.output
     made = runner.invoke(args=["export", "bundle", str(report_id), "--out", str(tmp_path / "out")])
     assert made.exit_code == 0, made.output
