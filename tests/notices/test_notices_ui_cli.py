@@ -70,12 +70,7 @@ def test_cli_drafts_lists_and_approves(app: Flask, client: FlaskClient, make_use
                                        tmp_path: Path) -> None:
     officer, responder = make_user("privacy_officer"), make_user("responder")
     incident_id = file_incident(client, officer)
-    facts_file = tmp_path / "facts.json"
-    facts_file.write_text(json.dumps(FACTS["facts"]))
-    result = runner.invoke(args=["notices", "draft", str(incident_id), "--facts", str(facts_file),
-                                 "--sender-name", "Clinic", "--sender-address", "privacy@clinic.example",
-                                 "--channels", "email,letter"])
-    assert result.exit_code == 0, result.output
+    result = _cli_draft(runner, incident_id, tmp_path, "email,letter")
     lines = [line.split("\t") for line in result.output.strip().splitlines()]
     assert sorted((row[2], row[3]) for row in lines) == [
         ("us-ca/individuals", "email"), ("us-ca/individuals", "letter"), ("us-hipaa/individuals", "email"),
@@ -97,6 +92,17 @@ def test_cli_drafts_lists_and_approves(app: Flask, client: FlaskClient, make_use
     assert approved.output.strip().splitlines()[-1].split("\t")[1] == "approved"
 
 
+def _cli_draft(runner: Any, incident_id: int, folder: Path, channels: str) -> Any:
+    """``notices draft`` from the sample facts; asserts it worked and returns the CLI result."""
+    facts_file = folder / "facts.json"
+    facts_file.write_text(json.dumps(FACTS["facts"]))
+    result = runner.invoke(args=["notices", "draft", str(incident_id), "--facts", str(facts_file),
+                                 "--sender-name", "Clinic", "--sender-address", "privacy@clinic.example",
+                                 "--channels", channels])
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def _state(runner: Any, incident_id: int, version_id: str) -> str:
     rows = [line.split("\t") for line in runner.invoke(args=["notices", "list", str(incident_id)]).output.splitlines()]
     return next(row[1] for row in rows if row[0] == version_id)
@@ -110,12 +116,7 @@ def test_cli_approval_needs_the_approvers_own_proof(client: FlaskClient, make_us
     fresh = make_user("privacy_officer", must_change_password=True)
     officer = make_user("privacy_officer")
     incident_id = file_incident(client, drafter)
-    facts = tmp_path / "facts.json"
-    facts.write_text(json.dumps(FACTS["facts"]))
-    drafted = runner.invoke(args=["notices", "draft", str(incident_id), "--facts", str(facts),
-                                  "--sender-name", "Clinic", "--sender-address", "privacy@clinic.example",
-                                  "--channels", "email"])
-    assert drafted.exit_code == 0, drafted.output
+    drafted = _cli_draft(runner, incident_id, tmp_path, "email")
     version_id = drafted.output.splitlines()[0].split("\t")[0]
     one_time = runner.invoke(args=["notices", "approve", version_id, "--as", fresh.user.email],
                              input=f"{fresh.password}\n")
