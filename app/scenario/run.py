@@ -145,9 +145,10 @@ def rehearse(app: Flask, *, document: dict[str, Any], people: Path, options: Opt
             incident = flows.file_incident(session, clock=clock, actor=DRAFTER, data=document, playbooks=playbooks)
         incident_id = incident.id or 0
         with stages.time("import_subjects"):
+            processes = subjects.worker_processes(app.config["IMPORT_PROCESSES"], file_bytes=people.stat().st_size)
             imported = subjects.import_file(session, clock=clock, actor=DRAFTER, path=people,
                                             keys=app.extensions["keys"], rejects_dir=options.out / "rejects",
-                                            incident_id=incident_id)
+                                            incident_id=incident_id, processes=processes)
         with stages.time("assess"):
             flows.reassess(session, clock=clock, actor=DRAFTER, incident_id=incident_id, playbooks=playbooks)
         with stages.time("draft_and_approve_notices"):

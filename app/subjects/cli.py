@@ -48,7 +48,9 @@ def _run_import(path: Path, incident_id: int | None, mapping: Path | None, defau
                 get_session(), clock=app.extensions["clock"], actor=cli_actor(), path=path,
                 keys=app.extensions["keys"], rejects_dir=Path(app.instance_path) / "imports", incident_id=incident_id,
                 mapping=columns, default_country=default_country.upper() if default_country else None,
-                processes=processes or app.config["IMPORT_PROCESSES"], progress=advance,
+                processes=processes or service.worker_processes(app.config["IMPORT_PROCESSES"],
+                                                                file_bytes=path.stat().st_size),
+                progress=advance,
                 cache_mib=app.config["IMPORT_CACHE_MIB"])
             if incident_id is not None:
                 flows.reassess(get_session(), clock=app.extensions["clock"], actor=cli_actor(),

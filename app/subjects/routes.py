@@ -49,6 +49,12 @@ def uploaded(field: str = "file") -> Iterator[tuple[Path, str]]:
         yield path, upload.filename
 
 
+def _server_processes(setting: str | int) -> int:
+    """Uploads are imported inside the web server, whose threads make forking workers unsafe by default:
+    ``auto`` means in-process here; a number set explicitly is honoured."""
+    return 1 if setting == "auto" else int(setting)
+
+
 def _import(incident_id: int) -> service.ImportSummary:
     allow_upload()
     form = request.form
@@ -57,7 +63,8 @@ def _import(incident_id: int) -> service.ImportSummary:
             get_session(), clock=_ext("clock"), actor=g.user.actor, path=path, filename=name, keys=_ext("keys"),
             rejects_dir=Path(current_app.instance_path) / "imports", incident_id=incident_id,
             default_country=(form.get("default_country") or "").strip().upper() or None,
-            processes=current_app.config["IMPORT_PROCESSES"], cache_mib=current_app.config["IMPORT_CACHE_MIB"])
+            processes=_server_processes(current_app.config["IMPORT_PROCESSES"]),
+            cache_mib=current_app.config["IMPORT_CACHE_MIB"])
     flows.reassess(get_session(), clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
                    playbooks=_ext("playbooks"))
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from app.subjects.reading import open_subject_file
 from app.wording import plural
 
 CHUNK_ROWS = 5000
+AUTO_WORKERS_MIN_BYTES = 8 * 1024 * 1024
+"""``IMPORT_PROCESSES=auto`` starts workers from this file size (about 50,000 rows of a typical export)."""
 DEFAULT_CACHE_MIB = 96
 """SQLite page cache of an import (``BREACH_NOTIFY_IMPORT_CACHE_MIB``): holds the look-up index of about a
 million people (docs/performance.md)."""
@@ -111,6 +114,19 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
     new_ids = store.insert_new(session, fresh, now)
     created.update(new_ids)
     return [*new_ids, *(sid for sid, _ in known)], len(new_ids), duplicates, before
+
+
+def worker_processes(setting: str | int, *, file_bytes: int, cpus: int | None = None) -> int:
+    """Processes for an import of a ``file_bytes`` file under ``IMPORT_PROCESSES`` (``"auto"`` or a count).
+
+    ``auto``: 2 when the file has at least ``AUTO_WORKERS_MIN_BYTES`` and the machine (``cpus``, default
+    ``os.cpu_count()``) has 2 or more CPUs; else 1, in the importing process (a pool's start-up, about a
+    second, would outweigh a small file's work).
+    """
+    if setting != "auto":
+        return int(setting)
+    available = cpus if cpus is not None else (os.cpu_count() or 1)
+    return 2 if available >= 2 and file_bytes >= AUTO_WORKERS_MIN_BYTES else 1
 
 
 def import_file(

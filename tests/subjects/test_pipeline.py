@@ -4,6 +4,8 @@ import multiprocessing
 import pickle
 from pathlib import Path
 
+import pytest
+
 from app.subjects import NormalisedRow, Rejection, normalise_chunk, normalise_stream, open_subject_file
 
 
@@ -31,3 +33,18 @@ def test_outcomes_pickle(tmp_path: Path) -> None:
     outcomes = normalise_chunk(rows, "DE")  # type: ignore[arg-type]
     assert pickle.loads(pickle.dumps(outcomes)) == outcomes
     assert pickle.loads(pickle.dumps(rows)) == rows
+
+
+def test_import_processes_auto_starts_workers_only_for_large_files_on_several_cpus() -> None:
+    from app.config import from_environment
+    from app.subjects.service import AUTO_WORKERS_MIN_BYTES, worker_processes
+
+    assert from_environment({})["IMPORT_PROCESSES"] == "auto"
+    assert from_environment({"BREACH_NOTIFY_IMPORT_PROCESSES": "3"})["IMPORT_PROCESSES"] == 3
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ValueError, match="BREACH_NOTIFY_IMPORT_PROCESSES must be `auto`"):
+            from_environment({"BREACH_NOTIFY_IMPORT_PROCESSES": bad})
+    assert worker_processes("auto", file_bytes=AUTO_WORKERS_MIN_BYTES, cpus=2) == 2
+    assert worker_processes("auto", file_bytes=AUTO_WORKERS_MIN_BYTES - 1, cpus=8) == 1
+    assert worker_processes("auto", file_bytes=10**9, cpus=1) == 1
+    assert worker_processes(3, file_bytes=10, cpus=1) == 3
