@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.policy
+import functools
 import io
 import re
 import secrets
@@ -147,6 +148,7 @@ _PART_HEAD = {subtype: f'Content-Type: text/{subtype}; charset="utf-8"\r\nConten
 """Each part's header block as the stdlib writes it (``add_alternative`` gives the html part its own
 ``MIME-Version``)."""
 _MULTIPART = "multipart/alternative; boundary=\"=_{}\""
+_FOLD_AT = 78  # POLICY.max_line_length
 _BOUNDARY_STUB = "0" * 32
 
 
@@ -171,12 +173,12 @@ def wire_email(*, sender: Mailbox, reply_to: Mailbox | None, to: Mailbox, subjec
     equal over names, scripts, line ends and lengths; attachments still go through :func:`build_email`."""
     if sent_at is not None and sent_at.tzinfo is None:
         raise ValueError("sent_at must be timezone-aware")
-    head = [_folded("From", _address(sender, "sender")), _folded("To", _address(to, "to"))]
+    head = [_folded("From", _address(sender, "sender")), _to_line(_address(to, "to"))]
     if reply_to is not None:
         head.append(_folded("Reply-To", _address(reply_to, "reply_to")))
-    head += [_folded("Subject", _clean(subject, "subject")), _folded("Message-ID", message_id(delivery_id, domain))]
+    head += [_folded("Subject", _clean(subject, "subject")), _short_line("Message-ID", message_id(delivery_id, domain))]
     if sent_at is not None:
-        head.append(_folded("Date", format_datetime(sent_at)))
+        head.append(_short_line("Date", format_datetime(sent_at)))
     parts = [_qp_part("plain", text), _qp_part("html", html)]
     boundary = _WireGenerator._make_boundary(b"\r\n".join(parts))
     line = f"--{boundary}".encode("ascii")
@@ -186,12 +188,40 @@ def wire_email(*, sender: Mailbox, reply_to: Mailbox | None, to: Mailbox, subjec
 
 
 def _content_type(boundary: str) -> bytes:
-    """The folded multipart ``Content-Type``: folded once for a stub boundary of the same length (folding
-    depends only on lengths), the real one put in its place; any other boundary is folded in full."""
+    """The folded multipart ``Content-Type``: folded once (per process) for a stub boundary of the same
+    length (folding depends only on lengths), the real one put in its place; any other boundary is folded
+    in full."""
     if not (boundary.startswith("=_") and len(boundary) == 34):
         return _folded("Content-Type", f'multipart/alternative; boundary="{boundary}"')
-    stub = _folded("Content-Type", _MULTIPART.format(_BOUNDARY_STUB))
-    return stub.replace(_BOUNDARY_STUB.encode("ascii"), boundary[2:].encode("ascii"), 1)
+    return _stub_content_type().replace(_BOUNDARY_STUB.encode("ascii"), boundary[2:].encode("ascii"), 1)
+
+
+@functools.cache
+def _stub_content_type() -> bytes:
+    return _folded("Content-Type", _MULTIPART.format(_BOUNDARY_STUB))
+
+
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9'-]+(?: [A-Za-z0-9'-]+)*")
+"""A display name of ASCII atoms (no specials, no encoded words): written as it is, unquoted."""
+_PLAIN_SPEC = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def _short_line(name: str, value: str) -> bytes:
+    """``name: value`` CRLF, which is what the stdlib writes for a short printable ASCII value without
+    surrounding spaces (``Message-ID``, ``Date``); anything else goes through :func:`_folded`."""
+    line = f"{name}: {value}"
+    if len(line) < _FOLD_AT and line.isascii() and line.isprintable() and value.strip() == value and "  " not in value:
+        return line.encode("ascii") + b"\r\n"
+    return _folded(name, value)
+
+
+def _to_line(address: Address) -> bytes:
+    """The ``To`` header: written directly for a plain ASCII name (``Ann O'Neil <ann@example.org>``) that
+    fits on one line, else parsed and folded by the stdlib (quoting, RFC 2047 words, folding)."""
+    name, spec = address.display_name, address.addr_spec
+    if not _PLAIN_SPEC.fullmatch(spec) or (name and not _PLAIN_PHRASE.fullmatch(name)):
+        return _folded("To", address)
+    return _short_line("To", f"{name} <{spec}>" if name else spec)
 
 
 class HeaderInjectionError(ValueError):

@@ -194,3 +194,33 @@ def test_wire_email_checks_like_build_email() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         wire_email(sender=SENDER, reply_to=None, to=TO, subject="s", text="t", html="h", delivery_id=1,
                    domain="example.org", sent_at=dt.datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("to", [
+    Mailbox("Ann O'Neil-Smith", "ann.o-neil+x@mail.example.org"), Mailbox("", "plain@example.org"),
+    Mailbox("A", "a@b.example"), Mailbox("Ann  Double", "ann@example.org"), Mailbox("Ann. Dot", "ann@example.org"),
+    Mailbox("Ann", "\"odd local\"@example.org".replace(" ", "_")), Mailbox("x" * 60, "long-address@example.org"),
+    Mailbox("x" * 48, "y" * 10 + "@example.org"), Mailbox("x" * 49, "y" * 10 + "@example.org"),
+    Mailbox("x" * 50, "y" * 10 + "@example.org"),
+    Mailbox("Jo", "jo@xn--r8jz45g.jp"),
+])
+def test_the_direct_to_line_is_the_stdlib_header(to: Mailbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``To`` line written without the stdlib's parser (plain names that fit) is byte for byte the
+    stdlib's, and names that need quoting, folding or encoding still take the stdlib's path."""
+    monkeypatch.setattr("app.notices.email_build.secrets.token_hex", lambda n: "5f" * n)
+    values: dict[str, object] = {"sender": SENDER, "reply_to": REPLY, "to": to, "subject": SUBJECT, "text": "t",
+                                 "html": "<p>t</p>", "delivery_id": 7, "domain": "notify.acme.example",
+                                 "sent_at": dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)}
+    built = build_email(**values)  # type: ignore[arg-type]
+    assert wire_email(**values) == wire_bytes(built)  # type: ignore[arg-type]  # sets the boundary on ``built``
+    assert wire_bytes(built) == built.as_bytes(policy=email.policy.SMTP)
+
+
+def test_plain_to_message_id_and_date_lines_skip_the_header_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from email.headerregistry import Address
+
+    from app.notices import email_build
+
+    monkeypatch.setattr(email_build, "_folded", lambda name, value: pytest.fail(f"parsed {name}"))
+    assert email_build._to_line(Address("Ann O'Neil", "ann", "example.org")) == b"To: Ann O'Neil <ann@example.org>\r\n"
+    assert email_build._short_line("Message-ID", "<delivery-7@x.example>") == b"Message-ID: <delivery-7@x.example>\r\n"
