@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import yaml
@@ -18,6 +18,9 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from app import db
 from app.errors import BreachNotifyError
 from app.wording import plural
+
+if TYPE_CHECKING:
+    from app.accounts.models import User
 
 
 def cli_actor() -> str:
@@ -32,7 +35,7 @@ def _clock() -> Any:
 APPROVER_TOKEN_ENV = "BREACH_NOTIFY_APPROVER_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 
 
-def proven_approver(email: str) -> Any:
+def proven_approver(email: str) -> User:
     """The active privacy officer or admin ``email``, once they have shown it is them: their own API token in
     ``BREACH_NOTIFY_APPROVER_TOKEN``, else their password at a hidden prompt (read from stdin when piped).
 

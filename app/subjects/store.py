@@ -48,22 +48,21 @@ class Prepared:
 
 def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prepared:
     """Encrypt and index one merged subject (AES-256-GCM values, HMAC-SHA256 digests)."""
-    identifiers = []
     shown = [(ext, system or None) for system, ext in subject.external_ids]
     shown += [(value, None) for value in (*subject.emails, *subject.phones)]
-    for (kind, plain), (value, source) in zip(identity_keys(subject), shown, strict=True):
-        digest = index.digest(kind, plain)
-        identifiers.append({"kind": kind, "digest": digest, "digest_key": digest_key(kind, digest),
-                            "value_enc": cipher.encrypt(value), "source_system": source})
-    for push in subject.push_subscriptions:
-        identifiers.append({"kind": "push", "digest": index.digest("push", push), "digest_key": None,
-                            "value_enc": cipher.encrypt(push), "source_system": None})
+    plain = [(kind, key, value, source) for (kind, key), (value, source)
+             in zip(identity_keys(subject), shown, strict=True)]
+    plain += [("push", push, push, None) for push in subject.push_subscriptions]
     for address in subject.addresses:
         if not (address.line1 or address.line2 or address.city or address.postal_code):
             continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
         text = _ADDRESS_JSON({f: getattr(address, f) for f in ADDRESS_FIELDS})
-        identifiers.append({"kind": "address", "digest": index.digest("address", text), "digest_key": None,
-                            "value_enc": cipher.encrypt(text), "source_system": None})
+        plain.append(("address", text, text, None))
+    identifiers = []
+    for kind, key, value, source in plain:
+        digest = index.digest(kind, key)
+        identifiers.append({"kind": kind, "digest": digest, "digest_key": digest_key(kind, digest),
+                            "value_enc": cipher.encrypt(value), "source_system": source})
     jurisdiction = subject.jurisdiction
     return Prepared(identifiers, {
         "full_name_enc": cipher.encrypt(subject.full_names[0]) if subject.full_names else None,
