@@ -48,7 +48,7 @@ Pair = tuple[tuple[float, float], tuple[float, float]]  # (raw, ours) x (msgs/s,
 
 def serve_peers(conn: Connection) -> None:
     """Child process: run the peers, send (settings, push subscription), wait for 'stop'."""
-    with SandboxPeers(receipt_delay=0.0) as peers:
+    with SandboxPeers(receipt_delay=None) as peers:  # no status callbacks: see bench/dispatch.serve_peers
         peers.smtp._messages = type(peers.smtp._messages)(maxlen=100)  # keep memory flat
         conn.send((peers.settings(), peers.webpush.new_subscription()))
         conn.recv()

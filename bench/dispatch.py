@@ -50,8 +50,14 @@ PG_ADMIN = os.environ.get("BREACH_TEST_PG_URL", "postgresql+psycopg://postgres@1
 
 
 def serve_peers(conn: Connection) -> None:
-    """Child process: run the peers; answer ``("subs", n)`` with n push subscriptions; stop on ``"stop"``."""
-    with SandboxPeers(receipt_delay=0.0) as peers:
+    """Child process: run the peers; answer ``("subs", n)`` with n push subscriptions; stop on ``"stop"``.
+
+    The Twilio peer posts no status callbacks (``receipt_delay=None``): nobody listens for them here (the
+    app's ``PUBLIC_URL`` is a closed port), the raw loop asks for none, and real Twilio posts them from its
+    own machines. Posting them would spend the peer process's share of the two cores on connection
+    attempts to a closed port during our run only, lowering both our rate and the ceiling measured after it.
+    """
+    with SandboxPeers(receipt_delay=None) as peers:
         peers.smtp._messages = type(peers.smtp._messages)(maxlen=100)  # keep memory flat
         conn.send((peers.settings(), peers.webpush.new_subscription()))
         while (message := conn.recv()) != "stop":

@@ -27,13 +27,13 @@ class SandboxPeers:
     """Starts an SMTP peer, a Twilio-compatible REST peer and a Web Push peer on free 127.0.0.1 ports.
 
     ``failure_rate``: fraction of sends that fail, split evenly between temporary and permanent failures on
-    every peer (0..1). ``receipt_delay``: seconds before Twilio status callbacks are posted.
+    every peer (0..1). ``receipt_delay``: seconds before Twilio status callbacks are posted (``None``: none are posted).
     ``undelivered_rate``: fraction of SMS whose receipt says ``undelivered``. ``seed`` makes failures
     repeatable. ``smtp_tls_context``/``smtp_credentials`` make the SMTP peer require STARTTLS/AUTH.
     A fresh Twilio auth token and VAPID key are generated per instance.
     """
 
-    def __init__(self, *, failure_rate: float = 0.0, receipt_delay: float = 0.05, undelivered_rate: float = 0.0,
+    def __init__(self, *, failure_rate: float = 0.0, receipt_delay: float | None = 0.05, undelivered_rate: float = 0.0,
                  seed: int | None = None, smtp_tls_context: ssl.SSLContext | None = None,
                  smtp_credentials: tuple[str, str] | None = None) -> None:
         def plan(offset: int) -> FailurePlan:

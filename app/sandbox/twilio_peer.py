@@ -11,10 +11,11 @@ Failures: ``script(to, ...)`` makes every send to that number answer an error: T
 scripts the callback outcome. A ``FailurePlan`` fails random sends: temporary as 500/20500, permanent as
 400/21211.
 
-Status callbacks: after ``callback_delay`` seconds the peer POSTs ``sent`` and then ``delivered`` (or the
-scripted outcome; ``undelivered_rate`` makes random ones ``undelivered`` with ErrorCode 30003) to the
-message's ``StatusCallback`` with ``X-Twilio-Signature`` (``RequestValidator.compute_signature``). One
-worker thread posts them in due order; at most ``max_pending`` callbacks wait, extra ones are dropped.
+Status callbacks: after ``callback_delay`` seconds (``None``: no callbacks at all) the peer POSTs ``sent``
+and then ``delivered`` (or the scripted outcome; ``undelivered_rate`` makes random ones ``undelivered`` with
+ErrorCode 30003) to the message's ``StatusCallback`` with ``X-Twilio-Signature``
+(``RequestValidator.compute_signature``). One worker thread posts them in due order; at most
+``max_pending`` callbacks wait, extra ones are dropped.
 """
 
 from __future__ import annotations
@@ -90,13 +91,14 @@ class _Due:
 
 class TwilioPeer:
     """Sandbox Twilio Messages API; ``account_sid``/``auth_token`` are what clients must present and what
-    callbacks are signed with. ``callback_delay`` is in seconds (0 posts at once); ``undelivered_rate`` a
-    fraction. ``url`` is the base URL to give ``TwilioSmsChannel(base_url=...)``."""
+    callbacks are signed with. ``callback_delay`` is in seconds (0 posts at once; ``None`` posts no status
+    callbacks, as when nobody listens for them); ``undelivered_rate`` a fraction. ``url`` is the base URL to
+    give ``TwilioSmsChannel(base_url=...)``."""
 
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "sandbox-token", *,  # noqa: S107 (sandbox)
-                 host: str = LOOPBACK, port: int = 0, callback_delay: float = 0.05, undelivered_rate: float = 0.0,
-                 failures: FailurePlan | None = None, max_messages: int = 10_000, max_pending: int = 10_000,
-                 seed: int | None = None) -> None:
+                 host: str = LOOPBACK, port: int = 0, callback_delay: float | None = 0.05,
+                 undelivered_rate: float = 0.0, failures: FailurePlan | None = None, max_messages: int = 10_000,
+                 max_pending: int = 10_000, seed: int | None = None) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
         self.callback_delay = callback_delay
         self.undelivered_rate = undelivered_rate
@@ -229,14 +231,14 @@ class TwilioPeer:
         message = SentSms("SM" + uuid.uuid4().hex, to, sender, service, body, form.get("StatusCallback") or None)
         with self._cond:
             self._messages.append(message)
-        if message.status_callback:
+        if message.status_callback and self.callback_delay is not None:
             self._schedule(message)
         return _json(201, _resource(self.account_sid, message))
 
     # --- callbacks -------------------------------------------------------------------------------------
 
     def _schedule(self, message: SentSms) -> None:
-        assert message.status_callback is not None
+        assert message.status_callback is not None and self.callback_delay is not None
         with self._cond:
             final = self._receipts.get(message.to)
             if final is None:

@@ -182,3 +182,18 @@ def test_callbacks_wait_for_configured_delay(receiver: CallbackReceiver) -> None
         assert [u.state for u in receiver.updates] == ["sent", "delivered"]
     finally:
         slow.stop()
+
+
+def test_no_callbacks_when_delay_is_none(receiver: CallbackReceiver) -> None:
+    """``callback_delay=None`` (the dispatch bench, where nobody listens): the message is accepted with its
+    StatusCallback recorded, and nothing is posted to it."""
+    quiet = TwilioPeer(SID, TOKEN, callback_delay=None)
+    quiet.start()
+    try:
+        channel = TwilioSmsChannel(SID, TOKEN, from_number="+15005550006", base_url=quiet.url, timeout=5)
+        assert channel.send(sms("+4915100000004", receiver.url)).outcome == "accepted"
+        [message] = quiet.messages
+        assert message.status_callback is not None and message.status_callback.startswith(receiver.url)
+        assert quiet.wait_for_callbacks(1, timeout=0.5) == [] and receiver.updates == []
+    finally:
+        quiet.stop()
