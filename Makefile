@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint install clean
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing else writes .pyc files, and every
+# process (CLI command, import worker) would compile ~1,800 library modules again: 12 s to create the app
+# instead of 5 s.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,serve]'
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test,serve]'
 	touch $(STAMP)
 
 install: $(STAMP)

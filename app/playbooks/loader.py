@@ -6,7 +6,7 @@ callers let ``PlaybookError`` propagate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,28 @@ def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line is not None else str(path)
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (same results, several times faster), else the
+pure-Python one."""
+
+
+def _line_finder(text: str) -> Callable[[tuple[str | int, ...]], int | None]:
+    """Lines for error messages: the text is composed into YAML nodes (pure Python, with marks) only when a
+    problem is reported, so loading valid playbooks parses each file once."""
+    nodes: list[yaml.Node | None] = []
+
+    def line_of(loc: tuple[str | int, ...]) -> int | None:
+        if not nodes:
+            nodes.append(yaml.compose(text, Loader=yaml.SafeLoader))
+        return _line_of(nodes[0], loc)
+    return line_of
+
+
 def load_playbook(path: Path) -> Playbook:
     """Parse and validate one playbook file. Raises ``PlaybookError`` naming file, line, field and reason."""
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise PlaybookError([f"{path}: cannot read: {exc.strerror}"]) from exc
     except yaml.MarkedYAMLError as exc:
@@ -54,20 +70,21 @@ def load_playbook(path: Path) -> Playbook:
         raise PlaybookError([f"{_where(path, line)}: YAML syntax error: {exc.problem}"]) from exc
     if not isinstance(data, dict):
         raise PlaybookError([f"{path}: (top level): must be a mapping of playbook fields"])
+    line_of = _line_finder(text)
     try:
         playbook = Playbook.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"{_where(path, _line_of(node, loc))}: {field_path(loc)}: {reason}"
+            f"{_where(path, line_of(loc))}: {field_path(loc)}: {reason}"
             for loc, reason in describe_validation_error(exc)
         ]
         raise PlaybookError(problems) from exc
     if playbook.id != path.stem:
-        line = _line_of(node, ("id",))
+        line = line_of(("id",))
         raise PlaybookError([f"{_where(path, line)}: id: {playbook.id!r} must equal the file name {path.stem!r}"])
     unknown = _unknown_content_elements(playbook)
     if unknown:
-        raise PlaybookError([f"{_where(path, _line_of(node, loc))}: {field_path(loc)}: {reason}"
+        raise PlaybookError([f"{_where(path, line_of(loc))}: {field_path(loc)}: {reason}"
                              for loc, reason in unknown])
     return playbook
 
