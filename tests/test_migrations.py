@@ -99,6 +99,35 @@ def _check_digest_key_migration(engine: Engine) -> None:
     assert "ix_subject_identifier_lookup" in indexes and "ix_subject_identifier_digest_key" not in indexes
 
 
+def test_redundant_subject_indexes_dropped_and_restored(tmp_path: Path) -> None:
+    """0013 drops the two indexes that repeat a unique constraint's first column; look-ups by that column
+    still use an index (the constraint's), and the downgrade puts both back."""
+    from sqlalchemy import inspect, text
+
+    from tests.conftest import BACKEND, _pg_database
+
+    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'r.sqlite'}"])
+    engine = db.make_engine(next(databases))
+    dropped = {"subject_identifier": "ix_subject_identifier_subject_id",
+               "incident_subject": "ix_incident_subject_incident_id"}
+    try:
+        db.upgrade(engine)
+        for table, index in dropped.items():
+            assert index not in {ix["name"] for ix in inspect(engine).get_indexes(table)}
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                for sql in ("SELECT kind FROM subject_identifier WHERE subject_id = 7",
+                            "SELECT subject_id FROM incident_subject WHERE incident_id = 7"):
+                    plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+                    assert "USING" in plan and "INDEX" in plan, plan
+        command_downgrade(engine, "0012")
+        for table, index in dropped.items():
+            assert index in {ix["name"] for ix in inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
+        next(databases, None)
+
+
 def command_downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 

@@ -63,7 +63,7 @@ class SubjectIdentifier(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("subject_id", "kind", "digest", name="uq_subject_identifier"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    subject_id: int = Field(foreign_key="data_subject.id", index=True)
+    subject_id: int = Field(foreign_key="data_subject.id")  # indexed first in uq_subject_identifier
     kind: str = Field(max_length=12)
     digest: str = Field(max_length=64)
     digest_key: int | None = Field(default=None, sa_type=BigInteger, index=True)
@@ -79,7 +79,7 @@ class IncidentSubject(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("incident_id", "subject_id", name="uq_incident_subject"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    incident_id: int = Field(foreign_key="incident.id")  # indexed first in uq_incident_subject
     subject_id: int = Field(foreign_key="data_subject.id", index=True)
     added_by: str = Field(max_length=40)
     added_at: dt.datetime = Field(sa_type=UTCDateTime)
