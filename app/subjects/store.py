@@ -9,9 +9,9 @@ Nothing here commits: the import runs in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -29,8 +29,18 @@ SUBJECTS = DataSubject.__table__  # type: ignore[attr-defined]
 IDENTIFIERS = SubjectIdentifier.__table__  # type: ignore[attr-defined]
 LINKS = IncidentSubject.__table__  # type: ignore[attr-defined]
 _RANK = {"address": 0, "inferred": 1, "unknown": 2}
-_ADDRESS_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
-"""``json.dumps(value, sort_keys=True, ensure_ascii=False)`` without building an encoder per address."""
+_SORTED_ADDRESS_FIELDS = tuple(sorted(ADDRESS_FIELDS))
+
+
+def address_text(address: PostalAddress) -> str:
+    """The text an address is encrypted and blind-indexed as: exactly what ``json.dumps`` of its fields
+    (``sort_keys=True, ensure_ascii=False``) writes, built without an encoder per address (the fields are
+    ``str`` or ``None``; strings go through the encoder's own ``encode_basestring``)."""
+    parts = []
+    for name in _SORTED_ADDRESS_FIELDS:
+        value = getattr(address, name)
+        parts.append(f'"{name}": ' + ("null" if value is None else encode_basestring(value)))
+    return "{" + ", ".join(parts) + "}"
 
 
 @dataclass
@@ -56,7 +66,7 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
     for address in subject.addresses:
         if not (address.line1 or address.line2 or address.city or address.postal_code):
             continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
-        text = _ADDRESS_JSON({f: getattr(address, f) for f in ADDRESS_FIELDS})
+        text = address_text(address)
         plain.append(("address", text, text, None))
     identifiers = []
     for kind, key, value, source in plain:
