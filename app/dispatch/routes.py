@@ -1,6 +1,6 @@
 """Dispatch routes: the Twilio webhooks (public, verified by signature: SMS status, and for voice calls the
 answer TwiML, the key-press menu and the call status), the dispatch page and section of an incident, the
-progress API and the sandbox outbox viewer.
+dispatch API (progress, plan, start, pause, resume, cancel) and the sandbox outbox viewer.
 
 Roles: reading progress needs ``READ``; planning, starting, pausing, resuming, cancelling ``RESPOND``; the
 outbox viewer (full messages with contact data of the rehearsal) ``RESPOND``.
@@ -26,9 +26,10 @@ from app.dispatch.outcomes import apply_receipt
 from app.dispatch.progress import progress
 from app.dispatch.settings import VOICE_ANSWER_PATH, VOICE_GATHER_PATH, VOICE_STATUS_PATH, WEBHOOK_PATH
 from app.dispatch.wiring import policy_for, run_request, settings_for
-from app.errors import NotFound
+from app.errors import InvalidInput, NotFound
 from app.incidents import service as incidents
-from app.openapi import document
+from app.incidents.routes import json_body
+from app.openapi import DispatchInput, DispatchQuery, document
 
 webhooks = Blueprint("dispatch_webhooks", __name__)
 api = Blueprint("dispatch_api", __name__, url_prefix="/api/incidents/<int:incident_id>/dispatch")
@@ -145,6 +146,57 @@ def api_progress(incident_id: int) -> Response:
     run = runs.latest_run(session, incident_id=incident_id)
     if run is None:
         raise NotFound(f"incident {incident_id} has no dispatch run")
+    return jsonify(progress(session, clock=_clock(), run=run).as_dict())
+
+
+def _request_from(values: Mapping[str, Any]) -> runs.RunRequest:
+    """A run request from a JSON body or query string (``DispatchInput``); ``InvalidInput`` names a bad field."""
+    for name in ("chain", "regime"):
+        if values.get(name) is not None and not isinstance(values[name], str):
+            raise InvalidInput(f"{name} must be a string", details=[{"path": name, "reason": "must be a string"}])
+    unknown = sorted(set(values) - {"chain", "regime"})
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}", details=[{"path": k, "reason": "unknown field"}
+                                                                      for k in unknown])
+    return run_request(_app(), chain=values.get("chain") or None, regime=values.get("regime") or None)
+
+
+@api.get("/plan")
+@document(query=DispatchQuery, tag="dispatch", errors=(409,))
+@requires(RESPOND)
+def api_plan(incident_id: int) -> Response:
+    """How long each channel takes at its configured rate and whether that beats the earliest deadline for
+    individuals (``runs.plan``); nothing is written."""
+    session = get_session()
+    incidents.get(session, incident_id=incident_id)
+    return jsonify(runs.plan(session, clock=_clock(), incident_id=incident_id,
+                             request=_request_from(request.args.to_dict())))
+
+
+@api.post("")
+@document(json=DispatchInput, ok=201, tag="dispatch")
+@requires(RESPOND)
+def api_start(incident_id: int) -> tuple[Response, int]:
+    """Start a dispatch run of the approved notices (409 while another run is live, without approved notices,
+    or when everyone was already sent them); answers the new run's progress."""
+    body = json_body()
+    if body is not None and not isinstance(body, dict):
+        raise InvalidInput("body must be a JSON object", details=[{"path": "", "reason": "must be an object"}])
+    session = get_session()
+    incidents.get(session, incident_id=incident_id)
+    run = runs.start(session, clock=_clock(), actor=g.user.actor, incident_id=incident_id,
+                     request=_request_from(body or {}))
+    return jsonify(progress(session, clock=_clock(), run=run).as_dict()), 201
+
+
+@api.post("/<int:run_id>/<any(pause, resume, cancel):action>")
+@document(tag="dispatch", errors=(409,))
+@requires(RESPOND)
+def api_control(incident_id: int, run_id: int, action: str) -> Response:
+    """Pause, resume or cancel a run (409 from a state that does not allow it); answers its progress."""
+    session = get_session()
+    runs.get_run(session, run_id=run_id, incident_id=incident_id)
+    run = runs.control(session, clock=_clock(), actor=g.user.actor, run_id=run_id, action=action)
     return jsonify(progress(session, clock=_clock(), run=run).as_dict())
 
 

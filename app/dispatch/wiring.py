@@ -15,6 +15,7 @@ from app.dispatch.runs import RunRequest
 from app.dispatch.sandbox_store import DbRecorder
 from app.dispatch.settings import DispatchSettings, from_config, parse_chain
 from app.dispatch.worker import ChannelFactory, Worker, WorkerOptions, worker_name
+from app.errors import InvalidInput
 
 
 def settings_for(app: Flask) -> DispatchSettings:
@@ -59,10 +60,16 @@ def policy_for(app: Flask) -> Policy:
 
 
 def run_request(app: Flask, *, chain: str | None = None, regime: str | None = None) -> RunRequest:
-    """A ``RunRequest`` with the configured (or given) channel order; rates for the whole system."""
+    """A ``RunRequest`` with the configured (or given) channel order; rates for the whole system.
+
+    Raises ``InvalidInput`` (field ``chain``) when ``chain`` names an unknown channel or one twice.
+    """
     settings = settings_for(app)
     workers = max(1, int(app.config.get("DISPATCH_WORKERS", 1)))
-    order: Sequence[str] = parse_chain(chain) if chain else settings.chain
+    try:
+        order: Sequence[str] = parse_chain(chain) if chain else settings.chain
+    except ValueError as exc:
+        raise InvalidInput(str(exc), details=[{"path": "chain", "reason": str(exc)}]) from exc
     return RunRequest(chain=order, senders=senders(app), rates={c: r * workers for c, r in settings.rates.items()},
                       regime=regime or None, quiet_hours=settings.quiet_hours)
 
