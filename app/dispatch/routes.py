@@ -189,11 +189,12 @@ def api_start(incident_id: int) -> tuple[Response, int]:
     return jsonify(progress(session, clock=_clock(), run=run).as_dict()), 201
 
 
-@api.post("/<int:run_id>/<any(pause, resume, cancel):action>")
+@api.post("/<int:run_id>/<action>")
 @document(tag="dispatch", errors=(409,))
 @requires(RESPOND)
 def api_control(incident_id: int, run_id: int, action: str) -> Response:
-    """Pause, resume or cancel a run (409 from a state that does not allow it); answers its progress."""
+    """``action`` ``pause``, ``resume`` or ``cancel`` (else 422) of a run (409 from a state that does not allow
+    it); answers its progress."""
     session = get_session()
     runs.get_run(session, run_id=run_id, incident_id=incident_id)
     run = runs.control(session, clock=_clock(), actor=g.user.actor, run_id=run_id, action=action)

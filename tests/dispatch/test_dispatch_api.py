@@ -48,7 +48,9 @@ def test_plan_start_and_control_a_run_over_the_api(app: Flask, client: FlaskClie
     paused = client.post(f"{base}/{run_id}/pause", headers=auth)
     assert paused.status_code == 200 and paused.json["state"] == "paused"
     assert client.post(f"{base}/{run_id}/pause", headers=auth).status_code == 409
-    assert client.post(f"{base}/{run_id}/explode", headers=auth).status_code == 404
+    explode = client.post(f"{base}/{run_id}/explode", headers=auth)
+    assert explode.status_code == 422
+    assert explode.json["details"] == [{"path": "action", "reason": "pause|resume|cancel"}]
     assert client.post(f"/api/incidents/{incident_id + 99}/dispatch/{run_id}/resume", headers=auth).status_code == 404
     resumed = client.post(f"{base}/{run_id}/resume", headers=auth)
     assert resumed.status_code == 200 and resumed.json["state"] == "running"
