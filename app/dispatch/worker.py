@@ -59,6 +59,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def claim_room(*, batch: int, backlog: int, available: int) -> int:
+    """How many deliveries a lane may claim now: at most ``batch`` ahead of its senders (``backlog`` claimed
+    and not yet done) and, when rate limited, at most ``available`` (tokens the bucket releases within
+    ``LOOKAHEAD`` seconds) minus the backlog; one when nothing waits, so a rate below one message per
+    ``LOOKAHEAD`` still moves. Bounding the claims is what lets pause and cancel stop a slow channel within
+    about ``LOOKAHEAD`` seconds of its messages: claimed deliveries are sent."""
+    room = min(batch - backlog, available - backlog)
+    return max(room, 1 if backlog == 0 else 0)
+
+
 @dataclass
 class WorkerOptions:
     """``batch``: most deliveries claimed ahead per channel; ``concurrency``: sender threads per channel
@@ -190,8 +200,11 @@ class Worker:
             if backlog > batch // 2:
                 time.sleep(0.005)
                 continue
-            room = min(batch - backlog, max(1, bucket.available_within(LOOKAHEAD) - backlog))
-            claimed = self._claim(channel, room) if room > 0 else []
+            room = claim_room(batch=batch, backlog=backlog, available=bucket.available_within(LOOKAHEAD))
+            if room <= 0:  # rate limited and LOOKAHEAD seconds of work already waiting: claim nothing yet
+                stop.wait(0.05)
+                continue
+            claimed = self._claim(channel, room)
             for job in claimed:
                 jobs.put(job)
             if not claimed:
