@@ -277,18 +277,11 @@ class IdentifyForm(BaseModel):
 
 
 class DispatchInput(BaseModel):
-    """Body of ``POST .../dispatch`` (all optional): ``chain``, the channel order (``"email,sms,push"``; default:
-    the configured ``DISPATCH_CHAIN``), and the ``regime`` whose approved notices go out (default: the one
-    with approved individual notices)."""
+    """Body of ``POST .../dispatch`` and query of ``GET .../dispatch/plan`` (all optional): ``chain``, the
+    channel order (``"email,sms,push"``; default: the configured ``DISPATCH_CHAIN``), and the ``regime`` whose
+    approved notices go out (default: the one with approved individual notices)."""
 
     model_config = ConfigDict(extra="forbid")
-
-    chain: str | None = None
-    regime: str | None = None
-
-
-class DispatchQuery(BaseModel):
-    """``?chain=`` and ``?regime=`` of a dispatch plan (as in ``DispatchInput``)."""
 
     chain: str | None = None
     regime: str | None = None

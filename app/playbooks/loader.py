@@ -6,6 +6,7 @@ callers let ``PlaybookError`` propagate.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,8 @@ pure-Python one."""
 def _line_finder(text: str) -> Callable[[tuple[str | int, ...]], int | None]:
     """Lines for error messages: the text is composed into YAML nodes (pure Python, with marks) only when a
     problem is reported, so loading valid playbooks parses each file once."""
-    nodes: list[yaml.Node | None] = []
-
-    def line_of(loc: tuple[str | int, ...]) -> int | None:
-        if not nodes:
-            nodes.append(yaml.compose(text, Loader=yaml.SafeLoader))
-        return _line_of(nodes[0], loc)
-    return line_of
+    nodes = functools.cache(lambda: yaml.compose(text, Loader=yaml.SafeLoader))
+    return lambda loc: _line_of(nodes(), loc)
 
 
 def load_playbook(path: Path) -> Playbook:
