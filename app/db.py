@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -212,26 +214,33 @@ def executemany(conn: Connection, statement: Table | UpdateBase, rows: Sequence[
 
 def _parameter_rows(rows: Sequence[Mapping[str, Any]], params: list[tuple[str, Any, Any]],
                     positional: bool) -> list[Any]:
-    """Driver parameters per row. A processed value is reused while a column sees the same object again
-    (the import's one ``now``, ``True``, ``None``): processors are pure, and this is the hot loop."""
-    template = [constant for _, constant, _ in params]
-    slots = [(i, name, process) for i, (name, constant, process) in enumerate(params) if constant is _FROM_ROW]
-    seen: list[Any] = [_FROM_ROW] * len(params)
-    made: list[Any] = [None] * len(params)
+    """Driver parameters per row, built a column at a time (list comprehensions and one ``zip``, not a
+    Python loop per value: this is the import's and the dispatch recorder's hot loop)."""
+    columns: list[Iterable[Any]] = []
+    for name, constant, process in params:
+        if constant is not _FROM_ROW:
+            columns.append(repeat(constant, len(rows)))
+        elif process is None:
+            columns.append(list(map(itemgetter(name), rows)))
+        else:
+            columns.append(_processed(list(map(itemgetter(name), rows)), process))
+    if positional:
+        return list(zip(*columns, strict=True))
     names = [name for name, _, _ in params]
-    out: list[Any] = []
-    for row in rows:
-        values = template.copy()
-        for i, name, process in slots:
-            value = row[name]
-            if process is not None:
-                if value is seen[i]:
-                    value = made[i]
-                else:
-                    seen[i], value = value, process(value)
-                    made[i] = value
-            values[i] = value
-        out.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _processed(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
+    """``process`` applied to each value, once per distinct object (the import's one ``now``, ``True`` and
+    ``False``, a chunk's shared category list): bind processors are pure, and ``values`` keeps every object
+    alive, so its ``id`` is a safe key for the length of the call."""
+    memo: dict[int, Any] = {}
+    out = []
+    for value in values:
+        made = memo.get(id(value), _FROM_ROW)
+        if made is _FROM_ROW:
+            made = memo[id(value)] = process(value)
+        out.append(made)
     return out
 
 

@@ -72,6 +72,12 @@ def test_executemany_stores_what_core_execute_stores(session: Session) -> None:
                                                             {"b_tag": "nobody", "b_at": later}]) == 1
         row = session.execute(table.select().where(table.c.tag == "bulk0")).one()
         assert row.at == later and row.doc is None
+        shared, other = ["name"], ["health", "name"]
+        mixed = [{"tag": f"mix{i}", "at": at + dt.timedelta(minutes=i % 2), "flag": i % 3 == 0,
+                  "doc": (shared, other, ["fresh", str(i)])[i % 3]} for i in range(9)]
+        db.executemany(session.connection(), table, mixed)  # each object processed once, even out of order
+        stored = session.execute(table.select().where(table.c.tag.like("mix%")).order_by(table.c.id)).all()
+        assert [(r.at, r.flag, r.doc) for r in stored] == [(m["at"], m["flag"], m["doc"]) for m in mixed]
         with pytest.raises(ValueError, match="naive datetime"):
             db.executemany(session.connection(), table, [{"tag": "x", **values, "at": dt.datetime(2026, 1, 1)}])
     finally:  # DDL is not transactional on SQLite: leave no table behind for the schema test

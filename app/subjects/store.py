@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -45,15 +46,26 @@ def address_text(address: PostalAddress) -> str:
 
 @dataclass
 class Prepared:
-    """One subject of a chunk, ready for the database: encrypted identifiers and plain flags."""
+    """One subject of a chunk, ready for the database: encrypted identifiers and plain flags.
+
+    ``match_keys``: ``(kind, digest)`` of the identifiers that identify one person, worked out once (in the
+    worker that prepares the subject; the main process reads them twice per chunk).
+    """
 
     identifiers: list[dict[str, Any]]
     fields: dict[str, Any]
+    match_keys: list[tuple[str, str]] = field(init=False)
 
-    @property
-    def match_keys(self) -> list[tuple[str, str]]:
-        """``(kind, digest)`` of the identifiers that identify one person."""
-        return [(i["kind"], i["digest"]) for i in self.identifiers if i["kind"] in MATCHING_KINDS]
+    def __post_init__(self) -> None:
+        self.match_keys = [(i["kind"], i["digest"]) for i in self.identifiers if i["kind"] in MATCHING_KINDS]
+
+
+@lru_cache(maxsize=1024)
+def shared_categories(categories: frozenset[str]) -> list[str]:
+    """The sorted list for a set of data categories, one list object per set in a process: a chunk's
+    subjects then share it, so it is pickled once per chunk and turned into JSON once per run of equal
+    rows (:func:`app.db.executemany`). Never mutate the result."""
+    return sorted(categories)
 
 
 def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prepared:
@@ -72,13 +84,13 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
     for kind, key, value, source in plain:
         digest = index.digest(kind, key)
         identifiers.append({"kind": kind, "digest": digest, "digest_key": digest_key(kind, digest),
-                            "value_enc": cipher.encrypt(value), "source_system": source})
+                            "value_enc": cipher.encrypt(value), "source_system": source, "usable": True})
     jurisdiction = subject.jurisdiction
     return Prepared(identifiers, {
         "full_name_enc": cipher.encrypt(subject.full_names[0]) if subject.full_names else None,
         "preferred_language": subject.preferred_language,
         "jurisdiction": jurisdiction.code, "jurisdiction_source": jurisdiction.source,
-        "data_categories": sorted(subject.data_categories),
+        "data_categories": shared_categories(frozenset(subject.data_categories)),
         "has_email": bool(subject.emails), "has_phone": bool(subject.phones),
         "has_push": bool(subject.push_subscriptions),
         "has_postal": any(a.is_deliverable for a in subject.addresses)})
@@ -113,12 +125,16 @@ class ChunkResult:
 
 def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime) -> list[int]:
     """Insert new subjects and their identifiers in bulk (ids drawn first, then COPY or executemany);
-    returns their ids in order."""
+    returns their ids in order. Each identifier dict of ``prepared`` gets its ``subject_id``."""
     ids = bulk.allocate_ids(session, SUBJECTS, len(prepared))
     bulk.write_rows(session, SUBJECTS, [{"id": sid, **p.fields, "created_at": now, "updated_at": now}
                                         for sid, p in zip(ids, prepared, strict=True)])
-    bulk.write_rows(session, IDENTIFIERS, [{**i, "subject_id": sid, "usable": True}
-                                           for sid, p in zip(ids, prepared, strict=True) for i in p.identifiers])
+    rows = []
+    for sid, p in zip(ids, prepared, strict=True):
+        for ident in p.identifiers:  # the caller's dicts, filled in rather than copied (the hot path)
+            ident["subject_id"] = sid
+            rows.append(ident)
+    bulk.write_rows(session, IDENTIFIERS, rows)
     return ids
 
 
@@ -138,7 +154,8 @@ def merge_prepared(a: Prepared, b: Prepared) -> Prepared:
     seen = {(i["kind"], i["digest"]) for i in a.identifiers}
     identifiers = a.identifiers + [i for i in b.identifiers if (i["kind"], i["digest"]) not in seen]
     fields = dict(a.fields)
-    fields["data_categories"] = sorted(set(a.fields["data_categories"]) | set(b.fields["data_categories"]))
+    fields["data_categories"] = shared_categories(frozenset(a.fields["data_categories"])
+                                                  | frozenset(b.fields["data_categories"]))
     for name in ("full_name_enc", "preferred_language"):
         fields[name] = fields[name] if fields[name] is not None else b.fields[name]
     if b.fields["jurisdiction"] and _RANK[b.fields["jurisdiction_source"]] < _RANK[fields["jurisdiction_source"]]:
@@ -202,7 +219,7 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
             if (sid, ident["kind"], ident["digest"]) not in owned:
                 owned.add((sid, ident["kind"], ident["digest"]))
                 new_identifiers.append({**ident, "subject_id": sid})
-    bulk.write_rows(session, IDENTIFIERS, [{**i, "usable": True} for i in new_identifiers])
+    bulk.write_rows(session, IDENTIFIERS, new_identifiers)
 
 
 def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt.datetime) -> None:
