@@ -149,3 +149,39 @@ def test_cli_commands_stop_on_an_unmigrated_database_naming_what_to_do(tmp_path:
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     listed = runner.invoke(args=["incidents", "list"])
     assert listed.exit_code == 0 and "not migrated" not in listed.output
+
+
+def test_subject_identifier_lookup_indexes_are_partial_and_still_used(tmp_path: Path) -> None:
+    """0014: the digest_key and source_system indexes hold only non-NULL rows, and the import's and the
+    evidence look-ups (``digest_key IN``/``= ANY``, ``source_system =``) still use them; the downgrade
+    restores full indexes."""
+    from sqlalchemy import text
+
+    from tests.conftest import BACKEND, _pg_database
+
+    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'p.sqlite'}"])
+    engine = db.make_engine(next(databases))
+    names = ("ix_subject_identifier_digest_key", "ix_subject_identifier_source_system")
+    sqlite = engine.dialect.name == "sqlite"
+    definition = ("SELECT sql FROM sqlite_master WHERE name = :n" if sqlite
+                  else "SELECT indexdef FROM pg_indexes WHERE indexname = :n")
+    probes = {names[0]: "SELECT subject_id FROM subject_identifier WHERE digest_key IN (1, 2)" if sqlite
+              else "SELECT subject_id FROM subject_identifier WHERE digest_key = ANY(CAST(ARRAY[1, 2] AS BIGINT[]))",
+              names[1]: "SELECT subject_id FROM subject_identifier WHERE source_system = 'crm'"}
+    try:
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            if not sqlite:
+                conn.execute(text("SET enable_seqscan = off"))
+            for name in names:
+                assert "WHERE" in conn.execute(text(definition), {"n": name}).scalar_one().upper(), name
+                plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN {'QUERY PLAN ' * sqlite}"
+                                                                          f"{probes[name]}")))
+                assert name in plan, plan
+        command_downgrade(engine, "0013")
+        with engine.connect() as conn:
+            for name in names:
+                assert "WHERE" not in conn.execute(text(definition), {"n": name}).scalar_one().upper(), name
+    finally:
+        engine.dispose()
+        next(databases, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
@@ -60,15 +60,22 @@ class SubjectIdentifier(SQLModel, table=True):
     looked up by ``digest_key`` (:func:`digest_key`)."""
 
     __tablename__ = "subject_identifier"
-    __table_args__ = (UniqueConstraint("subject_id", "kind", "digest", name="uq_subject_identifier"),)
+    __table_args__ = (
+        UniqueConstraint("subject_id", "kind", "digest", name="uq_subject_identifier"),
+        # partial: only rows a look-up can find are indexed (migration 0014)
+        Index("ix_subject_identifier_digest_key", "digest_key", sqlite_where=text("digest_key IS NOT NULL"),
+              postgresql_where=text("digest_key IS NOT NULL")),
+        Index("ix_subject_identifier_source_system", "source_system",
+              sqlite_where=text("source_system IS NOT NULL"), postgresql_where=text("source_system IS NOT NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="data_subject.id")  # indexed first in uq_subject_identifier
     kind: str = Field(max_length=12)
     digest: str = Field(max_length=64)
-    digest_key: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    digest_key: int | None = Field(default=None, sa_type=BigInteger)
     value_enc: str = Field(sa_type=Text)
-    source_system: str | None = Field(default=None, max_length=100, index=True)
+    source_system: str | None = Field(default=None, max_length=100)
     usable: bool = True  # False once a channel reports it dead (bounced address, opted-out number)
 
 
