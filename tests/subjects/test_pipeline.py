@@ -1,5 +1,6 @@
 """Chunked normalisation in worker processes gives the same outcomes, in order, as in-process."""
 
+import itertools
 import multiprocessing
 import pickle
 from pathlib import Path
@@ -48,3 +49,33 @@ def test_import_processes_auto_starts_workers_only_for_large_files_on_several_cp
     assert worker_processes("auto", file_bytes=AUTO_WORKERS_MIN_BYTES - 1, cpus=8) == 1
     assert worker_processes("auto", file_bytes=10**9, cpus=1) == 1
     assert worker_processes(3, file_bytes=10, cpus=1) == 3
+
+
+def test_compact_records_prepared_in_workers_match_rows_prepared_in_process(tmp_path: Path) -> None:
+    """The import sends CSV records to its workers as ``(line, cells)`` (``SubjectReader.compact``) and they
+    make the rows there: same reports, merges and subjects as reading rows in one process."""
+    from app.crypto import Keys
+    from app.subjects.preparing import prepared_chunks
+
+    lines = ["external_id,full_name,email,phone,country,ignored"]
+    for i in range(120):
+        lines.append(f'{i},"Name\n{i}",p{i % 90}@mail.de,030 {1000000 + i},DE,x' if i % 9 else f"{i},ragged")
+    path = tmp_path / "subjects.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reader = open_subject_file(path)
+    keys = Keys((b"d" * 32,), b"i" * 32)
+
+    def shape(chunks: list) -> list:  # what a chunk holds, without the random nonces of encrypted values
+        return [(c.rows, c.reported, c.merged, [(s.match_keys, {k: v for k, v in s.fields.items()
+                                                                if k != "full_name_enc"}) for s in c.subjects])
+                for c in chunks]
+
+    in_process = list(prepared_chunks(reader, keys=keys, default_country=None, chunk_rows=25))
+    pooled = list(prepared_chunks(reader.compact(), keys=keys, default_country=None, processes=2, chunk_rows=25,
+                                  positions=reader.positions))
+    assert shape(pooled) == shape(in_process)
+    assert sum(c.rows for c in pooled) == 120 and sum(c.merged for c in pooled) == 0
+    assert sum(rejected for c in pooled for rejected, _ in c.reported) == 14
+    first, second = list(itertools.islice(reader.compact(), 2))
+    assert isinstance(first, Rejection) and first.line == 2
+    assert second == (3, ["1", "Name\n1", "p1@mail.de", "030 1000001", "DE", "x"])  # the cells, unmapped ones too
