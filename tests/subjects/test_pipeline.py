@@ -1,6 +1,5 @@
 """Chunked normalisation in worker processes gives the same outcomes, in order, as in-process."""
 
-import itertools
 import multiprocessing
 import pickle
 from pathlib import Path
@@ -8,15 +7,18 @@ from pathlib import Path
 import pytest
 
 from app.subjects import NormalisedRow, Rejection, normalise_chunk, normalise_stream, open_subject_file
+from app.subjects.reading import SubjectReader
+
+
+def _reader(tmp_path: Path, header: str, rows: list[str]) -> SubjectReader:
+    path = tmp_path / "subjects.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return open_subject_file(path)
 
 
 def test_pool_matches_single_process_in_order(tmp_path: Path) -> None:
-    lines = ["external_id,email,phone,country"]
-    for i in range(230):
-        lines.append(f"{i},p{i}@mail.de,030 {1000000 + i},DE" if i % 7 else f"{i},bad{i}")
-    path = tmp_path / "subjects.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    reader = open_subject_file(path)
+    reader = _reader(tmp_path, "external_id,email,phone,country",
+                     [f"{i},p{i}@mail.de,030 {1000000 + i},DE" if i % 7 else f"{i},bad{i}" for i in range(230)])
     single = list(normalise_stream(reader, default_country=None, chunk_rows=50))
     pooled = list(normalise_stream(reader, default_country=None, processes=2, chunk_rows=50, max_in_flight=2,
                                    context=multiprocessing.get_context("fork")))
@@ -51,18 +53,15 @@ def test_import_processes_auto_starts_workers_only_for_large_files_on_several_cp
     assert worker_processes(3, file_bytes=10, cpus=1) == 3
 
 
-def test_compact_records_prepared_in_workers_match_rows_prepared_in_process(tmp_path: Path) -> None:
-    """The import sends CSV records to its workers as ``(line, cells)`` (``SubjectReader.compact``) and they
-    make the rows there: same reports, merges and subjects as reading rows in one process."""
+def test_subjects_prepared_in_workers_match_subjects_prepared_in_process(tmp_path: Path) -> None:
+    """The import's pool path (workers normalise, encrypt, index and merge their chunk) gives the same
+    reports, merges and subjects as the same work in one process."""
     from app.crypto import Keys
     from app.subjects.preparing import prepared_chunks
 
-    lines = ["external_id,full_name,email,phone,country,ignored"]
-    for i in range(120):
-        lines.append(f'{i},"Name\n{i}",p{i % 90}@mail.de,030 {1000000 + i},DE,x' if i % 9 else f"{i},ragged")
-    path = tmp_path / "subjects.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    reader = open_subject_file(path)
+    reader = _reader(tmp_path, "external_id,full_name,email,phone,country,ignored",
+                     [f'{i},"Name\n{i}",p{i % 20}@mail.de,030 {1000000 + i},DE,x' if i % 9 else f"{i},ragged"
+                      for i in range(120)])
     keys = Keys((b"d" * 32,), b"i" * 32)
 
     def shape(chunks: list) -> list:  # what a chunk holds, without the random nonces of encrypted values
@@ -71,11 +70,8 @@ def test_compact_records_prepared_in_workers_match_rows_prepared_in_process(tmp_
                 for c in chunks]
 
     in_process = list(prepared_chunks(reader, keys=keys, default_country=None, chunk_rows=25))
-    pooled = list(prepared_chunks(reader.compact(), keys=keys, default_country=None, processes=2, chunk_rows=25,
-                                  positions=reader.positions))
+    pooled = list(prepared_chunks(reader, keys=keys, default_country=None, processes=2, chunk_rows=25))
     assert shape(pooled) == shape(in_process)
-    assert sum(c.rows for c in pooled) == 120 and sum(c.merged for c in pooled) == 0
+    assert [c.rows for c in pooled] == [25, 25, 25, 25, 20]
     assert sum(rejected for c in pooled for rejected, _ in c.reported) == 14
-    first, second = list(itertools.islice(reader.compact(), 2))
-    assert isinstance(first, Rejection) and first.line == 2
-    assert second == (3, ["1", "Name\n1", "p1@mail.de", "030 1000001", "DE", "x"])  # the cells, unmapped ones too
+    assert sum(c.merged for c in pooled) > 0  # p0..p19 repeat within a chunk
