@@ -50,7 +50,8 @@ def _bar(fraction: float, width: int = 40) -> str:
 
 
 def _echo_progress(p: dict[str, Any]) -> None:
-    eta = "unknown" if p["eta_seconds"] is None else f"{p['eta_seconds']:.0f} s"
+    eta = (f"none while {p['state']}" if p["state"] != "running" and p["done_fraction"] < 1
+           else "unknown" if p["eta_seconds"] is None else f"{p['eta_seconds']:.0f} s")
     click.echo(f"run {p['run_id']} {p['state']}  {_bar(p['done_fraction'])}  {p['rate']} msg/s  ETA {eta}")
     states = [s for s, n in p["totals"].items() if n]
     click.echo("  channel " + " ".join(f"{s:>16}" for s in states))

@@ -19,7 +19,8 @@ RATE_WINDOW = 60.0
 class Progress:
     """``counts``: ``{channel: {state: n}}``; ``totals``: ``{state: n}``; ``done_fraction`` 0..1 (terminal
     deliveries / all); ``rate``: provider acceptances per second over the last minute; ``eta_seconds``: open
-    deliveries / rate (None when nothing moves); ``substitute``: people in the substitute pool."""
+    deliveries / rate (0 when none is open; None when nothing moves or the run is not running, e.g. paused);
+    ``substitute``: people in the substitute pool."""
 
     run_id: int
     incident_id: int
@@ -59,7 +60,11 @@ def progress(session: Session, *, clock: Clock, run: DispatchRun) -> Progress:
     pool = dict(session.execute(select(col(SubstitutePoolEntry.kind), func.count())
                                 .where(col(SubstitutePoolEntry.run_id) == run.id)
                                 .group_by(col(SubstitutePoolEntry.kind))).all())
+    if not open_count:
+        eta: float | None = 0.0
+    elif run.state != "running" or rate <= 0:
+        eta = None  # a paused run sends nothing, whatever it sent in the last minute
+    else:
+        eta = round(open_count / rate, 1)
     return Progress(run.id or 0, run.incident_id, run.state, counts, totals, total,
-                    sum(totals[s] for s in TERMINAL) / total if total else 1.0, round(rate, 2),
-                    round(open_count / rate, 1) if rate > 0 and open_count else (0.0 if not open_count else None),
-                    pool, run.plan)
+                    sum(totals[s] for s in TERMINAL) / total if total else 1.0, round(rate, 2), eta, pool, run.plan)

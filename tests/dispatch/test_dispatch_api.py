@@ -45,8 +45,17 @@ def test_plan_start_and_control_a_run_over_the_api(app: Flask, client: FlaskClie
     again = client.post(base, json={}, headers=auth)
     assert again.status_code == 409  # one live run per incident
 
+    sent_now = session.exec(select(Delivery).where(Delivery.run_id == run_id)).all()[:2]
+    for delivery in sent_now:  # two went out within the rate window: a running run would show an ETA
+        delivery.state, delivery.sent_at = "sent", app.extensions["clock"].now()
+        session.add(delivery)
+    session.commit()
+    assert client.get(base, headers=auth).json["eta_seconds"] > 0
     paused = client.post(f"{base}/{run_id}/pause", headers=auth)
     assert paused.status_code == 200 and paused.json["state"] == "paused"
+    assert paused.json["rate"] > 0 and paused.json["eta_seconds"] is None  # a paused run has no ETA
+    assert "ETA none while paused" in app.test_cli_runner().invoke(args=["dispatch", "status",
+                                                                           str(incident_id)]).output
     assert client.post(f"{base}/{run_id}/pause", headers=auth).status_code == 409
     explode = client.post(f"{base}/{run_id}/explode", headers=auth)
     assert explode.status_code == 422
@@ -63,7 +72,7 @@ def test_plan_start_and_control_a_run_over_the_api(app: Flask, client: FlaskClie
 
     cancelled = client.post(f"{base}/{run_id}/cancel", headers=auth)
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
-    assert cancelled.json["totals"]["skipped"] == 4 and cancelled.json["totals"]["queued"] == 0
+    assert cancelled.json["totals"]["skipped"] == 2 and cancelled.json["totals"]["queued"] == 0
 
 
 def test_start_without_approved_notices_is_a_conflict(client: FlaskClient, make_user: Any) -> None:

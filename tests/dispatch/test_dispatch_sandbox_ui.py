@@ -67,7 +67,7 @@ def test_sandbox_records_full_messages_and_the_ui_controls_the_run(
     status = json.loads(runner.invoke(args=["dispatch", "status", str(incident_id), "--format", "json"]).output)
     assert status["state"] == "done" and status["totals"]["delivered"] == 7 and status["done_fraction"] == 1.0
     text = runner.invoke(args=["dispatch", "status", str(incident_id)]).output
-    assert "100.0 %" in text and "email" in text
+    assert "100.0 %" in text and "email" in text and "ETA 0 s" in text
     cancel = runner.invoke(args=["dispatch", "cancel", str(incident_id)])
     assert cancel.exit_code == 2 and "is done; cannot cancel" in cancel.output
 
