@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -55,15 +57,8 @@ def test_secret_key_generated_once_in_instance(tmp_path: Path) -> None:
 def test_digest_key_migration_fills_existing_identifiers(tmp_path: Path) -> None:
     """0012 gives every stored matching identifier its look-up key (push and address none), the import's
     look-up then finds them, and the downgrade restores the ``(kind, digest)`` index."""
-    from tests.conftest import BACKEND, _pg_database
-
-    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'm.sqlite'}"])
-    engine = db.make_engine(next(databases))
-    try:
+    with _empty_engine(tmp_path) as engine:
         _check_digest_key_migration(engine)
-    finally:
-        engine.dispose()
-        next(databases, None)
 
 
 def _check_digest_key_migration(engine: Engine) -> None:
@@ -104,13 +99,9 @@ def test_redundant_subject_indexes_dropped_and_restored(tmp_path: Path) -> None:
     still use an index (the constraint's), and the downgrade puts both back."""
     from sqlalchemy import inspect, text
 
-    from tests.conftest import BACKEND, _pg_database
-
-    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'r.sqlite'}"])
-    engine = db.make_engine(next(databases))
     dropped = {"subject_identifier": "ix_subject_identifier_subject_id",
                "incident_subject": "ix_incident_subject_incident_id"}
-    try:
+    with _empty_engine(tmp_path) as engine:
         db.upgrade(engine)
         for table, index in dropped.items():
             assert index not in {ix["name"] for ix in inspect(engine).get_indexes(table)}
@@ -123,6 +114,18 @@ def test_redundant_subject_indexes_dropped_and_restored(tmp_path: Path) -> None:
         command_downgrade(engine, "0012")
         for table, index in dropped.items():
             assert index in {ix["name"] for ix in inspect(engine).get_indexes(table)}
+
+
+@contextmanager
+def _empty_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a new, empty database of the suite's backend: a file on SQLite, or a PostgreSQL database
+    of its own, dropped afterwards."""
+    from tests.conftest import BACKEND, _pg_database
+
+    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'empty.sqlite'}"])
+    engine = db.make_engine(next(databases))
+    try:
+        yield engine
     finally:
         engine.dispose()
         next(databases, None)
@@ -157,18 +160,14 @@ def test_subject_identifier_lookup_indexes_are_partial_and_still_used(tmp_path: 
     restores full indexes."""
     from sqlalchemy import text
 
-    from tests.conftest import BACKEND, _pg_database
-
-    databases = _pg_database() if BACKEND == "postgres" else iter([f"sqlite:///{tmp_path / 'p.sqlite'}"])
-    engine = db.make_engine(next(databases))
     names = ("ix_subject_identifier_digest_key", "ix_subject_identifier_source_system")
-    sqlite = engine.dialect.name == "sqlite"
-    definition = ("SELECT sql FROM sqlite_master WHERE name = :n" if sqlite
-                  else "SELECT indexdef FROM pg_indexes WHERE indexname = :n")
-    probes = {names[0]: "SELECT subject_id FROM subject_identifier WHERE digest_key IN (1, 2)" if sqlite
-              else "SELECT subject_id FROM subject_identifier WHERE digest_key = ANY(CAST(ARRAY[1, 2] AS BIGINT[]))",
-              names[1]: "SELECT subject_id FROM subject_identifier WHERE source_system = 'crm'"}
-    try:
+    with _empty_engine(tmp_path) as engine:
+        sqlite = engine.dialect.name == "sqlite"
+        definition = ("SELECT sql FROM sqlite_master WHERE name = :n" if sqlite
+                      else "SELECT indexdef FROM pg_indexes WHERE indexname = :n")
+        keys = "IN (1, 2)" if sqlite else "= ANY(CAST(ARRAY[1, 2] AS BIGINT[]))"
+        probes = {names[0]: f"SELECT subject_id FROM subject_identifier WHERE digest_key {keys}",
+                  names[1]: "SELECT subject_id FROM subject_identifier WHERE source_system = 'crm'"}
         db.upgrade(engine)
         with engine.connect() as conn:
             if not sqlite:
@@ -182,6 +181,3 @@ def test_subject_identifier_lookup_indexes_are_partial_and_still_used(tmp_path: 
         with engine.connect() as conn:
             for name in names:
                 assert "WHERE" not in conn.execute(text(definition), {"n": name}).scalar_one().upper(), name
-    finally:
-        engine.dispose()
-        next(databases, None)

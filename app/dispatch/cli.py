@@ -50,9 +50,7 @@ def _bar(fraction: float, width: int = 40) -> str:
 
 
 def _echo_progress(p: dict[str, Any]) -> None:
-    eta = (f"none while {p['state']}" if p["state"] != "running" and p["done_fraction"] < 1
-           else "unknown" if p["eta_seconds"] is None else f"{p['eta_seconds']:.0f} s")
-    click.echo(f"run {p['run_id']} {p['state']}  {_bar(p['done_fraction'])}  {p['rate']} msg/s  ETA {eta}")
+    click.echo(f"run {p['run_id']} {p['state']}  {_bar(p['done_fraction'])}  {p['rate']} msg/s  ETA {p['eta_text']}")
     states = [s for s, n in p["totals"].items() if n]
     click.echo("  channel " + " ".join(f"{s:>16}" for s in states))
     for channel, counts in sorted(p["counts"].items()):

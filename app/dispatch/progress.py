@@ -20,6 +20,7 @@ class Progress:
     """``counts``: ``{channel: {state: n}}``; ``totals``: ``{state: n}``; ``done_fraction`` 0..1 (terminal
     deliveries / all); ``rate``: provider acceptances per second over the last minute; ``eta_seconds``: open
     deliveries / rate (0 when none is open; None when nothing moves or the run is not running, e.g. paused);
+    ``eta_text``: the ETA as the CLI and the page show it (``"12 s"``, ``"unknown"``, ``"none while paused"``);
     ``substitute``: people in the substitute pool."""
 
     run_id: int
@@ -31,6 +32,7 @@ class Progress:
     done_fraction: float
     rate: float
     eta_seconds: float | None
+    eta_text: str
     substitute: dict[str, int]
     plan: dict[str, Any]
 
@@ -67,4 +69,11 @@ def progress(session: Session, *, clock: Clock, run: DispatchRun) -> Progress:
     else:
         eta = round(open_count / rate, 1)
     return Progress(run.id or 0, run.incident_id, run.state, counts, totals, total,
-                    sum(totals[s] for s in TERMINAL) / total if total else 1.0, round(rate, 2), eta, pool, run.plan)
+                    sum(totals[s] for s in TERMINAL) / total if total else 1.0, round(rate, 2), eta,
+                    _eta_text(run.state, eta), pool, run.plan)
+
+
+def _eta_text(state: str, eta: float | None) -> str:
+    if eta is not None:
+        return f"{eta:.0f} s"
+    return "unknown" if state == "running" else f"none while {state}"

@@ -127,8 +127,7 @@
     setField(box, "percent", percent);
     setField(box, "total", p.total);
     setField(box, "rate", p.rate);
-    setField(box, "eta", p.eta_seconds === null ? (p.state !== "running" ? "none while " + p.state : "unknown")
-      : Math.round(p.eta_seconds) + " s");
+    setField(box, "eta", p.eta_text);
     var state = box.querySelector("#dispatch-state");
     if (state) { state.textContent = p.state; }
     renderCounts(box, p);

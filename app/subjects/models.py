@@ -53,6 +53,12 @@ class DataSubject(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
+def _not_null_index(column: str) -> Index:
+    """A partial index of ``subject_identifier.column`` holding only the rows a look-up can find (migration 0014)."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(f"ix_subject_identifier_{column}", column, sqlite_where=where, postgresql_where=where)
+
+
 class SubjectIdentifier(SQLModel, table=True):
     """An identifier or contact of a subject: ``kind`` is ``external_id``, ``email``, ``phone``, ``push`` or
     ``address``; ``digest`` its blind index; ``value_enc`` the encrypted value; ``source_system`` where it
@@ -62,11 +68,8 @@ class SubjectIdentifier(SQLModel, table=True):
     __tablename__ = "subject_identifier"
     __table_args__ = (
         UniqueConstraint("subject_id", "kind", "digest", name="uq_subject_identifier"),
-        # partial: only rows a look-up can find are indexed (migration 0014)
-        Index("ix_subject_identifier_digest_key", "digest_key", sqlite_where=text("digest_key IS NOT NULL"),
-              postgresql_where=text("digest_key IS NOT NULL")),
-        Index("ix_subject_identifier_source_system", "source_system",
-              sqlite_where=text("source_system IS NOT NULL"), postgresql_where=text("source_system IS NOT NULL")),
+        _not_null_index("digest_key"),
+        _not_null_index("source_system"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
