@@ -199,9 +199,17 @@ def _require_migrated(app: Flask) -> None:
 
 
 def _create_app() -> Flask:
+    """The app for every command that needs one (``serve``, ``scheduler``, ...). A broken playbook stops it
+    with one ``file:line: field: reason`` line per problem on stderr and exit status 1, not a traceback."""
     from app import create_app
+    from app.playbooks.errors import PlaybookError
 
-    return create_app()
+    try:
+        return create_app()
+    except PlaybookError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
 
 
 def main() -> None:

@@ -162,3 +162,34 @@ def test_table_format_lists_obligations_and_severity(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "eu-gdpr" in result.output and "internal_record" in result.output
     assert "ENISA-2013" in result.output
+
+
+@pytest.mark.parametrize("command", [["serve"], ["scheduler"], ["obligations", "list", "1"]])
+def test_start_up_with_a_broken_playbook_prints_the_problems_and_exits_1(tmp_path: Path, command: list[str]) -> None:
+    """The real console script, as an operator runs it: one ``file:line: field: reason`` line per problem on
+    stderr, no traceback, exit status 1, nothing served."""
+    import os
+    import subprocess
+    import sys
+
+    folder = copy_playbooks(tmp_path)
+    path = folder / "us-tx.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('operator: ">="', 'operator: "=>"', 1), encoding="utf-8")
+    (folder / "us-fl.yaml").write_text((folder / "us-fl.yaml").read_text(encoding="utf-8").replace(
+        "\nregulator:", "\nregulatr:", 1), encoding="utf-8")
+    expected = _problems(folder)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if 'operator: ">="' in row)
+    assert len(expected) == 3 and f"us-tx.yaml:{line}: audiences[1].threshold.operator" in expected[2]
+    env = dict(os.environ, BREACH_NOTIFY_PLAYBOOKS=str(folder), BREACH_NOTIFY_INSTANCE=str(tmp_path / "instance"),
+               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    script = Path(sys.executable).with_name("breach-notify")
+    done = subprocess.run([str(script), *command], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == expected and done.stdout == ""
+
+
+def _problems(folder: Path) -> list[str]:
+    with pytest.raises(PlaybookError) as caught:
+        load_playbooks(folder)
+    return caught.value.problems
