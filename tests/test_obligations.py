@@ -208,6 +208,14 @@ def test_incident_page_shows_obligations_with_countdown(client: FlaskClient, mak
     login(client, user)
     html = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "us-hipaa" in html and "45 CFR 164.404" in html
+    # why each duty is owed (reasons) and what it rests on (citations), as decided for the laptop
+    for reason in ("600 residents of US-CA: &gt; 500 holds", "sensitive data: health",
+                   "residents of a single jurisdiction &gt; 500: US-CA (residents: US-CA 600)",
+                   "due 60 calendar days after discovery (aware_at), America/New_York [45 CFR 164.404(b)]"):
+        assert reason in html, reason
+    for citation in ("45 CFR 164.404(a); 45 CFR 164.404(b)", "45 CFR 164.406", "45 CFR 164.408(b)",
+                     "Civ. Code §1798.82(a)", "Civ. Code §1798.82(f)"):
+        assert f"<td>{citation}</td>" in html, citation
     assert "2026-05-31 16:00" in html  # HIPAA individual notice due, UTC
     assert "90 d 6 h 0 min" in html  # countdown from the test clock (2 March 10:00 UTC)
     assert ("Waive" in html) is False  # only privacy officers see the waiver form
