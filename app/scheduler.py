@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from app import db
-from app.clock import Clock
+from app.clock import Clock, SystemClock
 from app.obligations.models import SchedulerLease
 from app.obligations.scheduled import sweep as obligation_sweep
 
@@ -118,14 +118,15 @@ def sweeps() -> list[Callable[[Flask, Session], None]]:
     return [_obligations, _letters, _dispatch, _announcements, _webhooks]
 
 
-def build(app: Flask, *, blocking: bool) -> BaseScheduler:
+def build(app: Flask, *, blocking: bool, first_run: dt.datetime | None = None) -> BaseScheduler:
     """An APScheduler with one interval job running ``run_sweeps`` every ``SWEEP_SECONDS``.
 
     Coalesced, one instance at a time, no misfire limit: a late tick runs once and catches up from the
-    database state.
+    database state. ``first_run`` (aware) is when APScheduler first runs it, on APScheduler's own (real)
+    clock, not the app's injected one: default at once.
     """
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(timezone=dt.UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     scheduler.add_job(run_sweeps, "interval", seconds=int(app.config["SWEEP_SECONDS"]), args=[app, holder_name()],
-                      id="sweeps", next_run_time=app.extensions["clock"].now())
+                      id="sweeps", next_run_time=first_run or SystemClock().now())
     return scheduler

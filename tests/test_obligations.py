@@ -16,7 +16,7 @@ from app import create_app
 from app import scheduler as sched
 from app.audit import service as audit
 from app.audit.models import AuditEvent
-from app.clock import FixedClock
+from app.clock import FixedClock, SystemClock
 from app.obligations.models import ObligationAlert, ObligationRecord
 from app.obligations.scheduled import sweep
 from tests.notices.notices_workflow_sample import LAPTOP
@@ -183,12 +183,20 @@ def test_lease_keeps_a_second_scheduler_idle(session: Session, clock: FixedClock
 def test_apscheduler_runs_a_missed_tick_and_delivers(
     client: FlaskClient, make_user: Any, session: Session, clock: FixedClock, app: Flask
 ) -> None:
+    from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
+
     _file(client, make_user("responder"))
     ob = _hipaa_individuals(session)
     assert ob.due_at is not None
     clock.set(ob.due_at - dt.timedelta(hours=23))
-    # the job's first run time is the frozen clock: in the real past, so APScheduler sees a misfire
-    scheduler = sched.build(app, blocking=False)
+    # the tick was due 30 s ago on APScheduler's real clock (the process was suspended, say; less than one
+    # 60 s interval, so it is the only one missed): whatever today's date is, APScheduler sees a misfire,
+    # and without a grace limit it still runs it
+    assert app.config["SWEEP_SECONDS"] == 60
+    missed = SystemClock().now() - dt.timedelta(seconds=30)
+    ran: list[JobExecutionEvent] = []
+    scheduler = sched.build(app, blocking=False, first_run=missed)
+    scheduler.add_listener(ran.append, EVENT_JOB_EXECUTED)
     scheduler.start()
     try:
         deadline = time.monotonic() + 10
@@ -197,6 +205,30 @@ def test_apscheduler_runs_a_missed_tick_and_delivers(
     finally:
         scheduler.shutdown(wait=True)
     assert _alerts(session, ob.id or 0) == ["reminder:86400"]
+    assert ran and ran[0].scheduled_run_time == missed
+
+
+def test_scheduler_ticks_keep_a_calendar_day_deadline_across_the_autumn_clock_change(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock, app: Flask
+) -> None:
+    """HIPAA's 60 calendar days (45 CFR 164.404(b)) run in America/New_York: from noon EDT on 15 October to
+    noon EST on 14 December, which is 17:00 UTC, an hour later in UTC than 60 x 24 h (clocks went back on
+    1 November). The scheduler's ticks remind and escalate on that instant, not an hour early."""
+    _file(client, make_user("responder"), dict(LAPTOP, aware_at="2026-10-15T12:00:00-04:00"))
+    ob = _hipaa_individuals(session)
+    due = dt.datetime(2026, 12, 14, 17, 0, tzinfo=dt.UTC)
+    assert ob.due_at == due
+
+    def tick(at: dt.datetime) -> list[str]:
+        clock.set(at)
+        assert sched.run_sweeps(app, "host-a:1")
+        return _alerts(session, ob.id or 0)
+
+    assert tick(due - dt.timedelta(days=1, seconds=1)) == []
+    assert tick(due - dt.timedelta(days=1)) == ["reminder:86400"]
+    assert tick(due - dt.timedelta(hours=6)) == ["reminder:21600", "reminder:86400"]
+    assert tick(dt.datetime(2026, 12, 14, 16, 0, 1, tzinfo=dt.UTC)) == ["reminder:21600", "reminder:86400"]
+    assert tick(due + dt.timedelta(seconds=1)) == ["overdue", "reminder:21600", "reminder:86400"]
 
 
 @pytest.mark.parametrize("role", ["reporter", "responder"])
