@@ -162,7 +162,7 @@ def test_deadline_hours_are_elapsed_time_across_a_dst_change(
     session.expire_all()
     regulator = session.exec(select(ObligationRecord).where(ObligationRecord.regime == "eu-gdpr",
                                                             ObligationRecord.audience == "regulator",
-                                                            ObligationRecord.part == "")).one()
+                                                            ObligationRecord.part == "initial notification")).one()
     # 72 h after 09:00 UTC on 27 March is 09:00 UTC on 30 March (11:00 in Berlin after the clocks went forward)
     assert regulator.due_at == dt.datetime(2026, 3, 30, 9, 0, tzinfo=dt.UTC)
     clock.set(dt.datetime(2026, 3, 29, 8, 59, 59, tzinfo=dt.UTC))

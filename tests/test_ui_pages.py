@@ -106,18 +106,24 @@ def test_the_dispatch_page_data_has_progress_and_cumulative_series(app: Flask, c
     assert web.get("/static/vendor/chart.js/chart.umd.min.js").status_code == 200
 
 
+def _initial_notification_row(html: str) -> str:
+    """The Art. 33(1) part's row: the part is reminded; its parent (the whole Art. 33 duty) follows it."""
+    return next(r for r in re.findall(r"<tr >(.*?)</tr>", html, re.S) if "2026-03-04 08:00" in r
+                and "initial notification" in r)
+
+
 def test_the_obligations_section_shows_reminders_fired_and_to_come(client: FlaskClient, make_user: Any,
                                                                     session: Session, clock: Any) -> None:
     user = make_user("responder")
     filed = client.post("/api/incidents", json=GDPR_INCIDENT, headers=bearer(user))  # Art. 33 due 03-04 08:00 UTC
     login(client, user)
     html = client.get(f"/incidents/{filed.json['id']}").get_data(as_text=True)
-    row = next(r for r in re.findall(r"<tr >(.*?)</tr>", html, re.S) if "2026-03-04 08:00" in r)
+    row = _initial_notification_row(html)
     assert 'class="countdown urgency-due" data-due="2026-03-04T08:00:00+00:00">1 d 22 h 0 min<' in row
     assert '<span class="muted">next: 24 h before, 6 h before</span>' in row
     clock.set(dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC))  # 23 h before the deadline
     assert len(scheduled.sweep(session, clock=clock, offsets=(86400, 21600)).reminders) >= 1
     html = client.get(f"/incidents/{filed.json['id']}").get_data(as_text=True)
-    row = next(r for r in re.findall(r"<tr >(.*?)</tr>", html, re.S) if "2026-03-04 08:00" in r)
+    row = _initial_notification_row(html)
     assert "reminded 2026-03-03 09:00<br>" in row and '<span class="muted">next: 6 h before</span>' in row
     assert 'urgency-soon" data-due="2026-03-04T08:00:00+00:00">0 d 23 h 0 min<' in row

@@ -11,7 +11,7 @@ from app.accounts.access import APPROVE, READ, RESPOND, requires
 from app.db import get_session
 from app.incidents import flows
 from app.incidents.routes import json_body
-from app.obligations import scheduled, service
+from app.obligations import parts, scheduled, service
 from app.obligations.models import ObligationAlert, ObligationRecord
 from app.openapi import ReasonInput, document
 
@@ -97,6 +97,12 @@ def ui_waive(obligation_id: int) -> Response:
 def obligation_alerts(incident_id: int) -> dict[int, list[ObligationAlert]]:
     """Fired reminders and escalations per obligation id, for the incident page's obligations section."""
     return scheduled.alerts_for(get_session(), incident_id=incident_id)
+
+
+@ui.app_template_global("obligation_parents")
+def obligation_parents(records: list[ObligationRecord]) -> set[int]:
+    """Ids of the obligations that are closed through their parts (no forms, no reminders of their own)."""
+    return parts.parent_ids(records)
 
 
 @ui.app_template_global("reminder_offsets")

@@ -4,6 +4,9 @@ State lives in our tables, not in the scheduler: a reminder is fired at most onc
 has a unique key per obligation and kind), a sweep that runs late still fires what is owed (noting how
 late), and a restart loses nothing. Offsets are absolute durations (seconds) before ``due_at`` (UTC), so a
 daylight-saving change in the controller's zone never moves them.
+
+An obligation in parts is swept per timed part; its parent is not swept itself and follows its parts
+(``app.obligations.parts``), so one deadline gives one reminder.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.clock import Clock
 from app.incidents import service as incidents
+from app.obligations import parts
 from app.obligations.models import ObligationAlert, ObligationRecord, ObligationStatus
+from app.obligations.parts import label
 from app.webhooks.events import emit
 
 ACTOR = "scheduler"
@@ -32,32 +37,35 @@ class SweepReport:
     escalations: list[int] = field(default_factory=list)
 
 
-def _label(ob: ObligationRecord) -> str:
-    return "/".join(filter(None, (ob.regime, ob.audience, ob.part)))
-
-
 def _fire(session: Session, *, clock: Clock, ob: ObligationRecord, kind: str, scheduled_for: dt.datetime,
           skipped: Sequence[str] = ()) -> bool:
     """Record one alert with its audit event and timeline entry in one transaction; False if already fired."""
     now = clock.now()
     due = ob.due_at or now
-    session.add(ObligationAlert(obligation_id=ob.id or 0, kind=kind, due_at=due, scheduled_for=scheduled_for,
-                                fired_at=now))
+    alert = ObligationAlert(obligation_id=ob.id or 0, kind=kind, due_at=due, scheduled_for=scheduled_for,
+                            fired_at=now)
+    session.add(alert)
     for other in skipped:  # earlier reminders the sweep missed: recorded so they never fire after this one
         session.add(ObligationAlert(obligation_id=ob.id or 0, kind=other, due_at=due, scheduled_for=scheduled_for,
                                     fired_at=now))
+    try:
+        session.flush()
+    except IntegrityError:  # another sweep fired it first
+        session.rollback()
+        return False
     late = max(0, int((now - scheduled_for).total_seconds()))
     escalation = kind == "overdue"
     if escalation:
         ob.status = ObligationStatus.overdue.value
         session.add(ob)
+        parts.sync(session, clock=clock, actor=ACTOR, part=ob)
     action = "obligation.escalated" if escalation else "obligation.reminder"
     audit.record(session, clock=clock, actor=ACTOR, action=action, entity="obligation", entity_id=ob.id or 0,
-                 incident_id=ob.incident_id, after={"obligation": _label(ob), "kind": kind, "due_at": due.isoformat(),
+                 incident_id=ob.incident_id, after={"obligation": label(ob), "kind": kind, "due_at": due.isoformat(),
                                                     "late_seconds": late, "skipped": list(skipped)})
     left = int((due - now).total_seconds() // 3600)
-    text = (f"OVERDUE: {_label(ob)} was due {due.isoformat()}" if escalation
-            else f"Reminder: {_label(ob)} due {due.isoformat()} (about {left} h left)")
+    text = (f"OVERDUE: {label(ob)} was due {due.isoformat()}" if escalation
+            else f"Reminder: {label(ob)} due {due.isoformat()} (about {left} h left)")
     incidents.add_timeline(session, clock=clock, incident_id=ob.incident_id, actor=ACTOR, kind="deadline", text=text)
     emit(session, clock=clock, event_type="obligation.overdue" if escalation else "obligation.due_soon",
          incident_id=ob.incident_id, data={"incident_id": ob.incident_id, "obligation_id": ob.id, "regime": ob.regime,
@@ -76,16 +84,24 @@ def _fired(session: Session, ids: list[int]) -> set[tuple[int, str]]:
     return {(a.obligation_id, a.kind) for a in rows}
 
 
+def _swept(session: Session) -> list[ObligationRecord]:
+    """Open, required records with a due time, without parents whose timing comes from their parts."""
+    rows = list(session.exec(select(ObligationRecord).where(
+        col(ObligationRecord.status).in_([ObligationStatus.due.value, ObligationStatus.overdue.value]),
+        col(ObligationRecord.required).is_(True), col(ObligationRecord.due_at).is_not(None))).all())
+    with_parts = parts.families_with_parts(session, incident_ids=sorted({r.incident_id for r in rows}))
+    return [r for r in rows if r.part or parts.family(r) not in with_parts]
+
+
 def sweep(session: Session, *, clock: Clock, offsets: Sequence[int]) -> SweepReport:
     """Fire owed reminders (``offsets``: seconds before due, e.g. ``(86400, 21600)``) and escalations.
 
     Each alert commits on its own, so a crash part-way keeps what was done. Of several reminders owed
-    at once (the scheduler was down), only the nearest to the deadline is announced.
+    at once (the scheduler was down), only the nearest to the deadline is announced. A parent with parts
+    is skipped (its parts are swept); an escalated part makes its parent overdue in the same transaction.
     """
     now, report = clock.now(), SweepReport()
-    open_rows = list(session.exec(select(ObligationRecord).where(
-        col(ObligationRecord.status).in_([ObligationStatus.due.value, ObligationStatus.overdue.value]),
-        col(ObligationRecord.required).is_(True), col(ObligationRecord.due_at).is_not(None))).all())
+    open_rows = _swept(session)
     fired = _fired(session, [r.id or 0 for r in open_rows])
     for ob in open_rows:
         due = ob.due_at

@@ -18,6 +18,7 @@ from app.dispatch import runs
 from app.dispatch.models import Delivery, DispatchRun, SubstitutePoolEntry
 from app.dispatch.wiring import run_request
 from app.errors import InvalidInput
+from app.obligations import parts
 from app.obligations import service as obligations
 from app.obligations.models import ObligationRecord
 from app.reports import bundles
@@ -97,7 +98,8 @@ def record_met(session: Session, *, clock: Clock, incident_id: int, actor: str, 
                published: str | None, exports: list[dict[str, Any]]) -> None:
     """Mark what the rehearsal did as met, with its evidence: the dispatched regime's individual notice once the
     run is done (and the substitute notice is up for the pool), the HHS report once its bundle verified. Other
-    regimes' duties stay open: their own notices were not sent (a rehearsal does not assume deemed compliance)."""
+    regimes' duties stay open: their own notices were not sent (a rehearsal does not assume deemed compliance).
+    An obligation in parts is met through its parts (``app.obligations.parts``)."""
     pool = sum(dispatch["substitute_pool"].values())
     individuals_done = dispatch["state"] == "done" and (pool == 0 or published is not None)
     delivered = sum(states.get("delivered", 0) for states in dispatch["by_channel"].values())
@@ -105,7 +107,10 @@ def record_met(session: Session, *, clock: Clock, incident_id: int, actor: str, 
     rows = session.execute(select(ObligationRecord).where(
         col(ObligationRecord.incident_id) == incident_id, col(ObligationRecord.status).in_(["due", "overdue"]),
         col(ObligationRecord.required).is_(True))).scalars().all()
+    parents = parts.parent_ids(obligations.for_incident(session, incident_id=incident_id))
     for row in rows:
+        if row.id in parents:
+            continue
         if row.audience == "internal_record":
             reason = "the incident record, its timeline and the verified audit chain document the breach"
         elif row.audience == "individuals" and individuals_done and not row.part and row.regime == dispatch["regime"]:
