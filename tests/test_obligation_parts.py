@@ -1,5 +1,5 @@
-"""Obligations in parts (GDPR Art. 33(1) and 33(4), HHS notice or annual log): the parts are reminded,
-escalated and closed; the parent follows them."""
+"""Obligations in parts (GDPR Art. 33(1) and 33(4), HHS notice or annual log) and deadlines that move: the
+parts are reminded, escalated and closed; the parent follows them; a moved deadline is a new deadline."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import datetime as dt
 import json
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from app import create_app
+from app import scheduler as sched
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
@@ -117,6 +120,47 @@ def test_hhs_notice_is_reminded_once_for_its_part(
     clock.set(parent.due_at - dt.timedelta(hours=23))
     fired = [oid for oid, _kind in sweep(session, clock=clock, offsets=OFFSETS).reminders]
     assert part.id in fired and parent.id not in fired
+
+
+def _kinds(session: Session, obligation_id: int | None) -> list[tuple[str, dt.datetime]]:
+    rows = session.exec(select(ObligationAlert).where(ObligationAlert.obligation_id == obligation_id)).all()
+    return sorted((a.kind, a.due_at) for a in rows)
+
+
+def test_a_deadline_moved_after_its_escalation_is_reminded_and_escalated_again_once(
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock, app: Flask
+) -> None:
+    responder = make_user("responder")
+    incident_id = _file(client, responder, LAPTOP)
+    first = _record(session, "us-hipaa", "individuals")
+    old = first.due_at
+    assert old is not None
+    clock.set(old + dt.timedelta(seconds=1))
+    assert first.id in sweep(session, clock=clock, offsets=OFFSETS).escalations
+    # awareness corrected 20 h later: the 60-day deadline moves 20 h into the future
+    later = (dt.datetime.fromisoformat(LAPTOP["aware_at"]) + dt.timedelta(hours=20)).isoformat()
+    assert client.patch(f"/api/incidents/{incident_id}", json={"aware_at": later},
+                        headers=bearer(responder)).status_code == 200
+    moved = _record(session, "us-hipaa", "individuals")
+    new = moved.due_at
+    assert new == old + dt.timedelta(hours=20) and moved.status == "due"
+
+    def fired(at: dt.datetime) -> list[str]:
+        clock.set(at)
+        report = sweep(session, clock=clock, offsets=OFFSETS)
+        return [k for oid, k in report.reminders if oid == moved.id] + ["overdue"] * report.escalations.count(
+            moved.id)
+
+    assert fired(new - dt.timedelta(hours=19)) == ["reminder:86400"]
+    assert fired(new - dt.timedelta(hours=19)) == []
+    assert fired(new - dt.timedelta(hours=6)) == ["reminder:21600"]
+    assert fired(new + dt.timedelta(seconds=1)) == ["overdue"]
+    assert fired(new + dt.timedelta(hours=1)) == []
+    restarted = create_app(dict(app.config, CLOCK=clock))  # a scheduler process started afresh
+    assert sched.run_sweeps(restarted, "host-b:1")
+    assert _kinds(session, moved.id) == [("overdue", old), ("overdue", new), ("reminder:21600", new),
+                                         ("reminder:86400", new)]
+    assert _record(session, "us-hipaa", "individuals").status == "overdue"
 
 
 def test_the_incident_page_offers_the_parts_not_the_parent(

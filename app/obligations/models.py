@@ -52,10 +52,12 @@ class ObligationRecord(SQLModel, table=True):
 
 
 class ObligationAlert(SQLModel, table=True):
-    """A reminder or escalation that was fired; the unique key makes firing idempotent across restarts."""
+    """A reminder or escalation that was fired for one deadline; the unique key (obligation, kind, due_at)
+    makes firing idempotent across restarts, and a deadline that moves (``due_at`` recomputed) is reminded
+    and escalated again, once."""
 
     __tablename__ = "obligation_alert"
-    __table_args__ = (UniqueConstraint("obligation_id", "kind", name="uq_obligation_alert"),)
+    __table_args__ = (UniqueConstraint("obligation_id", "kind", "due_at", name="uq_obligation_alert"),)
 
     id: int | None = Field(default=None, primary_key=True)
     obligation_id: int = Field(foreign_key="obligation.id", index=True)

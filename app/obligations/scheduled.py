@@ -1,9 +1,11 @@
 """The deadline sweep: reminders before each open obligation's due time, escalation once it passes.
 
-State lives in our tables, not in the scheduler: a reminder is fired at most once (``obligation_alert``
-has a unique key per obligation and kind), a sweep that runs late still fires what is owed (noting how
-late), and a restart loses nothing. Offsets are absolute durations (seconds) before ``due_at`` (UTC), so a
-daylight-saving change in the controller's zone never moves them.
+State lives in our tables, not in the scheduler: a reminder is fired at most once per deadline
+(``obligation_alert`` has a unique key per obligation, kind and ``due_at``), a sweep that runs late still
+fires what is owed (noting how late), and a restart loses nothing. A deadline that moves on recompute (the
+awareness time corrected) is a new deadline: its reminders and escalation fire again, once. Offsets are
+absolute durations (seconds) before ``due_at`` (UTC), so a daylight-saving change in the controller's zone
+never moves them.
 
 An obligation in parts is swept per timed part; its parent is not swept itself and follows its parts
 (``app.obligations.parts``), so one deadline gives one reminder.
@@ -79,9 +81,11 @@ def _fire(session: Session, *, clock: Clock, ob: ObligationRecord, kind: str, sc
     return True
 
 
-def _fired(session: Session, ids: list[int]) -> set[tuple[int, str]]:
-    rows = session.exec(select(ObligationAlert).where(col(ObligationAlert.obligation_id).in_(ids))).all()
-    return {(a.obligation_id, a.kind) for a in rows}
+def _fired(session: Session, rows: list[ObligationRecord]) -> set[tuple[int, str]]:
+    """``(obligation id, kind)`` of the alerts already fired for each row's current deadline."""
+    due = {r.id: r.due_at for r in rows}
+    alerts = session.exec(select(ObligationAlert).where(col(ObligationAlert.obligation_id).in_(list(due)))).all()
+    return {(a.obligation_id, a.kind) for a in alerts if a.due_at == due.get(a.obligation_id)}
 
 
 def _swept(session: Session) -> list[ObligationRecord]:
@@ -102,7 +106,7 @@ def sweep(session: Session, *, clock: Clock, offsets: Sequence[int]) -> SweepRep
     """
     now, report = clock.now(), SweepReport()
     open_rows = _swept(session)
-    fired = _fired(session, [r.id or 0 for r in open_rows])
+    fired = _fired(session, open_rows)
     for ob in open_rows:
         due = ob.due_at
         assert due is not None
