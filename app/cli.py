@@ -35,14 +35,16 @@ def _clock() -> Any:
 APPROVER_TOKEN_ENV = "BREACH_NOTIFY_APPROVER_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 
 
-def proven_approver(email: str) -> User:
+def proven_approver(email: str, *, act: str = "approval") -> User:
     """The active privacy officer or admin ``email``, once they have shown it is them: their own API token in
     ``BREACH_NOTIFY_APPROVER_TOKEN``, else their password at a hidden prompt (read from stdin when piped).
 
     Four eyes means a second, named person approves (GDPR Art. 5(2) accountability: the audit trail must
-    show who did). Naming them with ``--as`` is not enough, and neither is a one-time password that whoever
-    created the account has seen: that person must set their own first (web sign-in). Exits 2 with the
-    reason when the proof fails, the account is disabled, or its role cannot approve.
+    show who did); the same proof names the privacy officer who waives an obligation. Naming them with
+    ``--as`` is not enough, and neither is a one-time password that whoever created the account has seen:
+    that person must set their own first (web sign-in). ``act`` names what needs the role in the refusal
+    (``approval``, ``a waiver``). Exits 2 with the reason when the proof fails, the account is disabled, or
+    its role is below privacy officer.
     """
     from app.accounts import service as accounts
     from app.accounts.access import APPROVE
@@ -62,9 +64,9 @@ def proven_approver(email: str) -> User:
             _refuse(f"wrong password for {wanted}, or no active user {wanted}")
         if user.must_change_password:
             _refuse(f"{wanted} still has the one-time password they were given: they sign in once at /login "
-                    "to set their own, then approve with it")
+                    "to set their own, then use it here")
     if user.role not in APPROVE:
-        _refuse(f"{wanted} has role {user.role}; approval needs privacy_officer or admin")
+        _refuse(f"{wanted} has role {user.role}; {act} needs privacy_officer or admin")
     return user
 
 

@@ -289,7 +289,7 @@ def test_cli_closes_an_obligation_with_a_reason(client: FlaskClient, make_user: 
     done = runner.invoke(args=["obligations", "close", str(target), "--outcome", "met",
                                "--reason", "press release sent to outlets in CA on 2026-04-20"])
     assert done.exit_code == 0 and done.output.strip() == f"obligation {target} met"
-    again = runner.invoke(args=["obligations", "close", str(target), "--outcome", "waived", "--reason", "x"])
+    again = runner.invoke(args=["obligations", "close", str(target), "--outcome", "met", "--reason", "x"])
     assert again.exit_code == 2 and "already" not in again.output.lower() and "is met" in again.output
     missing = runner.invoke(args=["obligations", "close", "9999", "--outcome", "met", "--reason", "x"])
     assert missing.exit_code == 2 and "9999" in missing.output
@@ -299,3 +299,29 @@ def test_cli_closes_an_obligation_with_a_reason(client: FlaskClient, make_user: 
     assert record.close_reason == "press release sent to outlets in CA on 2026-04-20"
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "obligation.met")).one()
     assert event.entity_id == str(target) and event.actor.startswith("cli:")
+
+
+def test_cli_waiver_needs_a_privacy_officer_who_proves_it(client: FlaskClient, make_user: Any, session: Session,
+                                                          app: Flask) -> None:
+    responder, officer = make_user("responder"), make_user("privacy_officer")
+    target = _by_key(client, responder, _file(client, responder))[("us-hipaa", "media", "")]["id"]
+    runner = app.test_cli_runner()
+    waive = ["obligations", "close", str(target), "--outcome", "waived", "--reason", "regulator order 12"]
+    unnamed = runner.invoke(args=waive)
+    assert unnamed.exit_code == 2 and "a waiver needs a privacy officer" in unnamed.output and "--as" in unnamed.output
+    low = runner.invoke(args=[*waive, "--as", responder.user.email], input=f"{responder.password}\n")
+    assert low.exit_code == 2 and "a waiver needs privacy_officer or admin" in low.output
+    wrong = runner.invoke(args=[*waive, "--as", officer.user.email], input="not-their-password\n")
+    assert wrong.exit_code == 2 and "wrong password" in wrong.output
+    met_as = runner.invoke(args=["obligations", "close", str(target), "--outcome", "met", "--reason", "x",
+                                 "--as", officer.user.email])
+    assert met_as.exit_code == 2 and "only with --outcome waived" in met_as.output
+    session.expire_all()
+    assert session.get(ObligationRecord, target).status == "due"  # type: ignore[union-attr]
+    done = runner.invoke(args=[*waive, "--as", officer.user.email], input=f"{officer.password}\n")
+    assert done.exit_code == 0 and done.output.strip().endswith(f"obligation {target} waived")
+    session.expire_all()
+    record = session.get(ObligationRecord, target)
+    assert record is not None and record.closed_by == officer.user.actor
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "obligation.waived")).one()
+    assert event.actor == officer.user.actor and event.entity_id == str(target)

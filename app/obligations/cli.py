@@ -7,9 +7,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app import scheduler as sched
-from app.cli import cli_actor, fail
+from app.cli import cli_actor, fail, proven_approver
 from app.db import get_session
-from app.errors import BreachNotifyError
+from app.errors import BreachNotifyError, InvalidInput
 from app.incidents import flows
 from app.obligations import service
 from app.obligations.scheduled import sweep
@@ -54,12 +54,23 @@ def _print(incident_id: int) -> None:
 @click.option("--outcome", type=click.Choice(sorted(service.CLOSED)), required=True,
               help="met (done: notified, reported) or waived (not done, with the reason why).")
 @click.option("--reason", required=True, help="Why; kept on the obligation, the audit trail and the timeline.")
+@click.option("--as", "as_email", default=None,
+              help="A waiver's privacy officer (or admin): asks for their password, or takes their API token from "
+                   "BREACH_NOTIFY_APPROVER_TOKEN. Required with --outcome waived.")
 @with_appcontext
-def close(obligation_id: int, outcome: str, reason: str) -> None:
-    """Mark a due or overdue obligation met or waived (ids from ``obligations list``); reminders and
-    escalation stop. The audit trail names the CLI user (the web form asks a privacy officer for a waiver)."""
+def close(obligation_id: int, outcome: str, reason: str, as_email: str | None) -> None:
+    """Mark a due or overdue obligation met or waived (ids from ``obligations list``; an obligation in parts
+    is closed part by part); reminders and escalation stop. ``met`` is recorded as the CLI user; a waiver
+    needs a privacy officer named with ``--as`` who proves it is them, and the audit trail names them."""
     try:
-        record = service.close(get_session(), clock=current_app.extensions["clock"], actor=cli_actor(),
+        if outcome == "waived" and not as_email:
+            raise InvalidInput("a waiver needs a privacy officer: name them with --as EMAIL (they confirm with "
+                               "their password)", details=[{"path": "--as", "reason": "required for a waiver"}])
+        if outcome != "waived" and as_email:
+            raise InvalidInput("--as names the privacy officer of a waiver; met is recorded as the CLI user",
+                               details=[{"path": "--as", "reason": "only with --outcome waived"}])
+        actor = proven_approver(as_email, act="a waiver").actor if as_email else cli_actor()
+        record = service.close(get_session(), clock=current_app.extensions["clock"], actor=actor,
                                obligation_id=obligation_id, outcome=outcome, reason=reason)
     except BreachNotifyError as exc:
         fail(exc)
