@@ -17,6 +17,10 @@ class AutoCount:
     """Setting kind: ``auto`` or a whole number of 1 or more (kept as ``"auto"`` or an ``int``)."""
 
 
+class EmailAddress:
+    """Setting kind: one email address (``name@domain``), kept as text."""
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration entry: ``env`` variable, Flask ``key``, ``default`` and its ``meaning``."""
@@ -77,6 +81,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_REMINDER_OFFSETS", "REMINDER_OFFSETS", "24h,6h",
             "Reminders before each obligation's deadline: comma-separated durations (`d`, `h`, `m`, `s`).",
             tuple),
+    Setting("BREACH_NOTIFY_ESCALATION_EMAIL", "ESCALATION_EMAIL", None,
+            "Sender address of an email to every active privacy officer (and admin) when an obligation is "
+            "escalated (overdue): incident, duty, due time (UTC) and how overdue, never a data subject's contact "
+            "data. Sent through the dispatch email channel (`sandbox`: recorded in the outbox viewer; `live`: "
+            "`SMTP_*`). Unset: no email (the escalation is still audited and highlighted).", EmailAddress),
     Setting("BREACH_NOTIFY_PUBLIC_URL", "PUBLIC_URL", "http://127.0.0.1:5000",
             "Public base URL of this server: personal links (`/n/<token>`), the Twilio status callback "
             "(`/webhooks/twilio/status`) and the voice webhooks (`/webhooks/twilio/voice/answer`, `.../gather`, "
@@ -181,6 +190,8 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
             config[setting.key] = parse_durations(setting.env, raw)
         elif setting.kind is AutoCount:
             config[setting.key] = _auto_count(setting.env, raw)
+        elif setting.kind is EmailAddress:
+            config[setting.key] = _email_address(setting.env, raw)
         elif setting.kind is int:
             try:
                 config[setting.key] = int(raw)
@@ -198,6 +209,17 @@ def _auto_count(env: str, raw: str) -> str | int:
     if raw.strip().isdigit() and int(raw) >= 1:
         return int(raw)
     raise ValueError(f"{env} must be `auto` or a whole number of 1 or more, got {raw!r}")
+
+
+def _email_address(env: str, raw: str) -> str | None:
+    """One ``name@domain`` address, or None when blank; ``ValueError`` naming the variable otherwise."""
+    value = raw.strip()
+    if not value:
+        return None
+    name, at, domain = value.partition("@")
+    if not (name and at and "." in domain) or any(c.isspace() or c in "<>,;@" for c in name + domain):
+        raise ValueError(f"{env} must be one email address like breach-notify@example.org, got {raw!r}")
+    return value
 
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}

@@ -8,7 +8,13 @@ from app.incidents.models import Incident, TimelineEntry
 from app.intake.models import IncidentSource
 from app.letters.models import LetterBatch, LetterBatchItem
 from app.notices.models import NoticeFacts, NoticeVersion
-from app.obligations.models import IncidentAssessment, ObligationAlert, ObligationRecord, SchedulerLease
+from app.obligations.models import (
+    EscalationEmail,
+    IncidentAssessment,
+    ObligationAlert,
+    ObligationRecord,
+    SchedulerLease,
+)
 from app.reports.models import ExportBundle, RegulatorReport, ReportGrant
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport
 from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -20,6 +26,7 @@ __all__ = [
            "Delivery",
            "DeliveryAttempt",
            "DispatchRun",
+           "EscalationEmail",
            "ExportBundle",
            "Incident",
            "IncidentAssessment",

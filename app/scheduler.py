@@ -24,7 +24,9 @@ from sqlmodel import Session, col
 
 from app import db
 from app.clock import Clock, SystemClock
+from app.obligations.escalation_mail import MailSettings, send_pending
 from app.obligations.models import SchedulerLease
+from app.obligations.scheduled import SweepReport
 from app.obligations.scheduled import sweep as obligation_sweep
 
 log = logging.getLogger(__name__)
@@ -74,10 +76,26 @@ def run_sweeps(app: Flask, holder: str) -> bool:
     return True
 
 
+def deadline_sweep(app: Flask, session: Session) -> tuple[SweepReport, int]:
+    """The deadline sweep with the app's settings, then the escalation emails to privacy officers when
+    ``BREACH_NOTIFY_ESCALATION_EMAIL`` is set: ``(report, emails sent)``."""
+    from app.dispatch.wiring import channel_factory, settings_for
+
+    clock, sender = app.extensions["clock"], app.config.get("ESCALATION_EMAIL")
+    report = obligation_sweep(session, clock=clock, offsets=app.config["REMINDER_OFFSETS"], email_officers=bool(sender))
+    if not sender:
+        return report, 0
+    settings = settings_for(app)
+    sent = send_pending(session, clock=clock, channels=channel_factory(app),
+                        settings=MailSettings(sender, settings.public_url, settings.max_attempts))
+    return report, sent
+
+
 def _obligations(app: Flask, session: Session) -> None:
-    report = obligation_sweep(session, clock=app.extensions["clock"], offsets=app.config["REMINDER_OFFSETS"])
-    if report.reminders or report.escalations:
-        log.info("deadline sweep: %d reminders, %d escalations", len(report.reminders), len(report.escalations))
+    report, sent = deadline_sweep(app, session)
+    if report.reminders or report.escalations or sent:
+        log.info("deadline sweep: %d reminders, %d escalations, %d escalation emails sent", len(report.reminders),
+                 len(report.escalations), sent)
 
 
 def _dispatch(app: Flask, session: Session) -> None:

@@ -24,6 +24,7 @@ import app.models
 from app import create_app, db
 from app.accounts import service as accounts
 from app.clock import FixedClock
+from app.sandbox.smtp_peer import SmtpPeer
 from tests.support import T0
 
 BACKEND = os.environ.get("BREACH_TEST_DB", "sqlite")
@@ -132,3 +133,10 @@ def make_user(session: Session, clock: FixedClock) -> Any:
     return make
 
 
+@pytest.fixture
+def plain_peer() -> Iterator[SmtpPeer]:
+    """A loopback SMTP server (aiosmtpd, no TLS, no AUTH) that keeps what it receives."""
+    peer = SmtpPeer()
+    peer.start()
+    yield peer
+    peer.stop()

@@ -12,7 +12,6 @@ from app.db import get_session
 from app.errors import BreachNotifyError, InvalidInput
 from app.incidents import flows
 from app.obligations import service
-from app.obligations.scheduled import sweep
 from app.wording import plural
 
 
@@ -80,10 +79,13 @@ def close(obligation_id: int, outcome: str, reason: str, as_email: str | None) -
 @obligations_group.command("sweep")
 @with_appcontext
 def sweep_once() -> None:
-    """Run the deadline sweep once (reminders and escalation) and say what fired."""
-    report = sweep(get_session(), clock=current_app.extensions["clock"],
-                   offsets=current_app.config["REMINDER_OFFSETS"])
-    click.echo(f"{plural(len(report.reminders), 'reminder')}, {plural(len(report.escalations), 'escalation')}")
+    """Run the deadline sweep once (reminders and escalation, and the escalation emails when
+    BREACH_NOTIFY_ESCALATION_EMAIL is set) and say what fired."""
+    report, sent = sched.deadline_sweep(current_app._get_current_object(),  # type: ignore[attr-defined]
+                                        get_session())
+    emails = f", {plural(sent, 'escalation email')} sent" if current_app.config.get("ESCALATION_EMAIL") else ""
+    click.echo(f"{plural(len(report.reminders), 'reminder')}, {plural(len(report.escalations), 'escalation')}"
+               f"{emails}")
 
 
 @click.command("scheduler")

@@ -67,6 +67,29 @@ class ObligationAlert(SQLModel, table=True):
     fired_at: dt.datetime = Field(sa_type=UTCDateTime)
 
 
+class EscalationEmail(SQLModel, table=True):
+    """One email to one privacy officer about one escalation (``BREACH_NOTIFY_ESCALATION_EMAIL``).
+
+    Written in the escalation's transaction as ``pending``; the sender claims it (``sending``) before the
+    SMTP call and records ``sent`` or ``failed`` after it, so a restart never sends it twice. ``user_id``
+    points at the staff account; the address is read when sending, never stored here.
+    """
+
+    __tablename__ = "escalation_email"
+    __table_args__ = (UniqueConstraint("alert_id", "user_id", name="uq_escalation_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="obligation_alert.id", index=True)
+    user_id: int = Field(foreign_key="user_account.id")
+    state: str = Field(max_length=20, index=True)  # pending, sending, sent, failed
+    attempts: int = 0
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    provider_id: str | None = Field(default=None, max_length=200)
+    error_code: str | None = Field(default=None, max_length=40)
+
+
 class SchedulerLease(SQLModel, table=True):
     """Who runs the periodic sweeps. One row per lease name; a live lease keeps other schedulers out."""
 

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.clock import Clock
 from app.incidents import service as incidents
-from app.obligations import parts
+from app.obligations import escalation_mail, parts
 from app.obligations.models import ObligationAlert, ObligationRecord, ObligationStatus
 from app.obligations.parts import label
 from app.webhooks.events import emit
@@ -40,8 +40,9 @@ class SweepReport:
 
 
 def _fire(session: Session, *, clock: Clock, ob: ObligationRecord, kind: str, scheduled_for: dt.datetime,
-          skipped: Sequence[str] = ()) -> bool:
-    """Record one alert with its audit event and timeline entry in one transaction; False if already fired."""
+          skipped: Sequence[str] = (), email_officers: bool = False) -> bool:
+    """Record one alert with its audit event and timeline entry in one transaction (an escalation also
+    queues the privacy officers' emails when ``email_officers``); False if already fired."""
     now = clock.now()
     due = ob.due_at or now
     alert = ObligationAlert(obligation_id=ob.id or 0, kind=kind, due_at=due, scheduled_for=scheduled_for,
@@ -61,6 +62,8 @@ def _fire(session: Session, *, clock: Clock, ob: ObligationRecord, kind: str, sc
         ob.status = ObligationStatus.overdue.value
         session.add(ob)
         parts.sync(session, clock=clock, actor=ACTOR, part=ob)
+        if email_officers:
+            escalation_mail.queue(session, alert=alert, now=now)
     action = "obligation.escalated" if escalation else "obligation.reminder"
     audit.record(session, clock=clock, actor=ACTOR, action=action, entity="obligation", entity_id=ob.id or 0,
                  incident_id=ob.incident_id, after={"obligation": label(ob), "kind": kind, "due_at": due.isoformat(),
@@ -97,8 +100,10 @@ def _swept(session: Session) -> list[ObligationRecord]:
     return [r for r in rows if r.part or parts.family(r) not in with_parts]
 
 
-def sweep(session: Session, *, clock: Clock, offsets: Sequence[int]) -> SweepReport:
-    """Fire owed reminders (``offsets``: seconds before due, e.g. ``(86400, 21600)``) and escalations.
+def sweep(session: Session, *, clock: Clock, offsets: Sequence[int], email_officers: bool = False) -> SweepReport:
+    """Fire owed reminders (``offsets``: seconds before due, e.g. ``(86400, 21600)``) and escalations;
+    ``email_officers`` queues an email per active privacy officer with each escalation
+    (``app.obligations.escalation_mail``; sent by ``send_pending``).
 
     Each alert commits on its own, so a crash part-way keeps what was done. Of several reminders owed
     at once (the scheduler was down), only the nearest to the deadline is announced. A parent with parts
@@ -112,7 +117,7 @@ def sweep(session: Session, *, clock: Clock, offsets: Sequence[int]) -> SweepRep
         assert due is not None
         if now >= due:
             if (ob.id or 0, "overdue") not in fired and _fire(session, clock=clock, ob=ob, kind="overdue",
-                                                               scheduled_for=due):
+                                                               scheduled_for=due, email_officers=email_officers):
                 report.escalations.append(ob.id or 0)
             continue
         owed = sorted((o for o in offsets if now >= due - dt.timedelta(seconds=o)

@@ -14,14 +14,6 @@ from app.sandbox.smtp_peer import SmtpPeer
 from tests.channels.peers_fixtures import notice_email, self_signed, server_tls
 
 
-@pytest.fixture
-def plain_peer() -> Iterator[SmtpPeer]:
-    peer = SmtpPeer()
-    peer.start()
-    yield peer
-    peer.stop()
-
-
 @pytest.fixture(scope="module")
 def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return self_signed(tmp_path_factory.mktemp("tls"))
