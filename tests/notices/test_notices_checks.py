@@ -109,10 +109,11 @@ def test_element_needs_text_or_field() -> None:
         ContentElement("bad", "fact", field="a", any_of=("b",))
 
 
-def test_clean_notice_has_no_forbidden_data() -> None:
-    for channel in ("email", "letter", "announcement", "regulator_cover", "sms", "push"):
-        notice, values = render(channel)
-        assert check_forbidden(notice, context=values) == []
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "zh"])
+def test_clean_notice_has_no_forbidden_data(lang: str) -> None:
+    for channel in ("email", "letter", "announcement", "regulator_cover", "sms", "push", "voice"):
+        notice, values = render(channel, lang, regime="default")
+        assert check_forbidden(notice, context=values) == [], channel
 
 
 def test_ssn_in_the_facts_is_caught() -> None:
@@ -149,7 +150,44 @@ def test_breached_values_and_sensitive_context_keys() -> None:
     notice, _ = render("sms")
     assert check_forbidden(notice, context=leaked) == []
     notice, _ = render("email", what_happened="Account 00123456 was read; password hunter2! was reset.")
-    assert {h.excerpt for h in check_forbidden(notice, context=leaked)} == {"***3456", "***er2!"}
+    assert {(h.kind, h.excerpt) for h in check_forbidden(notice, context=leaked)} == {
+        ("breached-value", "***3456"), ("breached-value", "***er2!"), ("password", "***")}
+
+
+@pytest.mark.parametrize(("lang", "text", "found"), [
+    ("en", "Your account number 00123456 and password hunter2! were read.", {("account-number", "***3456"),
+                                                                            ("password", "***")}),
+    ("en", "The file held Driver's license D1234567 / passport 123456789.", {("driver-licence", "***4567"),
+                                                                             ("passport", "***6789")}),
+    ("en", "Routing number: 021000021. Your PIN is 4711. Security code '123'.", {("account-number", "***0021"),
+                                                                                  ("password", "***")}),
+    ("de", "Kontonummer 1234567890, Passwort lautet Geheim123!, Reisepassnummer C01X00T47.", {
+        ("account-number", "***7890"), ("password", "***"), ("passport", "***0T47")}),
+    ("fr", "Numéro de compte : 12345678901 ; mot de passe « azerty12 » ; permis de conduire 123456789012.", {
+        ("account-number", "***8901"), ("password", "***"), ("driver-licence", "***9012")}),
+    ("zh", "账号\uff1a6222020200112233\uff0c密码为abc12345\uff0c护照号码E12345678。", {
+        ("account-number", "***2233"), ("password", "***"), ("passport", "***5678")}),
+])
+def test_a_value_right_after_its_label_is_found_masked(lang: str, text: str, found: set[tuple[str, str]]) -> None:
+    notice, values = render("email", lang, regime="default", what_happened=text)
+    hits = check_forbidden(notice, context=values)
+    assert {(h.kind, h.excerpt) for h in hits} == found
+    assert {h.part.split(" ")[0] for h in hits} == {"text", "html"}
+    assert not any(secret in h.excerpt for h in hits for secret in ("hunter", "Geheim", "azerty", "abc1", "4711"))
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "Change your password. Your account number was involved, not your PIN. Your password was exposed. "
+           "Watch for statements about your account number ending in 3456 (account number: ****3456). "
+           "Your passport and driver's license were not involved. We lock laptops with a password-protected "
+           "screen since 2024. Ask the IRS for an Identity Protection PIN (IP PIN)."),
+    ("de", "Ändern Sie Ihr Passwort. Ihre Kontonummer war betroffen. Ihr Reisepass ist nicht betroffen."),
+    ("fr", "Changez votre mot de passe. Votre numéro de compte est concerné. Votre passeport n'est pas concerné."),
+    ("zh", "请修改您的密码。您的账号可能受到影响。您的护照号码未受影响。"),
+])
+def test_advice_naming_a_label_without_a_value_passes(lang: str, text: str) -> None:
+    notice, values = render("email", lang, regime="default", what_you_can_do=text)
+    assert check_forbidden(notice, context=values) == []
 
 
 def test_readability_grade_and_flag() -> None:
