@@ -32,7 +32,7 @@ from app.notices.models import NoticeVersion
 from app.notices.push import build_push_payload
 from app.notices.rendering import NoticeRenderer, NoticeRenderError, RenderedNotice
 from app.notices.skeleton import Skeleton, make_skeleton
-from app.notices.sms import to_gsm7
+from app.notices.sms import sms_text
 
 NAMELESS = "Customer"
 """The salutation name for a person whose name is unknown."""
@@ -43,7 +43,8 @@ _SKELETONS = 512
 @dataclass(frozen=True)
 class VersionInfo:
     """An approved version ready to render: its renderer over the stored sources, folder, regime, the
-    validated facts of its snapshot and the email sender and Reply-To of that snapshot (what was approved)."""
+    validated facts of its snapshot, the email sender and Reply-To of that snapshot (what was approved) and
+    whether SMS text is normalised to GSM-7 (the setting it was approved with; ``app.notices.sms``)."""
 
     version_id: int
     channel: str
@@ -54,6 +55,7 @@ class VersionInfo:
     sender: Mailbox
     reply_to: Mailbox | None
     incident_id: int = 0
+    sms_normalise: bool = True
 
 
 def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo]:
@@ -73,7 +75,7 @@ def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo
                                            IncidentFacts.model_validate(snapshot["facts"]),
                                            Mailbox(snapshot["sender_name"], snapshot["sender_address"]),
                                            Mailbox(snapshot["sender_name"], reply_to) if reply_to else None,
-                                           version.incident_id)
+                                           version.incident_id, bool(version.checks.get("sms_normalise", True)))
     return out
 
 
@@ -138,10 +140,11 @@ class MessageBuilder:
                                  delivery_id=ref, domain=domain, sent_at=now)
             return EmailOutbound(message, info.sender.address, contact, ref)
         if info.channel == "sms":
-            return SmsOutbound(contact, to_gsm7(parts["text"]), None if self._settings.sandbox
-                               else self._settings.callback_url, ref)
+            return SmsOutbound(contact, sms_text(parts["text"], normalise=info.sms_normalise),
+                               None if self._settings.sandbox else self._settings.callback_url, ref)
         if info.channel == "voice":
-            return VoiceOutbound(contact, dict(parts), notice.locale, self._settings.voice_url(VOICE_ANSWER_PATH),
+            spoken = {**parts, "sms": sms_text(parts["sms"], normalise=info.sms_normalise)}
+            return VoiceOutbound(contact, spoken, notice.locale, self._settings.voice_url(VOICE_ANSWER_PATH),
                                  None if self._settings.sandbox else self._settings.voice_url(VOICE_STATUS_PATH),
                                  DETECTION[self._settings.voice_machine], ref)
         if info.channel == "push":
