@@ -14,11 +14,11 @@ Detected, in every part of every channel:
   permis de conduire, numéro de permis; 驾驶证号, 驾照号) and ``passport`` (passport (number);
   Reisepassnummer, Passnummer; numéro de passeport; 护照号). Between label and value may stand ``:``, ``=``,
   ``#``, ``no.`` or a verb such as "is", "was", "ist", "lautet", "est", 为 or 是. The value is the next
-  token and counts only when it contains a digit, is quoted, or mixes letters with a symbol (``!``, ``@``,
-  ``$`` ...), and is not masked (``****3456``, ``XXXX3456``). So "change your password" and "your account
-  number was involved" pass (no value follows), while "account number 00123456", "password hunter2!" and
-  "passport 123456789" are found. A plain word after a label ("password: secret") is not told apart from
-  prose and is not found unless quoted;
+  token and counts only when it contains a digit, mixes letters with a symbol (``!``, ``@``, ``$`` ...) or
+  is quoted after a connector (``password: "letmein"``), and is not masked (``****3456``, ``XXXX3456``).
+  So "change your password", "your account number was involved" and "90-day password "age" limits" pass,
+  while "account number 00123456", "password hunter2!" and "passport 123456789" are found. A plain word
+  after a label ("password: secret") is not told apart from prose and is not found unless quoted;
 * ``breached-value``: any value the caller passes (e.g. the person's actual account number or
   password from the subject record), and every value in the context under a sensitive key such as
   ``password``, ``ssn``, ``card_number``, ``iban``, ``account_number`` (4+ characters; digits compared
@@ -46,8 +46,8 @@ SENSITIVE_KEY = re.compile(
     r"tax_id|passport|driver_?licen[cs]e|card_number|pan|cvv|cvc|iban|account_number|security_answer)"
     r"($|_)")
 _MIN_VALUE = 4
-_CONNECTOR = (r"(?:[ \t]*(?:[:=#\uff1a\u4e3a\u662f]|(?:n[o\u00b0]\.?|nr\.?|is|was|ist|lautet|war|est|\u00e9tait)"
-              r"(?![^\W\d_])))?[ \t]*")
+_CONNECTOR = (r"(?:[ \t]*(?P<connector>[:=#\uff1a\u4e3a\u662f]|(?:n[o\u00b0]\.?|nr\.?|is|was|ist|lautet|war|est|"
+              r"\u00e9tait)(?![^\W\d_])))?[ \t]*")
 _OPEN_QUOTE, _CLOSE_QUOTE = "\"'\u201c\u2018\u00ab\u201e\u300c", "\"'\u201d\u2019\u00bb\u201c\u300d"
 _VALUE = (rf"(?:[{_OPEN_QUOTE}]\s?(?P<quoted>[^\s{_CLOSE_QUOTE}]{{3,}})\s?[{_CLOSE_QUOTE}]"
           r"|(?P<value>[0-9A-Za-z\u00c0-\u00ff!#$%&*+=@^_~./\\-]{3,}))")
@@ -92,7 +92,8 @@ def labelled_values(text: str) -> Iterator[tuple[str, str]]:
             if _MASKED.search(value) or len(value) < 3:
                 continue
             symbol_in_word = _SYMBOL.search(value) is not None and any(c.isalpha() for c in value)
-            if quoted or symbol_in_word or any(c.isdigit() for c in value):
+            said = quoted is not None and match.group("connector") is not None  # 'password: "letmein"'
+            if said or symbol_in_word or any(c.isdigit() for c in value):
                 yield kind, value
 
 

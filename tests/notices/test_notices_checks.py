@@ -168,6 +168,7 @@ def test_breached_values_and_sensitive_context_keys() -> None:
                                                                              ("passport", "***6789")}),
     ("en", "Routing number: 021000021. Your PIN is 4711. Security code '123'.", {("account-number", "***0021"),
                                                                                   ("password", "***")}),
+    ("en", 'Her password was "letmein".', {("password", "***")}),
     ("de", "Kontonummer 1234567890, Passwort lautet Geheim123!, Reisepassnummer C01X00T47.", {
         ("account-number", "***7890"), ("password", "***"), ("passport", "***0T47")}),
     ("fr", "Numéro de compte : 12345678901 ; mot de passe « azerty12 » ; permis de conduire 123456789012.", {
@@ -187,7 +188,8 @@ def test_a_value_right_after_its_label_is_found_masked(lang: str, text: str, fou
     ("en", "Change your password. Your account number was involved, not your PIN. Your password was exposed. "
            "Watch for statements about your account number ending in 3456 (account number: ****3456). "
            "Your passport and driver's license were not involved. We lock laptops with a password-protected "
-           "screen since 2024. Ask the IRS for an Identity Protection PIN (IP PIN)."),
+           "screen since 2024. Ask the IRS for an Identity Protection PIN (IP PIN). We set 90-day password "
+           "\u201cage\u201d limits."),
     ("de", "Ändern Sie Ihr Passwort. Ihre Kontonummer war betroffen. Ihr Reisepass ist nicht betroffen."),
     ("fr", "Changez votre mot de passe. Votre numéro de compte est concerné. Votre passeport n'est pas concerné."),
     ("zh", "请修改您的密码。您的账号可能受到影响。您的护照号码未受影响。"),
