@@ -23,13 +23,16 @@ class EmailAddress:
 
 @dataclass(frozen=True)
 class Setting:
-    """One configuration entry: ``env`` variable, Flask ``key``, ``default`` and its ``meaning``."""
+    """One configuration entry: ``env`` variable, Flask ``key``, ``default`` and its ``meaning``; ``kind`` the
+    type it is read as (``str``, ``int``, ``float``, ``bool`` for on/off, ...) and, for numbers, the
+    ``minimum`` allowed."""
 
     env: str
     key: str
     default: str | None
     meaning: str
     kind: type = str
+    minimum: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -73,6 +76,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BREACH_NOTIFY_PLAYBOOKS", "PLAYBOOKS_DIR", None,
             "Folder of regime playbooks (YAML). Default: the `incident_playbooks/` shipped with the code. "
             "A broken playbook stops start-up naming file, field and reason."),
+    Setting("BREACH_NOTIFY_NOTICE_MAX_GRADE", "NOTICE_MAX_GRADE", "8",
+            "Readability of English notices: the US school grade (Coleman-Liau index) above which a notice's "
+            "body is flagged. A flag is a warning shown with the checks; it never blocks approval.", float, 0),
+    Setting("BREACH_NOTIFY_NOTICE_MAX_GRADE_DE", "NOTICE_MAX_GRADE_DE", "8",
+            "Readability of German notices: the German school grade (Wiener Sachtextformel, first variant; 4 = "
+            "very easy, 15 = very hard) above which a notice's body is flagged (a warning).", float, 0),
+    Setting("BREACH_NOTIFY_NOTICE_MIN_EASE_FR", "NOTICE_MIN_EASE_FR", "60",
+            "Readability of French notices: the reading ease (Flesch as adapted by Kandel and Moles; 0-100, "
+            "higher is easier, 60-70 standard) below which a notice's body is flagged (a warning). Chinese "
+            "notices get no readability score.", float, 0),
+    Setting("BREACH_NOTIFY_NOTICE_MAX_SMS_SEGMENTS", "NOTICE_MAX_SMS_SEGMENTS", "3",
+            "Most SMS segments a notice's SMS (and a voice notice's link SMS) may take; a longer one cannot be "
+            "approved.", int, 1),
+    Setting("BREACH_NOTIFY_NOTICE_SMS_NORMALISE", "NOTICE_SMS_NORMALISE", "on",
+            "`on`: typographic quotes, dashes, ellipses and special spaces in an SMS become their GSM-7 "
+            "equivalents before its segments are counted and it is sent (often GSM-7 instead of UCS-2: 153 "
+            "instead of 67 characters per segment). `off`: SMS text is counted and sent as written. A version "
+            "keeps the setting it was approved with, and is sent with it.", bool),
     Setting("BREACH_NOTIFY_SCHEDULER", "SCHEDULER", "embedded",
             "`embedded`: `breach-notify serve` runs one in-process scheduler. `off`: run `breach-notify "
             "scheduler` as its own process (production)."),
@@ -192,14 +213,38 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
             config[setting.key] = _auto_count(setting.env, raw)
         elif setting.kind is EmailAddress:
             config[setting.key] = _email_address(setting.env, raw)
-        elif setting.kind is int:
-            try:
-                config[setting.key] = int(raw)
-            except ValueError as exc:
-                raise ValueError(f"{setting.env} must be an integer, got {raw!r}") from exc
+        elif setting.kind in (int, float):
+            config[setting.key] = _number(setting, raw)
+        elif setting.kind is bool:
+            config[setting.key] = flag(raw, setting.env)
         else:
             config[setting.key] = raw
     return config
+
+
+def _number(setting: Setting, raw: str) -> int | float:
+    """``raw`` as the setting's ``int`` or ``float``, at least its ``minimum``; ``ValueError`` naming it."""
+    noun = "an integer" if setting.kind is int else "a number"
+    try:
+        value: int | float = int(raw) if setting.kind is int else float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{setting.env} must be {noun}, got {raw!r}") from exc
+    if setting.minimum is not None and value < setting.minimum:
+        raise ValueError(f"{setting.env} must be at least {setting.minimum:g}, got {raw!r}")
+    return value
+
+
+def flag(value: object, name: str) -> bool:
+    """An on/off setting: a ``bool`` as it is, or ``on``/``off`` (also ``true``/``false``, ``yes``/``no``,
+    ``1``/``0``, any case); ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {value!r}")
 
 
 def _auto_count(env: str, raw: str) -> str | int:

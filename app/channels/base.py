@@ -132,10 +132,11 @@ class PushOutbound:
 @dataclass(frozen=True)
 class VoiceOutbound:
     """One voice call: ``to`` in E.164, the spoken ``parts`` rendered from the person's ``voice`` notice
-    (``notice``, ``voicemail``, ``menu``, ``sent``, ``sms``: see ``app.notices.rendering``), ``locale`` of the
-    rendered templates (picks the ``<Say>`` voice), ``answer_url`` (Twilio fetches the TwiML there, with
-    ``AnsweredBy``), ``status_callback`` (or ``None``), ``machine_detection`` (``DetectMessageEnd``,
-    ``Enable`` or ``None``) and ``reference``, our delivery id (added to both URLs as ``?ref=``)."""
+    (``notice``, ``voicemail``, ``menu``, ``sent``, and the link SMS ``sms`` as it is sent:
+    ``app.notices.sms.sms_text``), ``locale`` of the rendered templates (picks the ``<Say>`` voice),
+    ``answer_url`` (Twilio fetches the TwiML there, with ``AnsweredBy``), ``status_callback`` (or ``None``),
+    ``machine_detection`` (``DetectMessageEnd``, ``Enable`` or ``None``) and ``reference``, our delivery id
+    (added to both URLs as ``?ref=``)."""
 
     to: str
     parts: Mapping[str, str]

@@ -18,8 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.channels.base import EmailOutbound, OutboundMessage, PushOutbound, SmsOutbound, VoiceOutbound
 from app.channels.twilio_voice import DETECTION
@@ -29,11 +28,11 @@ from app.dispatch.settings import VOICE_ANSWER_PATH, VOICE_STATUS_PATH, Dispatch
 from app.notices.context import IncidentFacts, NoticeContext, Recipient
 from app.notices.email_build import Mailbox, wire_email
 from app.notices.links import make_link_token, personal_link
-from app.notices.models import NoticeFacts, NoticeVersion
+from app.notices.models import NoticeVersion
 from app.notices.push import build_push_payload
 from app.notices.rendering import NoticeRenderer, NoticeRenderError, RenderedNotice
 from app.notices.skeleton import Skeleton, make_skeleton
-from app.notices.sms import to_gsm7
+from app.notices.sms import sms_text
 
 NAMELESS = "Customer"
 """The salutation name for a person whose name is unknown."""
@@ -44,7 +43,8 @@ _SKELETONS = 512
 @dataclass(frozen=True)
 class VersionInfo:
     """An approved version ready to render: its renderer over the stored sources, folder, regime, the
-    validated facts of its snapshot and the incident's email sender."""
+    validated facts of its snapshot, the email sender and Reply-To of that snapshot (what was approved) and
+    whether SMS text is normalised to GSM-7 (the setting it was approved with; ``app.notices.sms``)."""
 
     version_id: int
     channel: str
@@ -55,25 +55,27 @@ class VersionInfo:
     sender: Mailbox
     reply_to: Mailbox | None
     incident_id: int = 0
+    sms_normalise: bool = True
 
 
 def load_versions(session: Session, ids: Iterable[int]) -> dict[int, VersionInfo]:
-    """``VersionInfo`` for each version id (with its incident's notice facts)."""
+    """``VersionInfo`` for each version id, entirely from what the version stores: its templates and its facts
+    snapshot, sender and Reply-To included. The incident's live ``NoticeFacts`` are never read, so an edit
+    after approval (which drafts a new version needing its own approval) cannot change what is sent."""
     out: dict[int, VersionInfo] = {}
     wanted = sorted(set(ids))
     if not wanted:
         return out
-    rows = session.execute(select(NoticeVersion, NoticeFacts).join(
-        NoticeFacts, col(NoticeFacts.incident_id) == col(NoticeVersion.incident_id))
-        .where(col(NoticeVersion.id).in_(wanted))).all()
-    for version, facts in rows:
+    for version in session.exec(select(NoticeVersion).where(col(NoticeVersion.id).in_(wanted))).all():
+        snapshot = version.facts_snapshot
         renderer = NoticeRenderer.from_sources({t["name"]: t["source"] for t in version.templates.values()})
-        reply = Mailbox(facts.sender_name, facts.reply_to) if facts.reply_to else None
+        reply_to = snapshot.get("reply_to")
         out[version.id or 0] = VersionInfo(version.id or 0, version.channel, version.regime,
                                            (version.template_regime, version.template_locale), renderer,
-                                           IncidentFacts.model_validate(version.facts_snapshot["facts"]),
-                                           Mailbox(facts.sender_name, facts.sender_address),
-                                           reply, version.incident_id)
+                                           IncidentFacts.model_validate(snapshot["facts"]),
+                                           Mailbox(snapshot["sender_name"], snapshot["sender_address"]),
+                                           Mailbox(snapshot["sender_name"], reply_to) if reply_to else None,
+                                           version.incident_id, bool(version.checks.get("sms_normalise", True)))
     return out
 
 
@@ -138,10 +140,11 @@ class MessageBuilder:
                                  delivery_id=ref, domain=domain, sent_at=now)
             return EmailOutbound(message, info.sender.address, contact, ref)
         if info.channel == "sms":
-            return SmsOutbound(contact, to_gsm7(parts["text"]), None if self._settings.sandbox
-                               else self._settings.callback_url, ref)
+            return SmsOutbound(contact, sms_text(parts["text"], normalise=info.sms_normalise),
+                               None if self._settings.sandbox else self._settings.callback_url, ref)
         if info.channel == "voice":
-            return VoiceOutbound(contact, dict(parts), notice.locale, self._settings.voice_url(VOICE_ANSWER_PATH),
+            spoken = {**parts, "sms": sms_text(parts["sms"], normalise=info.sms_normalise)}
+            return VoiceOutbound(contact, spoken, notice.locale, self._settings.voice_url(VOICE_ANSWER_PATH),
                                  None if self._settings.sandbox else self._settings.voice_url(VOICE_STATUS_PATH),
                                  DETECTION[self._settings.voice_machine], ref)
         if info.channel == "push":

@@ -21,7 +21,6 @@ from app.dispatch.models import DeliveryAttempt
 from app.dispatch.outbox import jobs_for
 from app.dispatch.render import MessageBuilder, load_versions
 from app.dispatch.settings import VOICE_GATHER_PATH, DispatchSettings
-from app.notices.sms import to_gsm7
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def _send_link(session: Session, message: VoiceOutbound, *, sms: Channel | None,
                                     error_code="no_sender", error_message="no SMS sender configured"))
         session.commit()
         return False
-    result = sms.send(SmsOutbound(message.to, to_gsm7(message.parts["sms"]), None, message.reference))
+    result = sms.send(SmsOutbound(message.to, message.parts["sms"], None, message.reference))
     session.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome="voice:link_sms",
                                 provider_id=result.provider_id, provider_status=result.provider_status,
                                 error_code=result.error_code, error_message=result.error_message or result.outcome))

@@ -21,6 +21,17 @@ voice               none: supplementary only      all parts   -            organ
 
 Both email bodies are checked because the reader's client shows either one. ``review`` combines all
 checks; a notice may be approved only when ``Review.ok`` (readability is a flag, not a blocker).
+
+Readability per language (``readability``, textstat; limits from ``ReadabilityLimits``, flags only):
+
+* ``en``: Coleman-Liau index, a US school grade, flagged above ``en``;
+* ``de``: Wiener Sachtextformel, first variant (Bamberger and Vanecek, for non-fiction), a German school
+  grade from 4 (easy) to 15 (hard), flagged above ``de``;
+* ``fr``: Flesch reading ease with Kandel and Moles' French coefficients
+  (207 - 1.015 x words per sentence - 73.6 x syllables per word), 0-100, higher is easier, flagged below
+  ``fr``;
+* others (``zh``): no score; these formulas count words between spaces and syllables, which Chinese
+  text has not.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date
@@ -52,6 +63,8 @@ CHANNEL_POLICY: dict[str, dict[str, tuple[str, ...]]] = {
     "voice": {"elements": (), "readability": ()},
 }
 DEFAULT_MAX_GRADE = 8.0
+DEFAULT_MAX_GRADE_DE = 8.0
+DEFAULT_MIN_EASE_FR = 60.0
 DEFAULT_MAX_SMS_SEGMENTS = 3
 _DATE_FORMATS = ("short", "medium", "long", "full")
 _URLISH = re.compile(r"https?://|www\.|\S@\S")
@@ -69,14 +82,40 @@ class Missing:
 
 
 @dataclass(frozen=True)
-class Readability:
-    """A readability grade (US school grade, Coleman-Liau index via ``textstat``) and whether it is above
-    ``max_grade``. ``grade`` is ``None`` for locales without a calibrated formula (all but English)."""
+class ReadabilityLimits:
+    """Where readability is flagged, per language (see the module docstring): ``en`` and ``de`` are the
+    highest school grade, ``fr`` the lowest reading ease."""
 
-    grade: float | None
+    en: float = DEFAULT_MAX_GRADE
+    de: float = DEFAULT_MAX_GRADE_DE
+    fr: float = DEFAULT_MIN_EASE_FR
+
+
+@dataclass(frozen=True)
+class Readability:
+    """A readability ``score`` by ``metric`` (``None`` for languages without one) and whether it is
+    ``flagged``: a ``grade`` scale is flagged above ``limit``, an ``ease`` scale (higher is easier) below."""
+
+    score: float | None
     metric: str
-    max_grade: float
+    scale: Literal["grade", "ease"]
+    limit: float | None
     flagged: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """``{grade, metric, max_grade, flagged}`` for a grade scale (the shape versions always kept),
+        ``{ease, metric, min_ease, flagged}`` for an ease scale."""
+        if self.scale == "ease":
+            return {"ease": self.score, "metric": self.metric, "min_ease": self.limit, "flagged": self.flagged}
+        return {"grade": self.score, "metric": self.metric, "max_grade": self.limit, "flagged": self.flagged}
+
+    def warning(self, part: str) -> str | None:
+        """The reviewer's note when flagged (it starts with ``readability``), else None."""
+        if not self.flagged:
+            return None
+        if self.scale == "ease":
+            return f"readability: reading ease {self.score} in {part} is below {self.limit}"
+        return f"readability grade {self.score} in {part} is above {self.limit}"
 
 
 @dataclass(frozen=True)
@@ -204,41 +243,52 @@ def prose(lines: Iterable[str]) -> str:
                      and not _URLISH.search(line))
 
 
-def readability(text: str, *, locale: str, max_grade: float = DEFAULT_MAX_GRADE) -> Readability:
-    """US grade level of ``text`` by the Coleman-Liau index (textstat), flagged above ``max_grade``.
+def readability(text: str, *, locale: str, limits: ReadabilityLimits | None = None) -> Readability:
+    """The readability of ``text`` in the language of ``locale`` (textstat), flagged against ``limits``.
 
-    Coleman-Liau counts letters, words and sentences, so it needs no pronunciation dictionary (textstat's
-    Flesch-Kincaid would download NLTK's cmudict at run time). It is calibrated for English: other
-    locales get ``grade=None``. Plain language is required by HIPAA 164.404(c)(2), GDPR Art. 34(2) and
-    Cal. Civ. Code 1798.82(d)(1).
+    English: Coleman-Liau index, a US grade. It counts letters, words and sentences, so it needs no
+    pronunciation dictionary (textstat's English syllable counts would download NLTK's cmudict at run
+    time). German: Wiener Sachtextformel (first variant), a German school grade for non-fiction. French:
+    Flesch reading ease with Kandel and Moles' French coefficients. German and French syllables are
+    estimated from the hyphenation points of pyphen's bundled dictionaries (no download); these run a little
+    low ("Abend" counts as one), so the scores lean easy. Other languages (Chinese) get ``score=None``.
+    Plain language is required by HIPAA 164.404(c)(2), GDPR Art. 34(2) and Cal. Civ. Code 1798.82(d)(1).
     """
-    if not locale.lower().startswith("en") or not text.strip():
-        return Readability(None, "coleman-liau", max_grade, False)
-    import textstat  # type: ignore[import-untyped]  # imported lazily: it loads nltk
+    limits = limits or ReadabilityLimits()
+    language = locale.replace("_", "-").split("-")[0].lower()
+    if language not in ("en", "de", "fr") or not text.strip():
+        return Readability(None, "none", "grade", None, False)
+    from textstat.backend import metrics  # type: ignore[import-untyped]  # imported lazily: it loads nltk
 
-    grade = round(float(textstat.coleman_liau_index(text)), 1)
-    return Readability(grade, "coleman-liau", max_grade, grade > max_grade)
+    if language == "fr":
+        ease = round(float(metrics.flesch_reading_ease(text, "fr")), 1)
+        return Readability(ease, "flesch-kandel-moles", "ease", limits.fr, ease < limits.fr)
+    if language == "de":
+        grade = round(float(metrics.wiener_sachtextformel(text, 1, "de")), 1)
+        return Readability(grade, "wiener-sachtextformel-1", "grade", limits.de, grade > limits.de)
+    grade = round(float(metrics.coleman_liau_index(text)), 1)
+    return Readability(grade, "coleman-liau", "grade", limits.en, grade > limits.en)
 
 
 def check_short_channel(notice: RenderedNotice, *, personal_link: str, organisation_name: str,
-                        max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS,
+                        max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS, sms_normalise: bool = True,
                         max_push_bytes: int = PUSH_MAX_PLAINTEXT_BYTES) -> list[str]:
     """Problems of an SMS, voice or push notice: the organisation name must appear; an SMS (and a voice
     notice's ``sms`` part) must carry the personal link and fit ``max_sms_segments`` (after GSM-7
-    normalisation); a push payload (whose
-    ``url`` is the personal link) must fit ``max_push_bytes`` without shortening the body."""
+    normalisation when ``sms_normalise``); a push payload (whose ``url`` is the personal link) must fit
+    ``max_push_bytes`` without shortening the body."""
     text = " ".join(notice.parts.values())
     problems = [] if _norm(organisation_name) in _norm(text) else [
         f"{notice.channel}: organisation name missing"]
     if notice.channel == "sms":
         if not personal_link or personal_link not in text:
             problems.append("sms: personal link missing")
-        check = fit_sms(notice.parts["text"], max_segments=max_sms_segments)
+        check = fit_sms(notice.parts["text"], max_segments=max_sms_segments, normalise=sms_normalise)
         problems += [f"sms: {check.problem}"] if check.problem else []
     elif notice.channel == "voice":
         if not personal_link or personal_link not in notice.parts["sms"]:
             problems.append("voice: personal link missing from the sms part")
-        check = fit_sms(notice.parts["sms"], max_segments=max_sms_segments)
+        check = fit_sms(notice.parts["sms"], max_segments=max_sms_segments, normalise=sms_normalise)
         problems += [f"voice sms: {check.problem}"] if check.problem else []
     elif notice.channel == "push":
         if not personal_link:
@@ -264,9 +314,10 @@ def check_call_centre(notice: RenderedNotice, contact: Mapping[str, Any]) -> lis
 
 
 def review(notice: RenderedNotice, *, elements: Sequence[ContentElement], context: Mapping[str, Any],
-           breached_values: Iterable[str] = (), max_grade: float = DEFAULT_MAX_GRADE,
-           max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS) -> Review:
-    """Run every check ``CHANNEL_POLICY`` applies to ``notice`` and collect the results."""
+           breached_values: Iterable[str] = (), limits: ReadabilityLimits | None = None,
+           max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS, sms_normalise: bool = True) -> Review:
+    """Run every check ``CHANNEL_POLICY`` applies to ``notice`` and collect the results (readability
+    against ``limits``; SMS fit after GSM-7 normalisation when ``sms_normalise``)."""
     result = Review(missing=check_elements(notice, elements, context),
                     forbidden=check_forbidden(notice, breached_values=breached_values, context=context))
     if notice.channel in ("sms", "push", "voice"):
@@ -275,10 +326,10 @@ def review(notice: RenderedNotice, *, elements: Sequence[ContentElement], contex
         result.problems.extend(check_short_channel(
             notice, personal_link=str(recipient.get("personal_link", "")),
             organisation_name=str(facts.get("organisation_name", "")),
-            max_sms_segments=max_sms_segments))
+            max_sms_segments=max_sms_segments, sms_normalise=sms_normalise))
         if notice.channel == "voice":
             result.problems.extend(check_call_centre(notice, facts.get("contact") or {}))
     for part in CHANNEL_POLICY.get(notice.channel, {}).get("readability", ()):
         text = prose(part_lines(part, notice.parts[part]))
-        result.readability[part] = readability(text, locale=notice.locale, max_grade=max_grade)
+        result.readability[part] = readability(text, locale=notice.locale, limits=limits)
     return result

@@ -15,11 +15,11 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import InvalidInput
-from app.notices.checks import DEFAULT_MAX_GRADE, DEFAULT_MAX_SMS_SEGMENTS, Review, review
+from app.notices.checks import DEFAULT_MAX_SMS_SEGMENTS, ReadabilityLimits, Review, review
 from app.notices.context import IncidentFacts, NoticeContext, Recipient
 from app.notices.elements import ContentElement, elements_for
 from app.notices.rendering import CHANNELS, NoticeRenderer, NoticeRenderError, RenderedNotice
@@ -33,13 +33,14 @@ SAMPLE_LINK = "https://notify.example.org/n/sample1.tq3k1c.AbCdEfGhIjKlMnOpQrStU
 @dataclass(frozen=True)
 class Drafting:
     """What drafting and approval need besides the session: ``renderer`` (the notice templates),
-    ``playbooks`` (regime id -> ``Playbook``), ``max_grade`` (readability flag, US school grade) and
-    ``max_sms_segments``."""
+    ``playbooks`` (regime id -> ``Playbook``), ``readability`` (where each language is flagged),
+    ``max_sms_segments`` and ``sms_normalise`` (GSM-7 normalisation of SMS text, ``app.notices.sms``)."""
 
     renderer: NoticeRenderer
     playbooks: Mapping[str, Playbook]
-    max_grade: float = DEFAULT_MAX_GRADE
+    readability: ReadabilityLimits = field(default_factory=ReadabilityLimits)
     max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS
+    sms_normalise: bool = True
 
 
 def sha256(value: Any) -> str:
@@ -112,8 +113,8 @@ def run_checks(notice: RenderedNotice, *, sets: Sequence[str], context: NoticeCo
                drafting: Drafting) -> tuple[Review, tuple[ContentElement, ...]]:
     """Every check of ``app.notices.checks.review`` with the elements of ``sets``."""
     elements = elements_for(*sets)
-    result = review(notice, elements=elements, context=context.template_vars(), max_grade=drafting.max_grade,
-                    max_sms_segments=drafting.max_sms_segments)
+    result = review(notice, elements=elements, context=context.template_vars(), limits=drafting.readability,
+                    max_sms_segments=drafting.max_sms_segments, sms_normalise=drafting.sms_normalise)
     return result, elements
 
 
@@ -131,34 +132,35 @@ def check_summary(result: Review, *, notice: RenderedNotice, sets: Sequence[str]
 
         {"element_sets": [...], "elements": [ids], "missing": [{element_id, part, reason, citation, message}],
          "forbidden": [{kind, part, excerpt}], "problems": [str], "readability": {part: {grade, metric,
-         max_grade, flagged}}, "sms": {encoding, units, segments, per_segment, max_segments} | None,
-         "warnings": [str], "blocking": [str], "ok": bool}
+         max_grade, flagged} or {ease, metric, min_ease, flagged}}, "sms": {encoding, units, segments,
+         per_segment, max_segments} | None, "sms_normalise": bool, "warnings": [str], "blocking": [str],
+         "ok": bool}
 
     ``blocking`` lists why approval is refused; ``warnings`` (readability, locale fallback, no element
-    set) never block. Forbidden excerpts are masked (``***6789``).
+    set) never block. Forbidden excerpts are masked (``***6789``). ``sms_normalise`` is how SMS text
+    (an SMS notice, a voice notice's link SMS) was checked, and so how the version is sent.
     """
     by_id = {e.id: e for e in elements}
     missing = [{"element_id": m.element_id, "part": m.part, "reason": m.reason, "citation": m.citation,
                 "message": _missing_message(by_id.get(m.element_id), m.part, m.reason, m.citation)}
                for m in result.missing]
     forbidden = [{"kind": h.kind, "part": h.part, "excerpt": h.excerpt} for h in result.forbidden]
-    readability = {part: {"grade": r.grade, "metric": r.metric, "max_grade": r.max_grade, "flagged": r.flagged}
-                   for part, r in result.readability.items()}
-    notes = list(warnings) + [f"readability grade {r['grade']} in {part} is above {r['max_grade']}"
-                              for part, r in readability.items() if r["flagged"]]
+    readability = {part: r.to_json() for part, r in result.readability.items()}
+    notes = list(warnings) + [note for part, r in result.readability.items() if (note := r.warning(part))]
     blocking = ([m["message"] for m in missing] + [f"forbidden {h['kind']} in {h['part']}: {h['excerpt']}"
                                                    for h in forbidden] + list(result.problems))
     return {"element_sets": list(sets), "elements": [e.id for e in elements], "missing": missing,
             "forbidden": forbidden, "problems": list(result.problems), "readability": readability,
-            "sms": sms_fit(notice, drafting.max_sms_segments), "warnings": notes, "blocking": blocking,
-            "ok": not blocking}
+            "sms": sms_fit(notice, drafting.max_sms_segments, normalise=drafting.sms_normalise),
+            "sms_normalise": drafting.sms_normalise, "warnings": notes, "blocking": blocking, "ok": not blocking}
 
 
-def sms_fit(notice: RenderedNotice, max_segments: int) -> dict[str, Any] | None:
-    """Encoding, units and segments of an SMS notice (after GSM-7 normalisation); ``None`` for others."""
+def sms_fit(notice: RenderedNotice, max_segments: int, *, normalise: bool) -> dict[str, Any] | None:
+    """Encoding, units and segments of an SMS notice (after GSM-7 normalisation when ``normalise``);
+    ``None`` for others."""
     if notice.channel != "sms":
         return None
-    fit = fit_sms(notice.parts["text"], max_segments=max_segments).fit
+    fit = fit_sms(notice.parts["text"], max_segments=max_segments, normalise=normalise).fit
     return {"encoding": fit.encoding, "units": fit.units, "segments": fit.segments,
             "per_segment": fit.per_segment, "max_segments": max_segments}
 

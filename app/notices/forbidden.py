@@ -7,16 +7,30 @@ Detected, in every part of every channel:
 * ``card``: 13-19 digits (spaces or dashes allowed between them) that pass the Luhn check;
 * ``iban``: an IBAN (country, check digits, 11-30 alphanumerics) whose ISO 7064 mod-97 check holds;
 * ``cn-id``: an 18-character PRC resident identity number whose ISO 7064 MOD 11-2 check holds;
+* a value written right after its label (``LABELS``), in English, German, French or Chinese:
+  ``password`` (password, passcode, PIN, security code, CVV; Passwort, Kennwort, Geheimzahl; mot de passe,
+  code PIN, code de sécurité; 密码, 口令), ``account-number`` (account or routing number; Kontonummer;
+  numéro de compte; 账号, 银行卡号), ``driver-licence`` (driver's licence/license (number); Führerschein(nummer);
+  permis de conduire, numéro de permis; 驾驶证号, 驾照号) and ``passport`` (passport (number);
+  Reisepassnummer, Passnummer; numéro de passeport; 护照号). Between label and value may stand ``:``, ``=``,
+  ``#``, ``no.`` or a verb such as "is", "was", "ist", "lautet", "est", 为 or 是. The value is the next
+  token and counts only when it contains a digit, mixes letters with a symbol (``!``, ``@``, ``$`` ...) or
+  is quoted after a connector (``password: "letmein"``), and is not masked (``****3456``, ``XXXX3456``).
+  So "change your password", "your account number was involved" and "90-day password "age" limits" pass,
+  while "account number 00123456", "password hunter2!" and "passport 123456789" are found. A plain word
+  after a label ("password: secret") is not told apart from prose and is not found unless quoted;
 * ``breached-value``: any value the caller passes (e.g. the person's actual account number or
   password from the subject record), and every value in the context under a sensitive key such as
   ``password``, ``ssn``, ``card_number``, ``iban``, ``account_number`` (4+ characters; digits compared
   without separators, letters without case).
 
-Findings carry a masked excerpt only (last 4 characters), never the value.
+Findings carry a masked excerpt only (last 4 characters), never the value; a ``password`` finding (a
+secret, not an identifier) carries ``***`` alone.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +46,55 @@ SENSITIVE_KEY = re.compile(
     r"tax_id|passport|driver_?licen[cs]e|card_number|pan|cvv|cvc|iban|account_number|security_answer)"
     r"($|_)")
 _MIN_VALUE = 4
+_CONNECTOR = (r"(?:[ \t]*(?P<connector>[:=#\uff1a\u4e3a\u662f]|(?:n[o\u00b0]\.?|nr\.?|is|was|ist|lautet|war|est|"
+              r"\u00e9tait)(?![^\W\d_])))?[ \t]*")
+_OPEN_QUOTE, _CLOSE_QUOTE = "\"'\u201c\u2018\u00ab\u201e\u300c", "\"'\u201d\u2019\u00bb\u201c\u300d"
+_VALUE = (rf"(?:[{_OPEN_QUOTE}]\s?(?P<quoted>[^\s{_CLOSE_QUOTE}]{{3,}})\s?[{_CLOSE_QUOTE}]"
+          r"|(?P<value>[0-9A-Za-z\u00c0-\u00ff!#$%&*+=@^_~./\\-]{3,}))")
+LABELS: dict[str, tuple[str, ...]] = {
+    "password": (r"pass(?:word|code|phrase)", r"pin(?:[ -]?(?:code|number|no\.?))?", r"security[ -]code", r"cvv2?",
+                 r"cvc2?", r"passwort", r"kennwort", r"geheimzahl", r"pin-nummer", r"sicherheitscode",
+                 r"mot de passe", r"code (?:pin|secret|confidentiel|de sécurité)", r"密码", r"口令"),
+    "account-number": (r"(?:bank[ -])?account[ -]?(?:number|no\.?|nr\.?|#)", r"acct\.?[ -]?(?:number|no\.?|#)?",
+                       r"routing[ -](?:number|no\.?|#)", r"kontonummer", r"konto-?nr\.?",
+                       r"numéro de compte(?: bancaire)?", r"n° de compte", r"银行卡号", r"账号", r"帐号", r"账户号码"),
+    "driver-licence": (r"driver[\u2019']?s?[ -]licen[cs]e(?:[ -](?:number|no\.?|#))?",
+                       r"driving[ -]licen[cs]e(?:[ -](?:number|no\.?|#))?", r"führerschein(?:nummer|-?nr\.?)?",
+                       r"(?:numéro de )?permis de conduire", r"numéro de permis", r"驾驶证号(?:码)?", r"驾照号(?:码)?"),
+    "passport": (r"passport(?:[ -](?:number|no\.?|#))?", r"(?:reise)?pass(?:nummer|-?nr\.?)",
+                 r"(?:numéro de )?passeport", r"护照号(?:码)?"),
+}
+"""Labels of values a notice must never carry, per finding kind (regular expressions, any case)."""
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_MASKED = re.compile(r"[*•]{2,}|[xX]{3,}")
+_SYMBOL = re.compile(r"[!#$%&*+=@^_~]")
+
+
+def _label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
+    """A label followed by a connector and a value. A Latin-script label must not sit inside a longer word
+    ("password-protected", "Passwörter"); a Chinese one has no word boundaries to respect."""
+    latin = "|".join(label for label in labels if not _CJK.match(label))
+    cjk = "|".join(label for label in labels if _CJK.match(label))
+    return re.compile(rf"(?i)(?:(?<!\w)(?:{latin})(?!\w|-\w)|{cjk}){_CONNECTOR}{_VALUE}")
+
+
+_LABELLED = {kind: _label_pattern(labels) for kind, labels in LABELS.items()}
+
+
+def labelled_values(text: str) -> Iterator[tuple[str, str]]:
+    """``(kind, value)`` for every value written right after a ``LABELS`` label (see the module docstring).
+    HTML character references are read as the characters they stand for (``&#39;`` is no value)."""
+    plain = html.unescape(text)
+    for kind, pattern in _LABELLED.items():
+        for match in pattern.finditer(plain):
+            quoted = match.group("quoted")
+            value = quoted or match.group("value").rstrip("./-")
+            if _MASKED.search(value) or len(value) < 3:
+                continue
+            symbol_in_word = _SYMBOL.search(value) is not None and any(c.isalpha() for c in value)
+            said = quoted is not None and match.group("connector") is not None  # 'password: "letmein"'
+            if said or symbol_in_word or any(c.isdigit() for c in value):
+                yield kind, value
 
 
 @dataclass(frozen=True)
@@ -90,6 +153,7 @@ def _pattern_hits(text: str) -> Iterator[tuple[str, str]]:
     for match in _CN_ID.finditer(text):
         if cn_id_valid(match.group(0)):
             yield "cn-id", match.group(0)
+    yield from labelled_values(text)
 
 
 def sensitive_values(context: Any) -> list[str]:
@@ -121,6 +185,7 @@ def find_forbidden(parts: Mapping[str, str], *, breached_values: Iterable[str] =
     values = [v for v in values if len(v) >= _MIN_VALUE]
     hits: list[ForbiddenHit] = []
     for part, text in parts.items():
-        hits.extend(ForbiddenHit(kind, part, _mask(value)) for kind, value in _pattern_hits(text))
+        hits.extend(ForbiddenHit(kind, part, "***" if kind == "password" else _mask(value))
+                    for kind, value in _pattern_hits(text))
         hits.extend(ForbiddenHit("breached-value", part, _mask(v)) for v in values if _value_in(text, v))
     return hits

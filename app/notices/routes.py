@@ -16,12 +16,19 @@ from pydantic import ValidationError as PydanticValidationError
 from werkzeug.wrappers import Response
 
 from app.accounts.access import APPROVE, READ, RESPOND, requires
+from app.config import flag
 from app.db import get_session
 from app.errors import BreachNotifyError, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.incidents.routes import json_body
 from app.notices import service
-from app.notices.checks import DEFAULT_MAX_GRADE, DEFAULT_MAX_SMS_SEGMENTS
+from app.notices.checks import (
+    DEFAULT_MAX_GRADE,
+    DEFAULT_MAX_GRADE_DE,
+    DEFAULT_MAX_SMS_SEGMENTS,
+    DEFAULT_MIN_EASE_FR,
+    ReadabilityLimits,
+)
 from app.notices.context import Recipient
 from app.notices.drafting import SAMPLE_LINK, Drafting
 from app.notices.form import FIELDS, document_from_form, form_values
@@ -39,13 +46,19 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "notices"
 
 def app_drafting(app: Flask) -> Drafting:
     """The app's ``Drafting``: templates from ``NOTICE_TEMPLATES_DIR`` (default ``templates/notices``),
-    readability limit ``NOTICE_MAX_GRADE``, SMS limit ``NOTICE_MAX_SMS_SEGMENTS``; built once per app."""
+    readability limits ``NOTICE_MAX_GRADE`` (en), ``NOTICE_MAX_GRADE_DE`` and ``NOTICE_MIN_EASE_FR``, SMS
+    limit ``NOTICE_MAX_SMS_SEGMENTS`` and ``NOTICE_SMS_NORMALISE`` (``app.config.SETTINGS``); built once per
+    app."""
     drafting: Drafting | None = app.extensions.get("notice_drafting")
     if drafting is None:
-        drafting = Drafting(renderer=NoticeRenderer(app.config.get("NOTICE_TEMPLATES_DIR") or TEMPLATES_DIR),
-                            playbooks=app.extensions["playbooks"],
-                            max_grade=float(app.config.get("NOTICE_MAX_GRADE", DEFAULT_MAX_GRADE)),
-                            max_sms_segments=int(app.config.get("NOTICE_MAX_SMS_SEGMENTS", DEFAULT_MAX_SMS_SEGMENTS)))
+        config = app.config
+        limits = ReadabilityLimits(en=float(config.get("NOTICE_MAX_GRADE", DEFAULT_MAX_GRADE)),
+                                   de=float(config.get("NOTICE_MAX_GRADE_DE", DEFAULT_MAX_GRADE_DE)),
+                                   fr=float(config.get("NOTICE_MIN_EASE_FR", DEFAULT_MIN_EASE_FR)))
+        drafting = Drafting(renderer=NoticeRenderer(config.get("NOTICE_TEMPLATES_DIR") or TEMPLATES_DIR),
+                            playbooks=app.extensions["playbooks"], readability=limits,
+                            max_sms_segments=int(config.get("NOTICE_MAX_SMS_SEGMENTS", DEFAULT_MAX_SMS_SEGMENTS)),
+                            sms_normalise=flag(config.get("NOTICE_SMS_NORMALISE", True), "NOTICE_SMS_NORMALISE"))
         app.extensions["notice_drafting"] = drafting
     return drafting
 

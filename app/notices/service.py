@@ -39,7 +39,6 @@ from app.notices.drafting import (
     run_checks,
     sample_recipient,
     sha256,
-    sms_fit,
     template_record,
 )
 from app.notices.models import LIVE, NoticeFacts, NoticeState, NoticeVersion
@@ -370,7 +369,7 @@ def preview(session: Session, *, clock: Clock, version_id: int, recipient: Recip
     result, elements = run_checks(notice, sets=sets, context=context, drafting=drafting)
     summary = check_summary(result, notice=notice, sets=sets, elements=elements, warnings=[], drafting=drafting)
     return Preview(version.id or 0, version.channel, notice.locale, dict(notice.parts),
-                   sms_fit(notice, drafting.max_sms_segments), summary["blocking"], summary["warnings"])
+                   summary["sms"], summary["blocking"], summary["warnings"])
 
 
 def to_json(version: NoticeVersion, *, with_text: bool = False) -> dict[str, Any]:

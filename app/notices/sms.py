@@ -120,6 +120,12 @@ def to_gsm7(text: str) -> str:
     return "".join(_TYPOGRAPHIC.get(c, c) for c in text)
 
 
+def sms_text(text: str, *, normalise: bool) -> str:
+    """An SMS as it is counted and sent: ``to_gsm7(text)`` when ``normalise`` (the
+    ``NOTICE_SMS_NORMALISE`` setting a version was approved with), else ``text`` as written."""
+    return to_gsm7(text) if normalise else text
+
+
 def fit_sms(text: str, *, max_segments: int, normalise: bool = True) -> SmsCheck:
     """Check that ``text`` fits in ``max_segments`` SMS segments (``>= 1``).
 
@@ -128,7 +134,7 @@ def fit_sms(text: str, *, max_segments: int, normalise: bool = True) -> SmsCheck
     """
     if max_segments < 1:
         raise ValueError("max_segments must be at least 1")
-    final = to_gsm7(text) if normalise else text
+    final = sms_text(text, normalise=normalise)
     fit = segments(final)
     if fit.segments == 0:
         return SmsCheck(final, fit, max_segments, False, "SMS text is empty")

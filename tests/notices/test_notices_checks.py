@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from app.notices.checks import check_elements, check_forbidden, check_short_channel, readability, review
+from app.notices.checks import (
+    ReadabilityLimits,
+    check_elements,
+    check_forbidden,
+    check_short_channel,
+    readability,
+    review,
+)
 from app.notices.elements import ELEMENT_SETS, ContentElement, elements_for
 from app.notices.forbidden import cn_id_valid, iban_valid, luhn_valid
 from app.notices.rendering import NoticeRenderer, RenderedNotice
@@ -109,10 +116,11 @@ def test_element_needs_text_or_field() -> None:
         ContentElement("bad", "fact", field="a", any_of=("b",))
 
 
-def test_clean_notice_has_no_forbidden_data() -> None:
-    for channel in ("email", "letter", "announcement", "regulator_cover", "sms", "push"):
-        notice, values = render(channel)
-        assert check_forbidden(notice, context=values) == []
+@pytest.mark.parametrize("lang", ["en", "de", "fr", "zh"])
+def test_clean_notice_has_no_forbidden_data(lang: str) -> None:
+    for channel in ("email", "letter", "announcement", "regulator_cover", "sms", "push", "voice"):
+        notice, values = render(channel, lang, regime="default")
+        assert check_forbidden(notice, context=values) == [], channel
 
 
 def test_ssn_in_the_facts_is_caught() -> None:
@@ -149,27 +157,112 @@ def test_breached_values_and_sensitive_context_keys() -> None:
     notice, _ = render("sms")
     assert check_forbidden(notice, context=leaked) == []
     notice, _ = render("email", what_happened="Account 00123456 was read; password hunter2! was reset.")
-    assert {h.excerpt for h in check_forbidden(notice, context=leaked)} == {"***3456", "***er2!"}
+    assert {(h.kind, h.excerpt) for h in check_forbidden(notice, context=leaked)} == {
+        ("breached-value", "***3456"), ("breached-value", "***er2!"), ("password", "***")}
+
+
+@pytest.mark.parametrize(("lang", "text", "found"), [
+    ("en", "Your account number 00123456 and password hunter2! were read.", {("account-number", "***3456"),
+                                                                            ("password", "***")}),
+    ("en", "The file held Driver's license D1234567 / passport 123456789.", {("driver-licence", "***4567"),
+                                                                             ("passport", "***6789")}),
+    ("en", "Routing number: 021000021. Your PIN is 4711. Security code '123'.", {("account-number", "***0021"),
+                                                                                  ("password", "***")}),
+    ("en", 'Her password was "letmein".', {("password", "***")}),
+    ("de", "Kontonummer 1234567890, Passwort lautet Geheim123!, Reisepassnummer C01X00T47.", {
+        ("account-number", "***7890"), ("password", "***"), ("passport", "***0T47")}),
+    ("fr", "Numéro de compte : 12345678901 ; mot de passe « azerty12 » ; permis de conduire 123456789012.", {
+        ("account-number", "***8901"), ("password", "***"), ("driver-licence", "***9012")}),
+    ("zh", "账号\uff1a6222020200112233\uff0c密码为abc12345\uff0c护照号码E12345678。", {
+        ("account-number", "***2233"), ("password", "***"), ("passport", "***5678")}),
+])
+def test_a_value_right_after_its_label_is_found_masked(lang: str, text: str, found: set[tuple[str, str]]) -> None:
+    notice, values = render("email", lang, regime="default", what_happened=text)
+    hits = check_forbidden(notice, context=values)
+    assert {(h.kind, h.excerpt) for h in hits} == found
+    assert {h.part.split(" ")[0] for h in hits} == {"text", "html"}
+    assert not any(secret in h.excerpt for h in hits for secret in ("hunter", "Geheim", "azerty", "abc1", "4711"))
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "Change your password. Your account number was involved, not your PIN. Your password was exposed. "
+           "Watch for statements about your account number ending in 3456 (account number: ****3456). "
+           "Your passport and driver's license were not involved. We lock laptops with a password-protected "
+           "screen since 2024. Ask the IRS for an Identity Protection PIN (IP PIN). We set 90-day password "
+           "\u201cage\u201d limits."),
+    ("de", "Ändern Sie Ihr Passwort. Ihre Kontonummer war betroffen. Ihr Reisepass ist nicht betroffen."),
+    ("fr", "Changez votre mot de passe. Votre numéro de compte est concerné. Votre passeport n'est pas concerné."),
+    ("zh", "请修改您的密码。您的账号可能受到影响。您的护照号码未受影响。"),
+])
+def test_advice_naming_a_label_without_a_value_passes(lang: str, text: str) -> None:
+    notice, values = render("email", lang, regime="default", what_you_can_do=text)
+    assert check_forbidden(notice, context=values) == []
 
 
 def test_readability_grade_and_flag() -> None:
     plain = readability("We are sorry. Someone got into our email. We fixed it. Call us if you want help.",
-                        locale="en", max_grade=8)
-    assert plain.grade is not None and plain.grade < 8 and not plain.flagged
+                        locale="en", limits=ReadabilityLimits(en=8))
+    assert plain.score is not None and plain.score < 8 and not plain.flagged
     dense = readability("Notwithstanding comprehensive organizational countermeasures, unauthorized "
                         "exfiltration of personally identifiable information necessitated notification.",
-                        locale="en-US", max_grade=8)
-    assert dense.grade is not None and dense.grade > 12 and dense.flagged
-    assert readability("Wir bedauern den Vorfall.", locale="de").grade is None
+                        locale="en-US", limits=ReadabilityLimits(en=8))
+    assert dense.score is not None and dense.score > 12 and dense.flagged
+    assert dense.to_json() == {"grade": dense.score, "metric": "coleman-liau", "max_grade": 8, "flagged": True}
+
+
+PLAIN_AND_DENSE = {
+    "de": ("Wir haben einen Fehler gemacht. Jemand hat Ihre Daten gesehen. Wir haben das Problem behoben.",
+           "Aufgrund unzureichender organisatorischer Sicherheitsvorkehrungen wurden personenbezogene "
+           "Gesundheitsinformationen unbefugterweise offengelegt, weshalb entsprechende "
+           "Benachrichtigungsverpflichtungen entstanden."),
+    "fr": ("Nous avons eu un problème. Une personne a vu vos données. Nous avons réglé le problème.",
+           "L'insuffisance des mesures organisationnelles de sécurisation informatique a occasionné la "
+           "divulgation non autorisée d'informations médicales particulièrement confidentielles, nécessitant "
+           "consécutivement l'accomplissement d'obligations réglementaires de notification."),
+}
+
+
+def test_german_is_graded_by_the_wiener_sachtextformel() -> None:
+    plain, dense = (readability(text, locale="de-AT") for text in PLAIN_AND_DENSE["de"])
+    assert (plain.metric, plain.scale, plain.limit) == ("wiener-sachtextformel-1", "grade", 8.0)
+    assert plain.score is not None and plain.score < 6 and not plain.flagged
+    assert dense.score is not None and dense.score > 12 and dense.flagged
+    assert not readability(PLAIN_AND_DENSE["de"][1], locale="de", limits=ReadabilityLimits(de=40)).flagged
+    assert dense.warning("text") == f"readability grade {dense.score} in text is above 8.0"
+
+
+def test_french_is_scored_by_kandel_and_moles_reading_ease() -> None:
+    plain, dense = (readability(text, locale="fr") for text in PLAIN_AND_DENSE["fr"])
+    assert (plain.metric, plain.scale, plain.limit) == ("flesch-kandel-moles", "ease", 60.0)
+    assert plain.score is not None and plain.score > 80 and not plain.flagged  # higher is easier
+    assert dense.score is not None and dense.score < 30 and dense.flagged
+    assert not readability(PLAIN_AND_DENSE["fr"][1], locale="fr", limits=ReadabilityLimits(fr=-100)).flagged
+    assert dense.to_json() == {"ease": dense.score, "metric": "flesch-kandel-moles", "min_ease": 60.0,
+                               "flagged": True}
+    assert dense.warning("html") == f"readability: reading ease {dense.score} in html is below 60.0"
+
+
+def test_chinese_gets_no_readability_score() -> None:
+    result = readability("我们很抱歉。有人看到了您的数据。", locale="zh")
+    assert (result.score, result.metric, result.flagged, result.warning("text")) == (None, "none", False, None)
+
+
+@pytest.mark.parametrize(("lang", "metric"), [("en", "coleman-liau"), ("de", "wiener-sachtextformel-1"),
+                                              ("fr", "flesch-kandel-moles"), ("zh", "none")])
+def test_the_default_templates_are_scored_in_their_language(lang: str, metric: str) -> None:
+    notice, values = render("letter", lang, regime="default")
+    result = review(notice, elements=ELEMENT_SETS["eu-gdpr"], context=values)
+    assert result.readability["html"].metric == metric
+    assert (result.readability["html"].score is None) == (lang == "zh")
 
 
 def test_review_reports_readability_per_part() -> None:
     notice, values = render("email")
-    result = review(notice, elements=US_AND_EU, context=values, max_grade=30)
+    result = review(notice, elements=US_AND_EU, context=values, limits=ReadabilityLimits(en=30))
     assert set(result.readability) == {"text"}
-    grade = result.readability["text"].grade
+    grade = result.readability["text"].score
     assert grade is not None and 0 < grade < 30 and not result.readability["text"].flagged
-    strict = review(notice, elements=US_AND_EU, context=values, max_grade=1)
+    strict = review(notice, elements=US_AND_EU, context=values, limits=ReadabilityLimits(en=1))
     assert strict.readability["text"].flagged and strict.ok  # a flag, not a blocker
 
 

@@ -116,6 +116,23 @@ def test_dates_are_formatted_for_the_locale() -> None:
     assert "2026年3月4日" in texts["zh"]
 
 
+@pytest.mark.parametrize(("lang", "number", "euros", "dollars"), [
+    ("en", "1,234,567.891", "€1,234.50", "$99.00"),
+    ("de", "1.234.567,891", "1.234,50\u00a0€", "99,00\u00a0$"),
+    ("fr", "1\u202f234\u202f567,891", "1\u202f234,50\u00a0€", "99,00\u00a0$US"),
+])
+def test_numbers_and_amounts_are_formatted_for_the_locale(tmp_path: Path, lang: str, number: str, euros: str,
+                                                           dollars: str) -> None:
+    source = "{{ 1234567.891|number }} | {{ 1234.5|currency('EUR') }} | {{ 99|currency('USD') }}"
+    write(tmp_path, f"default/{lang}/sms.txt.j2", source)
+    write(tmp_path, f"default/{lang}/announcement.html.j2", f"<p>{source}</p>")
+    sms = NoticeRenderer(tmp_path).render_for(context(lang), regime="default", channel="sms")
+    assert (sms.locale, sms.parts["text"]) == (lang, f"{number} | {euros} | {dollars}")
+    page = NoticeRenderer(tmp_path).render(regime="default", locale=lang, channel="announcement",
+                                           context=context(lang))
+    assert page.parts["html"].strip() == f"<p>{number} | {euros} | {dollars}</p>"  # signs are not escaped
+
+
 def test_every_default_locale_renders_every_channel() -> None:
     for lang in ("en", "de", "fr", "zh"):
         for channel in ("email", "sms", "voice", "push", "letter", "announcement", "regulator_cover"):

@@ -152,6 +152,32 @@ def test_breached_values_in_the_facts_block_approval(client: FlaskClient, make_u
     assert refused.status_code == 409 and "forbidden ssn" in refused.json["message"]
 
 
+def test_a_labelled_password_or_account_number_blocks_approval_without_echoing_it(
+    client: FlaskClient, make_user: Any, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    drafter, second = make_user("privacy_officer"), make_user("privacy_officer")
+    incident_id = file_incident(client, drafter)
+    put_facts(client, drafter, incident_id, facts(
+        what_happened="A laptop was stolen. A note in its bag read: account number 00123456 and password hunter2!"))
+    email = draft(client, drafter, incident_id, regimes=["us-ca"], channels=["email"])[0]
+    assert not email["checks"]["ok"]
+    assert "forbidden password in text: ***" in email["checks"]["blocking"]
+    assert "forbidden account-number in text: ***3456" in email["checks"]["blocking"]
+    act(client, drafter, incident_id, email["id"], "submit")
+    with caplog.at_level("DEBUG"):
+        refused = act(client, second, incident_id, email["id"], "approve")
+    assert refused.status_code == 409 and "notices_api.api_approve" in caplog.text  # the request log is seen
+    assert "forbidden password in text: ***" in refused.json["message"]
+    assert "forbidden account-number in html: ***3456" in refused.json["message"]
+    events = session.exec(select(AuditEvent).where(AuditEvent.entity == "notice_version")).all()
+    for shown in (refused.get_data(as_text=True), json.dumps(email["checks"]), caplog.text,
+                  *(e.before + e.after for e in events)):
+        assert "hunter2" not in shown and "00123456" not in shown
+    advice = facts(what_you_can_do="Change your password. Your account number was involved, not your PIN.")
+    put_facts(client, drafter, incident_id, advice)
+    assert draft(client, drafter, incident_id, regimes=["us-ca"], channels=["email"])[0]["checks"]["ok"]
+
+
 def test_german_version_passes_gdpr_and_fails_california(client: FlaskClient, make_user: Any) -> None:
     user = make_user("responder")
     incident_id = file_incident(client, user, EXAMPLE_INCIDENT)
