@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from app.reports import exports
 from app.reports import service as reports
 from app.reports.models import ExportBundle, ReportState
 from app.reports.signing import key_id, public_pem
-from app.reports.verify import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE
+from app.reports.verify import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE, canonical_order, write_zip
 from app.webhooks.events import emit
 
 
@@ -43,19 +41,14 @@ def manifest_for(files: dict[str, bytes], *, report: dict[str, Any], generated_a
 def build_zip(files: dict[str, bytes], *, key: Ed25519PrivateKey, report: dict[str, Any],
               generated_at: dt.datetime) -> tuple[bytes, list[dict[str, Any]]]:
     """The bundle zip bytes and the manifest's file list. Adds ``signing-key.pem``, the manifest and its
-    signature; member times are ``generated_at`` so equal inputs give equal zips."""
+    signature, and writes the canonical container (``verify.write_zip``: equal inputs give equal zips, and
+    ``verify`` rebuilds it to check every byte)."""
     files = {**files, PUBLIC_KEY: public_pem(key)}
     manifest = manifest_for(files, report=report, generated_at=generated_at, kid=key_id(key))
-    signature = base64.b64encode(key.sign(manifest)) + b"\n"
-    out = io.BytesIO()
-    stamp = generated_at.astimezone(dt.UTC).timetuple()[:6]
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in [*sorted(files.items()), (MANIFEST, manifest), (SIGNATURE, signature)]:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
+    members = {**files, MANIFEST: manifest, SIGNATURE: base64.b64encode(key.sign(manifest)) + b"\n"}
+    data = write_zip([(name, members[name]) for name in canonical_order(files)], generated_at=generated_at)
     listed: list[dict[str, Any]] = json.loads(manifest)["files"]
-    return out.getvalue(), listed
+    return data, listed
 
 
 def create(session: Session, *, clock: Clock, actor: str, report_id: int, key: Ed25519PrivateKey,
