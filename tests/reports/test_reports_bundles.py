@@ -4,6 +4,9 @@ naming it; the well-known key is the bundled key; ``breach-notify export verify`
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +109,25 @@ def test_every_byte_flip_fails_cleanly(signed: Path) -> None:
     passed = [at for at in range(len(data)) if verify_bytes(flip(data, at), name="bundle.zip").ok]
     assert passed == []
     assert len(data) > 2000
+
+
+def test_console_script_verifies_standalone(signed: Path, tmp_path: Path) -> None:
+    """A regulator's run: the installed ``breach-notify`` in an empty folder with no BREACH_NOTIFY_*
+    settings verifies (0) or names the changed file (1), and creates nothing (no instance, keys or database)."""
+    script = Path(sys.executable).with_name("breach-notify")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BREACH_NOTIFY_", "FLASK_")) and k != "DATABASE_URL"}
+    files = members(signed.read_bytes())
+    files["report.json"] = flip(files["report.json"])
+    tampered = tmp_path / "tampered.zip"
+    tampered.write_bytes(rezip(files))
+    empty = tmp_path / "regulator"
+    empty.mkdir()
+    ok = subprocess.run([str(script), "export", "verify", str(signed)], cwd=empty, env=env, capture_output=True,
+                        text=True, timeout=120, check=False)
+    assert ok.returncode == 0 and ok.stdout.startswith("bundle ok: bundle.zip"), (ok.stdout, ok.stderr)
+    bad = subprocess.run([str(script), "export", "verify", str(tampered)], cwd=empty, env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert bad.returncode == 1 and "bundle FAILED: tampered.zip" in bad.stderr, (bad.stdout, bad.stderr)
+    assert "report.json: SHA-256 differs" in bad.stderr and "Traceback" not in bad.stderr
+    assert list(empty.iterdir()) == []
