@@ -52,13 +52,15 @@ def build_zip(files: dict[str, bytes], *, key: Ed25519PrivateKey, report: dict[s
 
 
 def create(session: Session, *, clock: Clock, actor: str, report_id: int, key: Ed25519PrivateKey,
-           instance: Path) -> ExportBundle:
-    """Export an approved version as a signed bundle; commits. ``Conflict`` unless approved; ``NotFound``."""
+           instance: Path, public_url: str) -> ExportBundle:
+    """Export an approved version as a signed bundle; commits. ``public_url`` is the server's, under which
+    the report's JSON Schema is published (``schema_id``). ``Conflict`` unless approved; ``NotFound``."""
     report = reports.get(session, report_id=report_id)
     if report.state != ReportState.approved.value:
         raise Conflict(f"report {report_id} is {report.state}: a privacy officer must approve it before export")
     now = clock.now()
-    document = reports.document(report, generated_at=now)
+    document = reports.document(report, generated_at=now,
+                                schema_url=exports.schema_url(public_url, report.report_type))
     version = {"id": report.id, "incident_id": report.incident_id, "regime": report.regime,
                "report_type": report.report_type, "phase": report.phase, "number": report.number,
                "content_sha256": report.content_sha256, "approved_by": report.approved_by}

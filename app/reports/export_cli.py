@@ -38,7 +38,8 @@ def bundle_command(report_id: int, out_dir: Path) -> None:
     instance = Path(app.instance_path)
     try:
         bundle = bundles.create(get_session(), clock=app.extensions["clock"], actor=cli_actor(),
-                                report_id=report_id, key=app_signing_key(app), instance=instance)
+                                report_id=report_id, key=app_signing_key(app), instance=instance,
+                                public_url=app.config["PUBLIC_URL"])
     except BreachNotifyError as exc:
         fail(exc)
     out_dir.mkdir(parents=True, exist_ok=True)

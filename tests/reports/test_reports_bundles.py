@@ -39,8 +39,8 @@ def test_bundle_verifies_and_holds_the_expected_files(signed: Path, client: Flas
     result = verify_bundle(signed)
     assert result.ok, result.problems
     files = members(signed.read_bytes())
-    assert set(files) == {"report.json", "report.pdf", "hhs-breach-portal.csv", "signing-key.pem", "manifest.json",
-                          "manifest.sig"}
+    assert set(files) == {"report.json", "report.schema.json", "report.pdf", "hhs-breach-portal.csv",
+                          "signing-key.pem", "manifest.json", "manifest.sig"}
     assert result.manifest is not None and result.manifest["report"]["number"] == 1
     assert result.manifest["generated_at"] and {f["name"] for f in result.manifest["files"]} == set(files) - {
         "manifest.json", "manifest.sig"}
@@ -49,8 +49,8 @@ def test_bundle_verifies_and_holds_the_expected_files(signed: Path, client: Flas
     assert verify_bundle(signed, trusted_key_pem=key.data).ok
 
 
-@pytest.mark.parametrize("name", ["report.json", "report.pdf", "hhs-breach-portal.csv", "signing-key.pem",
-                                  "manifest.json", "manifest.sig"])
+@pytest.mark.parametrize("name", ["report.json", "report.schema.json", "report.pdf", "hhs-breach-portal.csv",
+                                  "signing-key.pem", "manifest.json", "manifest.sig"])
 def test_one_byte_change_anywhere_fails_naming_it(signed: Path, tmp_path: Path, name: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     files = members(signed.read_bytes())
