@@ -20,7 +20,7 @@ from app.audit import service as audit
 from app.clock import Clock
 from app.errors import Conflict, NotFound
 from app.incidents import service as incidents
-from app.reports import exports
+from app.reports import exports, sources
 from app.reports import service as reports
 from app.reports.models import ExportBundle, ReportState
 from app.reports.signing import key_id, public_pem
@@ -64,7 +64,9 @@ def create(session: Session, *, clock: Clock, actor: str, report_id: int, key: E
     version = {"id": report.id, "incident_id": report.incident_id, "regime": report.regime,
                "report_type": report.report_type, "phase": report.phase, "number": report.number,
                "content_sha256": report.content_sha256, "approved_by": report.approved_by}
-    data, listed = build_zip(exports.files_for(document), key=key, report=version, generated_at=now)
+    notice = exports.quoted_notice(document)
+    files = exports.files_for(document, notice_html=sources.notice_html(session, notice=notice) if notice else None)
+    data, listed = build_zip(files, key=key, report=version, generated_at=now)
     relative = Path("bundles") / f"incident-{report.incident_id}" / \
         f"report-{report.id}-v{report.number}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.zip"
     target = instance / relative
