@@ -93,6 +93,11 @@ def _read_all(name: str, raw: bytes, result: Verification) -> dict[str, bytes] |
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             infos = archive.infolist()
+            packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED or i.flag_bits & 0x1]
+            if packed:  # checked before reading, so that a hostile zip cannot inflate to any size
+                result.problems.append(f"{name}: compressed or encrypted member(s) {', '.join(packed)}: bundle "
+                                       "members are stored as they are")
+                return None
             members = {info.filename: archive.read(info) for info in infos}
     except Exception as exc:  # hostile input: any failure to read it is a failed verification, not a crash
         result.problems.append(f"{name}: not a readable zip or a member is corrupt "
