@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "signing-key.pem"
-FORMAT = "breach-notify-bundle/1"
+FORMAT = "breach-notify-bundle/2"  # /2: the canonical stored container; /1 bundles (deflated) must be re-exported
 FILE_MODE = 0o644 << 16  # external attributes: a regular file, rw-r--r-- (Unix)
 UNIX = 3  # "version made by" host system
 ZIP_VERSION = 20  # 2.0: the version needed to extract a stored member
@@ -96,7 +96,7 @@ def _read_all(name: str, raw: bytes, result: Verification) -> dict[str, bytes] |
             packed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED or i.flag_bits & 0x1]
             if packed:  # checked before reading, so that a hostile zip cannot inflate to any size
                 result.problems.append(f"{name}: compressed or encrypted member(s) {', '.join(packed)}: bundle "
-                                       "members are stored as they are")
+                                       f"members are stored as they are ({FORMAT}; export an older bundle again)")
                 return None
             members = {info.filename: archive.read(info) for info in infos}
     except Exception as exc:  # hostile input: any failure to read it is a failed verification, not a crash
