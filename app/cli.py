@@ -7,8 +7,9 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import yaml
@@ -32,6 +33,7 @@ def _clock() -> Any:
     return current_app.extensions["clock"]
 
 
+F = TypeVar("F", bound=Callable[..., Any])
 APPROVER_TOKEN_ENV = "BREACH_NOTIFY_APPROVER_TOKEN"  # noqa: S105 (the variable's name, not a secret)
 
 
@@ -153,7 +155,8 @@ def register_cli(app: Flask) -> None:
     from app.letters.cli import letters_group
     from app.notices.cli import notices_group
     from app.obligations.cli import obligations_group, scheduler_command
-    from app.reports.cli import export_group, reports_group
+    from app.reports.cli import reports_group
+    from app.reports.export_cli import export_group
     from app.serve import serve_command
     from app.subjects.cli import subjects_group
     from app.webhooks.cli import webhooks_group
@@ -175,7 +178,7 @@ def _needs_migrated_database(command: click.Command) -> click.Command:
             _needs_migrated_database(sub)
         return command
     inner = command.callback
-    if inner is None or getattr(inner, "_gated", False):
+    if inner is None or getattr(inner, "_gated", False) or getattr(inner, "_no_database", False):
         return command
 
     @functools.wraps(inner)
@@ -186,6 +189,13 @@ def _needs_migrated_database(command: click.Command) -> click.Command:
     callback._gated = True  # type: ignore[attr-defined]
     command.callback = callback
     return command
+
+
+def needs_no_database(callback: F) -> F:
+    """Mark a command's function as needing no app or database (``export verify``), so that the migration
+    gate leaves it alone. Goes below ``@group.command(...)``."""
+    callback._no_database = True  # type: ignore[attr-defined]
+    return callback
 
 
 def _require_migrated(app: Flask) -> None:
@@ -225,8 +235,12 @@ def main() -> None:
 
 
 def _standalone_commands() -> dict[str, click.Command]:
-    """Commands that build their own app or need none (``assess``, ``playbooks``, ``scenario``)."""
+    """Commands that build their own app or need none (``assess``, ``playbooks``, ``scenario``, ``export``:
+    its ``verify`` needs no app, so a regulator can run it anywhere; its ``bundle`` loads the app and is
+    gated like the app's own commands)."""
     from app.playbooks.cli import assess_command, playbooks_group
+    from app.reports.export_cli import export_group
     from app.scenario.cli import scenario_group
 
-    return {"assess": assess_command, "playbooks": playbooks_group, "scenario": scenario_group}
+    return {"assess": assess_command, "playbooks": playbooks_group, "scenario": scenario_group,
+            "export": _needs_migrated_database(export_group)}

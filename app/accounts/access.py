@@ -32,6 +32,8 @@ PUBLIC_ENDPOINTS = frozenset({"static", "accounts.login", "health.healthz", "dis
                               "public_notices.atom_feed", "personal_notice.show",
                               # authenticate by unguessable token (or are public by design): app.reports
                               "reports_public.signing_key", "reports_public.link", "reports_public.link_download",
+                              # the published JSON Schemas of report exports, for regulators: app.reports
+                              "reports_public.schema",
                               # the OpenAPI document and its reference page: app.openapi
                               "openapi.document_json", "openapi.reference", "openapi.redoc_script",
                               "openapi.redoc_font",

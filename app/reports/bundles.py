@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import io
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,11 @@ from app.audit import service as audit
 from app.clock import Clock
 from app.errors import Conflict, NotFound
 from app.incidents import service as incidents
-from app.reports import exports
+from app.reports import exports, sources
 from app.reports import service as reports
 from app.reports.models import ExportBundle, ReportState
 from app.reports.signing import key_id, public_pem
-from app.reports.verify import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE
+from app.reports.verify import FORMAT, MANIFEST, PUBLIC_KEY, SIGNATURE, canonical_order, write_zip
 from app.webhooks.events import emit
 
 
@@ -43,33 +41,32 @@ def manifest_for(files: dict[str, bytes], *, report: dict[str, Any], generated_a
 def build_zip(files: dict[str, bytes], *, key: Ed25519PrivateKey, report: dict[str, Any],
               generated_at: dt.datetime) -> tuple[bytes, list[dict[str, Any]]]:
     """The bundle zip bytes and the manifest's file list. Adds ``signing-key.pem``, the manifest and its
-    signature; member times are ``generated_at`` so equal inputs give equal zips."""
+    signature, and writes the canonical container (``verify.write_zip``: equal inputs give equal zips, and
+    ``verify`` rebuilds it to check every byte)."""
     files = {**files, PUBLIC_KEY: public_pem(key)}
     manifest = manifest_for(files, report=report, generated_at=generated_at, kid=key_id(key))
-    signature = base64.b64encode(key.sign(manifest)) + b"\n"
-    out = io.BytesIO()
-    stamp = generated_at.astimezone(dt.UTC).timetuple()[:6]
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in [*sorted(files.items()), (MANIFEST, manifest), (SIGNATURE, signature)]:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
+    members = {**files, MANIFEST: manifest, SIGNATURE: base64.b64encode(key.sign(manifest)) + b"\n"}
+    data = write_zip([(name, members[name]) for name in canonical_order(files)], generated_at=generated_at)
     listed: list[dict[str, Any]] = json.loads(manifest)["files"]
-    return out.getvalue(), listed
+    return data, listed
 
 
 def create(session: Session, *, clock: Clock, actor: str, report_id: int, key: Ed25519PrivateKey,
-           instance: Path) -> ExportBundle:
-    """Export an approved version as a signed bundle; commits. ``Conflict`` unless approved; ``NotFound``."""
+           instance: Path, public_url: str) -> ExportBundle:
+    """Export an approved version as a signed bundle; commits. ``public_url`` is the server's, under which
+    the report's JSON Schema is published (``schema_id``). ``Conflict`` unless approved; ``NotFound``."""
     report = reports.get(session, report_id=report_id)
     if report.state != ReportState.approved.value:
         raise Conflict(f"report {report_id} is {report.state}: a privacy officer must approve it before export")
     now = clock.now()
-    document = reports.document(report, generated_at=now)
+    document = reports.document(report, generated_at=now,
+                                schema_url=exports.schema_url(public_url, report.report_type))
     version = {"id": report.id, "incident_id": report.incident_id, "regime": report.regime,
                "report_type": report.report_type, "phase": report.phase, "number": report.number,
                "content_sha256": report.content_sha256, "approved_by": report.approved_by}
-    data, listed = build_zip(exports.files_for(document), key=key, report=version, generated_at=now)
+    notice = exports.quoted_notice(document)
+    files = exports.files_for(document, notice_html=sources.notice_html(session, notice=notice) if notice else None)
+    data, listed = build_zip(files, key=key, report=version, generated_at=now)
     relative = Path("bundles") / f"incident-{report.incident_id}" / \
         f"report-{report.id}-v{report.number}-{now.strftime('%Y%m%dT%H%M%S%fZ')}.zip"
     target = instance / relative

@@ -1,11 +1,9 @@
-"""``breach-notify reports ...`` (draft, submit, approve, list) and ``breach-notify export ...`` (bundle,
-verify). ``export verify`` needs no database: it reads only the bundle (and ``--key``)."""
+"""``breach-notify reports ...`` (draft, submit, approve, list); ``breach-notify export ...`` is in
+``app.reports.export_cli``."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from pathlib import Path
 
 import click
@@ -16,10 +14,7 @@ from app.cli import cli_actor, fail, proven_approver, read_document
 from app.clock import Clock
 from app.db import get_session
 from app.errors import BreachNotifyError
-from app.reports import bundles
 from app.reports import service as reports
-from app.reports.routes import app_signing_key
-from app.reports.verify import report_lines, verify_bundle
 from app.wording import plural
 
 
@@ -100,40 +95,3 @@ def list_command(incident_id: int, fmt: str) -> None:
         return
     for r in rows:
         click.echo(f"{r.id}\t{r.label}\t{r.state}\tdue {r.due_at.isoformat() if r.due_at else '-'}")
-
-
-@click.group("export")
-def export_group() -> None:
-    """Signed export bundles: make one, verify one."""
-
-
-@export_group.command("bundle")
-@click.argument("report_id", type=int)
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
-@with_appcontext
-def bundle_command(report_id: int, out_dir: Path) -> None:
-    """Export an approved report as a signed bundle and copy it to --out."""
-    instance = Path(current_app.instance_path)
-    try:
-        bundle = bundles.create(get_session(), clock=_clock(), actor=cli_actor(),
-                                report_id=report_id, key=app_signing_key(current_app._get_current_object()),  # type: ignore[attr-defined]
-                                instance=instance)
-    except BreachNotifyError as exc:
-        fail(exc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / bundles.file_name(bundle)
-    shutil.copyfile(instance / bundle.path, target)
-    click.echo(f"{target} (bundle {bundle.id}, sha256 {bundle.sha256})")
-
-
-@export_group.command("verify")
-@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="trusted public key PEM (from /.well-known/breach-notify/signing-key)")
-def verify_command(bundle: Path, key_file: Path | None) -> None:
-    """Check every hash and the signature of BUNDLE; exit 1 naming what fails."""
-    result = verify_bundle(bundle, trusted_key_pem=key_file.read_bytes() if key_file else None)
-    for line in report_lines(result, bundle):
-        click.echo(line, err=not result.ok)
-    if not result.ok:
-        sys.exit(1)

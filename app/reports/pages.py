@@ -84,7 +84,7 @@ def act(incident_id: int, report_id: int, action: str) -> Response:
         elif action == "bundle":
             bundles.create(session, clock=_clock(), actor=g.user.actor, report_id=report_id,
                            key=app_signing_key(current_app._get_current_object()),  # type: ignore[attr-defined]
-                           instance=Path(current_app.instance_path))
+                           instance=Path(current_app.instance_path), public_url=current_app.config["PUBLIC_URL"])
         else:
             raise InvalidInput(f"unknown action {action!r}", details=[{"path": "action", "reason": "submit|bundle"}])
     except BreachNotifyError as exc:

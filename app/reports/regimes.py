@@ -292,8 +292,14 @@ REGIME_REPORT: dict[str, str] = {"eu-gdpr": "gdpr-art33", "uk-gdpr": "gdpr-art33
                                  "cn-pipl": "pipl-art57"}
 
 
+def schema_path(report_type: str) -> str:
+    """Where a report type's JSON Schema is served: ``/schemas/reports/<type>.json`` (public, stable)."""
+    return f"/schemas/reports/{report_type}.json"
+
+
 def schema_for(report_type: str) -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a report type's exported JSON."""
+    """The JSON Schema (draft 2020-12) of a report type's exported JSON. ``$id`` is the path it is served at
+    (a URI reference); the served and bundled copies carry the absolute URL under the public URL
+    (``app.reports.exports.published_schema``), which is also the report's ``schema_id``."""
     schema = REPORT_TYPES[report_type].document_model().model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"https://breach-notify.example/schemas/{report_type}.schema.json", **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": schema_path(report_type), **schema}

@@ -2,8 +2,9 @@
 under ``/incidents/<id>/reports``, the public signing key and regulator links, and the regulator account pages.
 
 Roles: reading ``READ``; drafting, submitting and exporting ``RESPOND``; approving and sharing ``APPROVE``
-(the service refuses an approval by the drafter or submitter). ``/.well-known/breach-notify/signing-key``
-and ``/r/<token>...`` are public (the link token authenticates); ``/regulator...`` needs a ``regulator``
+(the service refuses an approval by the drafter or submitter). ``/.well-known/breach-notify/signing-key``,
+the report JSON Schemas (``/schemas/reports/<type>.json``) and ``/r/<token>...`` are public (the link token
+authenticates); ``/regulator...`` needs a ``regulator``
 account and shows exactly the bundles granted to it.
 """
 
@@ -32,14 +33,14 @@ from app.accounts.access import APPROVE, READ, RESPOND, requires
 from app.accounts.models import Role
 from app.clock import parse_utc
 from app.db import get_session
-from app.errors import BreachNotifyError, InvalidInput
+from app.errors import BreachNotifyError, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.incidents.routes import json_body
 from app.openapi import ReportApproveInput, ReportDraftInput, ShareInput, document
-from app.reports import bundles, sharing
+from app.reports import bundles, exports, sharing
 from app.reports import service as reports
 from app.reports.models import ExportBundle, ReportGrant
-from app.reports.regimes import REGIME_REPORT
+from app.reports.regimes import REGIME_REPORT, REPORT_TYPES
 from app.reports.signing import load_signing_key, public_pem
 
 api = Blueprint("reports_api", __name__, url_prefix="/api/incidents/<int:incident_id>/reports")
@@ -162,7 +163,8 @@ def api_bundle(incident_id: int, report_id: int) -> tuple[Response, int]:
     """Export an approved version as a signed bundle; 201."""
     reports.get(get_session(), report_id=report_id, incident_id=incident_id)
     bundle = bundles.create(get_session(), clock=_clock(), actor=g.user.actor, report_id=report_id,
-                            key=app_signing_key(_app()), instance=Path(current_app.instance_path))
+                            key=app_signing_key(_app()), instance=Path(current_app.instance_path),
+                            public_url=current_app.config["PUBLIC_URL"])
     return jsonify(bundles.to_json(bundle)), 201
 
 
@@ -205,12 +207,21 @@ def api_revoke(incident_id: int, grant_id: int) -> Response:
     return jsonify(sharing.to_json(grant, now=_clock().now()))
 
 
-# --- public: signing key and regulator links ------------------------------------------------------------
+# --- public: signing key, report schemas and regulator links -------------------------------------------
 
 @public.get("/.well-known/breach-notify/signing-key")
 def signing_key() -> Response:
     """The bundle verification key (Ed25519, SubjectPublicKeyInfo PEM)."""
     return Response(public_pem(app_signing_key(_app())), mimetype="application/x-pem-file")
+
+
+@public.get("/schemas/reports/<report_type>.json")
+def schema(report_type: str) -> Response:
+    """The JSON Schema of a report type's exported JSON (its ``$id`` is this URL); 404 for an unknown type."""
+    if report_type not in REPORT_TYPES:
+        raise NotFound(f"no report type {report_type!r}; known: {', '.join(sorted(REPORT_TYPES))}")
+    url = exports.schema_url(current_app.config["PUBLIC_URL"], report_type)
+    return Response(exports.published_schema(report_type, url=url), mimetype="application/schema+json")
 
 
 @public.get("/r/<token>")

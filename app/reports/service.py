@@ -183,9 +183,10 @@ def is_late(report: RegulatorReport) -> bool:
     return report.due_at is not None and at > report.due_at
 
 
-def document(report: RegulatorReport, *, generated_at: dt.datetime) -> dict[str, Any]:
-    """The exported JSON document (``regimes.ReportDocument`` for the report type), validated."""
-    data = {"schema_id": f"https://breach-notify.example/schemas/{report.report_type}.schema.json",
+def document(report: RegulatorReport, *, generated_at: dt.datetime, schema_url: str) -> dict[str, Any]:
+    """The exported JSON document (``regimes.ReportDocument`` for the report type), validated;
+    ``schema_id`` is ``schema_url``, where its JSON Schema is published."""
+    data = {"schema_id": schema_url,
             "report_type": report.report_type, "regime": report.regime, "incident_id": report.incident_id,
             "report_id": report.id, "number": report.number, "phase": report.phase, "state": report.state,
             "due_at": report.due_at, "late": is_late(report), "reason_for_delay": report.reason_for_delay,

@@ -1,20 +1,27 @@
 """Reading what a report is built from, through the other domains' public functions: subject counts
 (``reach``, counts only), obligations, approved individual notices (sample text) and dispatch outcomes.
 
+A report quotes an approved notice as plain text (a letter's HTML reduced to its visible lines); the bundle
+adds the notice as its own PDF, rendered from the version's stored HTML (:func:`notice_html`).
+
 Dispatch (``app.dispatch``) is read only through :func:`dispatch_outcomes`, written defensively: if the
 module cannot be imported the report says ``available: false`` with zero counts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app.clock import Clock
+from app.errors import Conflict
 from app.incidents import service as incidents
 from app.notices.models import NoticeState, NoticeVersion
+from app.notices.plaintext import html_lines
 from app.obligations import service as obligations
 from app.reports.content import Sources
 from app.reports.regimes import Counts, DispatchOutcomes
@@ -64,10 +71,31 @@ def approved_notices(session: Session, *, incident_id: int) -> dict[str, dict[st
     for v in sorted(rows, key=lambda v: (rank.get(v.channel, 9), -(v.id or 0))):
         if v.regime in out or v.channel not in rank:
             continue
-        text = v.rendered.get("text") or v.rendered.get("html") or ""
+        text = notice_text(v.rendered)
         out[v.regime] = {"id": v.id, "channel": v.channel, "locale": v.locale, "rendered_sha256": v.rendered_sha256,
                          "approved_at": v.approved_at.isoformat() if v.approved_at else None, "text": text}
     return out
+
+
+def notice_text(rendered: Mapping[str, str]) -> str:
+    """A rendered notice as plain text: its ``text`` part (email), else the visible lines of its ``html``
+    (a letter: title, headings and paragraphs one per line; no markup, styles or head)."""
+    return rendered.get("text") or "\n".join(html_lines(rendered.get("html") or ""))
+
+
+def notice_html(session: Session, *, notice: Mapping[str, Any]) -> str:
+    """The HTML of the approved notice a report quotes (``{id, rendered_sha256, ...}``), for its PDF: the
+    version's stored sample rendering (a letter's own HTML; plain text in ``<pre>`` when it has none).
+    ``Conflict`` when the version is gone or its rendering no longer has the SHA-256 the report recorded."""
+    version = session.get(NoticeVersion, notice.get("id"))
+    if version is None or version.rendered_sha256 != notice.get("rendered_sha256"):
+        raise Conflict(f"notice version {notice.get('id')} quoted by the report is gone or was changed")
+    html = version.rendered.get("html")
+    if html:
+        return html
+    return (f'<!doctype html><html lang="{escape(version.locale)}"><head><meta charset="utf-8">'
+            f"<title>{escape(version.rendered.get('subject') or 'Notice')}</title></head>"
+            f"<body><pre style=\"white-space: pre-wrap\">{escape(notice_text(version.rendered))}</pre></body></html>")
 
 
 def gather(session: Session, *, clock: Clock, incident_id: int) -> Sources:

@@ -87,7 +87,8 @@ def export_report(app: Flask, session: Session, *, incident_id: int, drafter: st
     reports.submit(session, clock=clock, actor=drafter, report_id=report.id or 0)
     reports.approve(session, clock=clock, actor=approver, report_id=report.id or 0)
     bundle = bundles.create(session, clock=clock, actor=approver, report_id=report.id or 0,
-                            key=app_signing_key(app), instance=Path(app.instance_path))
+                            key=app_signing_key(app), instance=Path(app.instance_path),
+                            public_url=app.config["PUBLIC_URL"])
     path = Path(app.instance_path) / bundle.path
     result = verify_bundle(path, trusted_key_pem=public_pem(app_signing_key(app)))
     return [{"regime": regime, "report_id": report.id, "bundle": str(path), "sha256": bundle.sha256,

@@ -4,6 +4,9 @@ naming it; the well-known key is the bundled key; ``breach-notify export verify`
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from app.reports.signing import public_pem
 from app.reports.verify import main as verify_main
-from app.reports.verify import verify_bundle
+from app.reports.verify import verify_bundle, verify_bytes
 from tests.reports.reports_sample import GDPR_INCIDENT, approved_report, bundle, file_incident, flip, members, rezip
 
 HIPAA_INCIDENT: dict[str, Any] = {**GDPR_INCIDENT, "controller": {"name": "Example Clinic", "establishment": "US-CA",
@@ -36,8 +39,8 @@ def test_bundle_verifies_and_holds_the_expected_files(signed: Path, client: Flas
     result = verify_bundle(signed)
     assert result.ok, result.problems
     files = members(signed.read_bytes())
-    assert set(files) == {"report.json", "report.pdf", "hhs-breach-portal.csv", "signing-key.pem", "manifest.json",
-                          "manifest.sig"}
+    assert set(files) == {"report.json", "report.schema.json", "report.pdf", "hhs-breach-portal.csv",
+                          "signing-key.pem", "manifest.json", "manifest.sig"}
     assert result.manifest is not None and result.manifest["report"]["number"] == 1
     assert result.manifest["generated_at"] and {f["name"] for f in result.manifest["files"]} == set(files) - {
         "manifest.json", "manifest.sig"}
@@ -46,8 +49,8 @@ def test_bundle_verifies_and_holds_the_expected_files(signed: Path, client: Flas
     assert verify_bundle(signed, trusted_key_pem=key.data).ok
 
 
-@pytest.mark.parametrize("name", ["report.json", "report.pdf", "hhs-breach-portal.csv", "signing-key.pem",
-                                  "manifest.json", "manifest.sig"])
+@pytest.mark.parametrize("name", ["report.json", "report.schema.json", "report.pdf", "hhs-breach-portal.csv",
+                                  "signing-key.pem", "manifest.json", "manifest.sig"])
 def test_one_byte_change_anywhere_fails_naming_it(signed: Path, tmp_path: Path, name: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     files = members(signed.read_bytes())
@@ -60,12 +63,14 @@ def test_one_byte_change_anywhere_fails_naming_it(signed: Path, tmp_path: Path, 
     assert name in capsys.readouterr().err
 
 
-def test_raw_byte_flip_in_the_zip_is_detected(signed: Path, tmp_path: Path) -> None:
+def test_the_same_members_in_another_zip_layout_fail(signed: Path) -> None:
+    """Deflated, redated or reordered: the members and signature verify, the container does not."""
     data = signed.read_bytes()
-    for at in (40, len(data) // 3, len(data) // 2):
-        broken = tmp_path / f"broken-{at}.zip"
-        broken.write_bytes(flip(data, at))
-        assert not verify_bundle(broken).ok, at
+    files = members(data)
+    for other in (rezip(files), rezip(dict(reversed(files.items()))), data + b"\0", b"\0" + data):
+        result = verify_bytes(other, name="bundle.zip")
+        assert not result.ok and len(result.problems) == 1, result.problems
+        assert result.problems[0].startswith("bundle.zip: ")
 
 
 def test_a_resigned_bundle_fails_against_the_published_key(signed: Path, tmp_path: Path, client: FlaskClient) -> None:
@@ -94,3 +99,35 @@ def test_cli_export_verify(signed: Path, tmp_path: Path, runner: FlaskCliRunner)
     tampered.write_bytes(rezip(files))
     bad = runner.invoke(args=["export", "verify", str(tampered)])
     assert bad.exit_code == 1 and "report.pdf" in bad.output
+
+
+def test_every_byte_flip_fails_cleanly(signed: Path) -> None:
+    """Each byte of the bundle in turn (local headers, member data, the central directory, its end record)
+    flipped: every change fails verification, none raises."""
+    data = signed.read_bytes()
+    assert verify_bytes(data, name="bundle.zip").ok
+    passed = [at for at in range(len(data)) if verify_bytes(flip(data, at), name="bundle.zip").ok]
+    assert passed == []
+    assert len(data) > 2000
+
+
+def test_console_script_verifies_standalone(signed: Path, tmp_path: Path) -> None:
+    """A regulator's run: the installed ``breach-notify`` in an empty folder with no BREACH_NOTIFY_*
+    settings verifies (0) or names the changed file (1), and creates nothing (no instance, keys or database)."""
+    script = Path(sys.executable).with_name("breach-notify")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BREACH_NOTIFY_", "FLASK_")) and k != "DATABASE_URL"}
+    files = members(signed.read_bytes())
+    files["report.json"] = flip(files["report.json"])
+    tampered = tmp_path / "tampered.zip"
+    tampered.write_bytes(rezip(files))
+    empty = tmp_path / "regulator"
+    empty.mkdir()
+    ok = subprocess.run([str(script), "export", "verify", str(signed)], cwd=empty, env=env, capture_output=True,
+                        text=True, timeout=120, check=False)
+    assert ok.returncode == 0 and ok.stdout.startswith("bundle ok: bundle.zip"), (ok.stdout, ok.stderr)
+    bad = subprocess.run([str(script), "export", "verify", str(tampered)], cwd=empty, env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert bad.returncode == 1 and "bundle FAILED: tampered.zip" in bad.stderr, (bad.stdout, bad.stderr)
+    assert "report.json: SHA-256 differs" in bad.stderr and "Traceback" not in bad.stderr
+    assert list(empty.iterdir()) == []
