@@ -15,25 +15,8 @@ from sqlmodel import Session
 from app.announcements import service
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
-from tests.notices.notices_workflow_sample import LAPTOP, act, draft, put_facts
+from tests.substitute_sample import approve_announcement, incident_with
 from tests.support import bearer
-
-REACHABLE = 588
-
-
-def _people(tmp_path: Path, unreachable: int) -> Path:
-    rows = [f"r{i},Reachable {i},r{i}@example.org,US,CA,name;health" for i in range(REACHABLE)]
-    rows += [f"u{i},Hidden Person{i},,US,CA,name;health" for i in range(unreachable)]
-    path = tmp_path / "people.csv"
-    path.write_text("external_id,full_name,email,country,state,data_categories\n" + "\n".join(rows) + "\n")
-    return path
-
-
-def _incident_with(client: FlaskClient, runner: FlaskCliRunner, user: Any, tmp_path: Path, unreachable: int) -> int:
-    incident_id = int(client.post("/api/incidents", json=LAPTOP, headers=bearer(user)).json["id"])
-    result = runner.invoke(args=["subjects", "import", str(incident_id), str(_people(tmp_path, unreachable))])
-    assert result.exit_code == 0, result.output
-    return incident_id
 
 
 def _decision(client: FlaskClient, user: Any, incident_id: int) -> dict[str, Any]:
@@ -49,7 +32,7 @@ def _hipaa(decision: dict[str, Any]) -> dict[str, Any]:
 def test_nine_unreachable_is_not_enough_under_hipaa(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                                     tmp_path: Path) -> None:
     user = make_user("responder")
-    decision = _decision(client, user, _incident_with(client, runner, user, tmp_path, 9))
+    decision = _decision(client, user, incident_with(client, runner, user, tmp_path, 9))
     assert decision["inputs"]["unreachable"] == 9
     assert decision["inputs"]["total"] == 600  # the incident file says 600; 597 people were imported
     hipaa = _hipaa(decision)
@@ -58,25 +41,16 @@ def test_nine_unreachable_is_not_enough_under_hipaa(client: FlaskClient, make_us
     assert hipaa["citation"].startswith("45 CFR 164.404(d)(2)")
 
 
-def _approve_announcement(client: FlaskClient, drafter: Any, officer: Any, incident_id: int) -> None:
-    put_facts(client, drafter, incident_id)
-    versions = draft(client, drafter, incident_id, channels=["announcement"], regimes=["us-hipaa"])
-    for version in versions:
-        assert act(client, drafter, incident_id, version["id"], "submit").status_code == 200
-        approved = act(client, officer, incident_id, version["id"], "approve")
-        assert approved.status_code == 200, approved.json
-
-
 def test_twelve_unreachable_requires_and_publishes_without_personal_data(
     client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session
 ) -> None:
     drafter, officer = make_user("responder"), make_user("privacy_officer")
-    incident_id = _incident_with(client, runner, drafter, tmp_path, 12)
+    incident_id = incident_with(client, runner, drafter, tmp_path, 12)
     hipaa = _hipaa(_decision(client, drafter, incident_id))
     assert hipaa["required"] is True and hipaa["stands_for"] == 12 and hipaa["posting_days"] == 90
     refused = client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
     assert refused.status_code == 409 and "approved announcement" in refused.json["message"]
-    _approve_announcement(client, drafter, officer, incident_id)
+    approve_announcement(client, drafter, officer, incident_id)
     assert client.post(f"/api/incidents/{incident_id}/public-notice", json={},
                        headers=bearer(drafter)).status_code == 403
     published = client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
@@ -108,8 +82,8 @@ def test_twelve_unreachable_requires_and_publishes_without_personal_data(
 def test_withdrawn_notice_leaves_the_public_side(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                                  tmp_path: Path) -> None:
     drafter, officer = make_user("responder"), make_user("privacy_officer")
-    incident_id = _incident_with(client, runner, drafter, tmp_path, 12)
-    _approve_announcement(client, drafter, officer, incident_id)
+    incident_id = incident_with(client, runner, drafter, tmp_path, 12)
+    approve_announcement(client, drafter, officer, incident_id)
     slug = client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer)).json["slug"]
     no_reason = client.post(f"/api/incidents/{incident_id}/public-notice/withdraw", json={}, headers=bearer(officer))
     assert no_reason.status_code == 422
@@ -122,8 +96,8 @@ def test_withdrawn_notice_leaves_the_public_side(client: FlaskClient, make_user:
 def test_posting_period_reminder_fires_once(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                             tmp_path: Path, session: Session, clock: FixedClock) -> None:
     drafter, officer = make_user("responder"), make_user("privacy_officer")
-    incident_id = _incident_with(client, runner, drafter, tmp_path, 12)
-    _approve_announcement(client, drafter, officer, incident_id)
+    incident_id = incident_with(client, runner, drafter, tmp_path, 12)
+    approve_announcement(client, drafter, officer, incident_id)
     client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
     notice = service.for_incident(session, incident_id=incident_id)
     assert notice is not None and notice.ends_at is not None
@@ -137,7 +111,7 @@ def test_posting_period_reminder_fires_once(client: FlaskClient, make_user: Any,
 def test_decision_is_audited_only_when_it_changes(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                                   tmp_path: Path, session: Session) -> None:
     user = make_user("responder")
-    incident_id = _incident_with(client, runner, user, tmp_path, 12)
+    incident_id = incident_with(client, runner, user, tmp_path, 12)
     before = len(session.execute(select(AuditEvent).where(
         AuditEvent.action == "substitute_notice.decided")).scalars().all())
     _decision(client, user, incident_id)

@@ -34,7 +34,10 @@ class Sources:
     """What a report is built from. ``document``: the incident file (JSON); ``counts``: people affected;
     ``dispatch``: individual-notice outcomes; ``obligations``: ``[{regime, audience, part, required,
     status, due_at}]`` of the incident; ``notices``: approved individual notices per regime
-    ``{regime: {id, channel, locale, rendered_sha256, text, approved_at}}`` (sample recipient only)."""
+    ``{regime: {id, channel, locale, rendered_sha256, text, approved_at}}`` (sample recipient only);
+    ``substitute``: the substitute-notice decision document (``app.announcements.decision.as_document``) or
+    None; ``public_notice``: the incident's public notice ``{slug, state, published_at, ends_at, stands_for,
+    regimes}`` or None."""
 
     incident_id: int
     document: Mapping[str, Any]
@@ -43,6 +46,8 @@ class Sources:
     obligations: list[dict[str, Any]]
     notices: Mapping[str, dict[str, Any]]
     today: dt.date
+    substitute: Mapping[str, Any] | None = None
+    public_notice: Mapping[str, Any] | None = None
 
 
 def _contact(doc: Mapping[str, Any], override: r.Contact | None) -> r.Contact:
@@ -59,6 +64,29 @@ def _in(counts: r.Counts, prefix: str) -> int:
 def _required(sources: Sources, regime: str, audience: str) -> bool:
     return any(o["regime"] == regime and o["audience"] == audience and o["required"]
                and o["status"] not in ("superseded", "not_required") for o in sources.obligations)
+
+
+def _verdict(sources: Sources, regime: str) -> Mapping[str, Any] | None:
+    verdicts = (sources.substitute or {}).get("verdicts") or []
+    return next((v for v in verdicts if v.get("regime") == regime), None)
+
+
+def public_communication(sources: Sources, regime: str) -> r.PublicCommunication | None:
+    """The regime's substitute notice / public communication when the live decision requires or allows it
+    (HIPAA 45 CFR 164.404(d)(2); GDPR Art. 34(3)(c)), with the public page's publication if it covers the
+    regime; None when the decision does not call for one."""
+    verdict = _verdict(sources, regime)
+    if verdict is None or not (verdict.get("required") or verdict.get("allowed")):
+        return None
+    page = sources.public_notice
+    published = bool(page and page.get("state") == "published" and regime in (page.get("regimes") or []))
+    return r.PublicCommunication(
+        decided="required" if verdict.get("required") else "allowed", citation=str(verdict.get("citation") or ""),
+        basis=list(verdict.get("basis") or []), reasons=list(verdict.get("reasons") or []),
+        stands_for=int(verdict.get("stands_for") or 0), published=published,
+        published_at=page.get("published_at") if page and published else None,
+        posting_ends_at=page.get("ends_at") if page and published else None,
+        url_path=f"/notices/{page.get('slug')}" if page and published else None)
 
 
 def default_consequences(doc: Mapping[str, Any]) -> str:
@@ -117,7 +145,8 @@ def gdpr(sources: Sources, extras: r.GdprExtras, phase: str, number: int, regime
                        else counts.people, "record_type": extras.record_type or "one record per data subject"},
         likely_consequences=extras.likely_consequences or default_consequences(doc), severity=extras.severity,
         measures_taken=doc.get("measures_taken"), measures_proposed=extras.measures_proposed,
-        communication_to_subjects=sources.dispatch,
+        communication_to_subjects=r.CommunicationToSubjects(
+            **sources.dispatch.model_dump(), public_communication=public_communication(sources, regime)),
         cross_border={k: v for k, v in counts.by_jurisdiction.items() if k != "unknown"}, counts=counts)
 
 
@@ -149,6 +178,7 @@ def hhs(sources: Sources, extras: r.HhsExtras, phase: str, number: int, regime: 
     description = extras.web_description if extras.web_description is not None else str(
         doc.get("description") or "")
     submitted = extras.submission_date or sources.today
+    substitute = public_communication(sources, regime)
     return r.HhsContent(
         breach_affecting="500 or more" if counts.people >= 500 else "fewer than 500",
         report_type="initial" if phase == "initial" else "addendum",
@@ -159,7 +189,8 @@ def hhs(sources: Sources, extras: r.HhsExtras, phase: str, number: int, regime: 
                 "phi_categories": list(doc.get("data_categories") or []), "description": description},
         safeguards=list(extras.safeguards or []), actions_taken=extras.actions_taken or doc.get("measures_taken"),
         notice={"individual_notice": sources.dispatch.model_dump(),
-                "substitute_notice_required": _required(sources, regime, "public"),
+                "substitute_notice_required": bool(substitute and substitute.decided == "required"),
+                "substitute_notice": substitute.model_dump(mode="json") if substitute else None,
                 "media_notice_required": _required(sources, regime, "media")},
         submission_date=submitted,
         portal_row=hhs_portal_row(name=name, state=state, entity_type=entity_type, individuals=counts.people,

@@ -59,6 +59,28 @@ class DispatchOutcomes(_Model):
     people_notified: int = Field(ge=0)
 
 
+class PublicCommunication(_Model):
+    """A public communication instead of individual notice (GDPR Art. 34(3)(c): disproportionate effort),
+    from the live substitute-notice decision (``app.announcements``) and the public notice page, if any.
+    ``stands_for``: people it informs instead of individual notice (a count, never names)."""
+
+    decided: Literal["required", "allowed"]
+    citation: str
+    basis: list[str]
+    reasons: list[str]
+    stands_for: int = Field(ge=0)
+    published: bool
+    published_at: dt.datetime | None
+    posting_ends_at: dt.datetime | None
+    url_path: str | None
+
+
+class CommunicationToSubjects(DispatchOutcomes):
+    """EDPB template: communication to the data subjects, individual (dispatch outcomes) and public."""
+
+    public_communication: PublicCommunication | None = None
+
+
 # --- regime extras (what the incident file does not hold) ---------------------------------------------
 
 class GdprExtras(_Model):
@@ -154,7 +176,7 @@ class GdprContent(_Model):
     severity: str | None
     measures_taken: str | None
     measures_proposed: str | None
-    communication_to_subjects: DispatchOutcomes
+    communication_to_subjects: CommunicationToSubjects
     cross_border: dict[str, int]
     counts: Counts
 

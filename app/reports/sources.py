@@ -7,11 +7,13 @@ module cannot be imported the report says ``available: false`` with zero counts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from app.announcements import service as announcements
 from app.clock import Clock
 from app.incidents import service as incidents
 from app.notices.models import NoticeState, NoticeVersion
@@ -70,8 +72,20 @@ def approved_notices(session: Session, *, incident_id: int) -> dict[str, dict[st
     return out
 
 
-def gather(session: Session, *, clock: Clock, incident_id: int) -> Sources:
-    """The ``Sources`` snapshot of an incident now. ``NotFound`` when it does not exist."""
+def public_notice(session: Session, *, incident_id: int) -> dict[str, Any] | None:
+    """The incident's public notice page as the reports see it (no personal data), or None."""
+    notice = announcements.for_incident(session, incident_id=incident_id)
+    if notice is None:
+        return None
+    return {"slug": notice.slug, "state": notice.state, "published_at": notice.published_at,
+            "ends_at": notice.ends_at, "stands_for": notice.stands_for, "regimes": list(notice.regimes)}
+
+
+def gather(session: Session, *, clock: Clock, incident_id: int,
+           substitute: Mapping[str, Any] | None = None) -> Sources:
+    """The ``Sources`` snapshot of an incident now. ``substitute``: the live substitute-notice decision
+    (``app.announcements.service.decide_for``); None reads the stored one. ``NotFound`` when the incident
+    does not exist."""
     incident = incidents.get(session, incident_id=incident_id)
     document = dict(incident.document)
     rows = [{"regime": o.regime, "audience": o.audience, "part": o.part, "required": o.required,
@@ -80,4 +94,7 @@ def gather(session: Session, *, clock: Clock, incident_id: int) -> Sources:
     return Sources(incident_id=incident_id, document=document,
                    counts=counts(session, incident_id=incident_id, document=document),
                    dispatch=dispatch_outcomes(session, incident_id=incident_id), obligations=rows,
-                   notices=approved_notices(session, incident_id=incident_id), today=clock.now().date())
+                   notices=approved_notices(session, incident_id=incident_id), today=clock.now().date(),
+                   substitute=substitute if substitute is not None else announcements.latest_decision(
+                       session, incident_id=incident_id),
+                   public_notice=public_notice(session, incident_id=incident_id))
