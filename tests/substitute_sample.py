@@ -31,10 +31,12 @@ def incident_with(client: FlaskClient, runner: FlaskCliRunner, user: Any, tmp_pa
     return incident_id
 
 
-def approve_announcement(client: FlaskClient, drafter: Any, officer: Any, incident_id: int) -> None:
-    """Facts, then the us-hipaa announcement drafted, submitted and approved (four eyes)."""
-    put_facts(client, drafter, incident_id)
-    versions = draft(client, drafter, incident_id, channels=["announcement"], regimes=["us-hipaa"])
+def approve_announcement(client: FlaskClient, drafter: Any, officer: Any, incident_id: int,
+                         facts: dict[str, Any] | None = None, **body: Any) -> None:
+    """Facts (``FACTS`` by default), then the us-hipaa announcement drafted (``body`` adds to the draft
+    request, e.g. ``locales``), submitted and approved (four eyes)."""
+    put_facts(client, drafter, incident_id, facts)
+    versions = draft(client, drafter, incident_id, **{"channels": ["announcement"], "regimes": ["us-hipaa"], **body})
     for version in versions:
         assert act(client, drafter, incident_id, version["id"], "submit").status_code == 200
         approved = act(client, officer, incident_id, version["id"], "approve")

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from app.announcements import service
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
+from tests.notices.notices_workflow_sample import CONTACT, facts
 from tests.substitute_sample import approve_announcement, incident_with
 from tests.support import bearer
 
@@ -119,3 +120,39 @@ def test_decision_is_audited_only_when_it_changes(client: FlaskClient, make_user
     after = len(session.execute(select(AuditEvent).where(
         AuditEvent.action == "substitute_notice.decided")).scalars().all())
     assert after == before
+
+
+def _publish(client: FlaskClient, officer: Any, incident_id: int) -> Any:
+    return client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
+
+
+def test_hipaa_substitute_notice_needs_a_toll_free_number(client: FlaskClient, make_user: Any,
+                                                          runner: FlaskCliRunner, tmp_path: Path) -> None:
+    drafter, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = incident_with(client, runner, drafter, tmp_path, 12)
+    assert _hipaa(_decision(client, drafter, incident_id))["toll_free_days"] == 90
+    approve_announcement(client, drafter, officer, incident_id, facts(contact={**CONTACT, "toll_free_phone": None}))
+    refused = _publish(client, officer, incident_id)
+    assert refused.status_code == 409
+    assert "toll-free number" in refused.json["message"] and "45 CFR 164.404(d)(2)(ii)(B)" in refused.json["message"]
+    assert refused.json["details"] == [{"path": "facts.contact.toll_free_phone", "reason": "missing"}]
+    approve_announcement(client, drafter, officer, incident_id)  # FACTS give 1-800-555-0100
+    published = _publish(client, officer, incident_id)
+    assert published.status_code == 201, published.json
+    notice = published.json
+    assert notice["toll_free_phone"] == CONTACT["toll_free_phone"]
+    assert dt.datetime.fromisoformat(notice["toll_free_ends_at"]) - dt.datetime.fromisoformat(
+        notice["published_at"]) == dt.timedelta(days=90)
+    page = client.application.test_client().get(f"/notices/{notice['slug']}").get_data(as_text=True)
+    assert "call free of charge: <strong>1-800-555-0100</strong>" in page
+    assert f"at least until {notice['toll_free_ends_at'][:10]}" in page
+
+
+def test_no_toll_free_number_needed_below_the_hipaa_threshold(client: FlaskClient, make_user: Any,
+                                                              runner: FlaskCliRunner, tmp_path: Path) -> None:
+    drafter, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = incident_with(client, runner, drafter, tmp_path, 9)  # California allows it; HIPAA does not ask
+    approve_announcement(client, drafter, officer, incident_id, facts(contact={**CONTACT, "toll_free_phone": None}))
+    published = _publish(client, officer, incident_id)
+    assert published.status_code == 201, published.json
+    assert published.json["toll_free_phone"] is None and published.json["toll_free_ends_at"] is None

@@ -52,6 +52,7 @@ class RegimeVerdict:
     reasons: list[str]
     citation: str
     basis: list[str]
+    toll_free_days: int = 0
 
 
 _CONTACT_PHRASES = ("insufficient contact", "contact information insufficient", "cannot be reached", "no email",
@@ -69,6 +70,13 @@ def posting_days(rule: SubstituteNotice) -> int:
     """Days a website posting must stay up, read from the rule's components (e.g. "90-day ... posting")."""
     days = [int(m) for c in rule.components for m in re.findall(r"(\d+)[- ]day", c)]
     days += [int(m) for c in rule.components for m in re.findall(r"at least (\d+) days", c)]
+    return max(days, default=0)
+
+
+def toll_free_days(rule: SubstituteNotice) -> int:
+    """Days a toll-free number must stay active, from a component naming one ("toll-free number active 90
+    days": HIPAA 45 CFR 164.404(d)(2)(ii)(B)); 0 when the rule asks for none."""
+    days = [int(m) for c in rule.components if "toll-free" in c.lower() for m in re.findall(r"(\d+)[- ]day", c)]
     return max(days, default=0)
 
 
@@ -104,7 +112,7 @@ def _verdict(regime: str, rule: SubstituteNotice, counts: Counts) -> RegimeVerdi
     # people individual notice cannot reach.
     stands_for = counts.total if {"cost", "class_size"} & set(basis) else counts.unreachable if allowed else 0
     return RegimeVerdict(regime, required, allowed, stands_for, posting_days(rule), list(rule.components), reasons,
-                         rule.citation, basis)
+                         rule.citation, basis, toll_free_days(rule))
 
 
 def decide(*, playbooks: Mapping[str, Playbook], regimes: Sequence[str], counts: Counts) -> list[RegimeVerdict]:

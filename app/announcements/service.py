@@ -30,6 +30,7 @@ from app.subjects import service as subjects
 from app.subjects.models import DataSubject, IncidentSubject
 from app.wording import plural
 
+TOLL_FREE_CITATIONS = {"us-hipaa": "45 CFR 164.404(d)(2)(ii)(B)"}
 CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
 REMIND_BEFORE = dt.timedelta(days=7)
 
@@ -129,18 +130,44 @@ def _approved_announcements(session: Session, incident_id: int) -> dict[str, Not
     return {v.locale: v for v in rows}
 
 
+def _toll_free(version: NoticeVersion) -> str | None:
+    contact = (version.facts_snapshot.get("facts") or {}).get("contact") or {}
+    number = contact.get("toll_free_phone")
+    return (str(number).strip() or None) if number else None
+
+
+def _check_toll_free(versions: Mapping[str, NoticeVersion], applicable: list[Mapping[str, Any]]) -> int:
+    """Days the toll-free number must stay active (0: no rule asks for one). ``Conflict`` when a rule asks
+    for one and an approved version's facts give none."""
+    needs = [v for v in applicable if v.get("toll_free_days")]
+    if not needs:
+        return 0
+    lacking = sorted(loc for loc, version in versions.items() if _toll_free(version) is None)
+    days = max(int(v["toll_free_days"]) for v in needs)
+    if lacking:
+        sources = ", ".join(TOLL_FREE_CITATIONS.get(v["regime"], v["citation"]) for v in needs)
+        raise Conflict(f"the substitute notice needs a toll-free number active for at least {days} days ({sources}): "
+                       f"the approved announcement ({', '.join(lacking)}) has no contact.toll_free_phone; add it to "
+                       "the facts, redraft and approve the announcement",
+                       details=[{"path": "facts.contact.toll_free_phone", "reason": "missing"}])
+    return days
+
+
 def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, decision: Mapping[str, Any],
             title: str | None = None) -> PublicNotice:
     """Publish (or re-publish) the incident's public notice from its approved announcement versions; commits.
 
     The posting period is the longest any applicable rule asks for (e.g. 90 days, 45 CFR 164.404(d)(2)(ii)).
-    Raises ``Conflict`` when no announcement version is approved.
+    Where a rule asks for a toll-free number (HIPAA, 10 or more unreachable: active at least 90 days, 45 CFR
+    164.404(d)(2)(ii)(B)) the approved facts must give ``contact.toll_free_phone``; the notice shows it and
+    tracks its period. Raises ``Conflict`` when no announcement version is approved or the number is missing.
     """
     incident = incidents.get(session, incident_id=incident_id)
     versions = _approved_announcements(session, incident_id)
     if not versions:
         raise Conflict("no approved announcement notice: draft the 'announcement' channel and have it approved first")
     applicable = [v for v in decision.get("verdicts", []) if v["allowed"]]
+    toll_free_days = _check_toll_free(versions, applicable)
     days = max((v["posting_days"] for v in applicable), default=0)
     now = clock.now()
     notice = session.execute(select(PublicNotice).where(col(PublicNotice.incident_id) == incident_id)
@@ -155,12 +182,16 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     notice.regimes = [v["regime"] for v in applicable]
     notice.posting_days, notice.published_at, notice.published_by = days, now, actor
     notice.ends_at = now + dt.timedelta(days=days) if days else None
+    notice.toll_free_phone = next((n for v in versions.values() if (n := _toll_free(v))), None)
+    notice.toll_free_ends_at = now + dt.timedelta(days=toll_free_days) if toll_free_days else None
     notice.withdrawn_at = notice.withdrawn_reason = notice.reminded_at = None
     session.add(notice)
     session.flush()
     _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.published",
          text=f"Public notice published at /notices/{notice.slug} for {plural(notice.stands_for, 'person', 'people')}"
-              + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else ""))
+              + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else "")
+              + (f", toll-free number active until {notice.toll_free_ends_at.date().isoformat()}"
+                 if notice.toll_free_ends_at else ""))
     session.commit()
     return notice
 
@@ -182,7 +213,8 @@ def withdraw(session: Session, *, clock: Clock, actor: str, incident_id: int, re
 
 def _log(session: Session, *, clock: Clock, actor: str, notice: PublicNotice, action: str, text: str) -> None:
     after = {"slug": notice.slug, "state": notice.state, "stands_for": notice.stands_for,
-             "versions": notice.versions, "ends_at": notice.ends_at.isoformat() if notice.ends_at else None}
+             "versions": notice.versions, "ends_at": notice.ends_at.isoformat() if notice.ends_at else None,
+             "toll_free_ends_at": notice.toll_free_ends_at.isoformat() if notice.toll_free_ends_at else None}
     audit.record(session, clock=clock, actor=actor, action=action, entity="public_notice", entity_id=notice.id or 0,
                  incident_id=notice.incident_id, after=after)
     incidents.add_timeline(session, clock=clock, incident_id=notice.incident_id, actor=actor, kind="public_notice",
