@@ -156,3 +156,17 @@ def test_no_toll_free_number_needed_below_the_hipaa_threshold(client: FlaskClien
     published = _publish(client, officer, incident_id)
     assert published.status_code == 201, published.json
     assert published.json["toll_free_phone"] is None and published.json["toll_free_ends_at"] is None
+
+
+def test_a_press_release_cannot_be_published_as_the_public_notice(client: FlaskClient, make_user: Any,
+                                                                  runner: FlaskCliRunner, tmp_path: Path) -> None:
+    drafter, officer = make_user("responder"), make_user("privacy_officer")
+    incident_id = incident_with(client, runner, drafter, tmp_path, 12)
+    approve_announcement(client, drafter, officer, incident_id, audience="media")
+    refused = _publish(client, officer, incident_id)
+    assert refused.status_code == 409 and "media press release" in refused.json["message"]
+    approve_announcement(client, drafter, officer, incident_id)
+    media_ids = {v["id"] for v in client.get(f"/api/incidents/{incident_id}/notices", headers=bearer(drafter)).json[
+        "versions"] if v["audience"] == "media"}
+    published = _publish(client, officer, incident_id)
+    assert media_ids and published.status_code == 201 and not set(published.json["versions"].values()) & media_ids

@@ -30,6 +30,9 @@ from app.subjects import service as subjects
 from app.subjects.models import DataSubject, IncidentSubject
 from app.wording import plural
 
+# The substitute notice stands in for individual notice (45 CFR 164.404(d)(2); GDPR Art. 34(3)(c)): only an
+# announcement written for the individuals or the public may be posted as it, never a press release (media).
+PUBLIC_AUDIENCES = ("individuals", "public")
 TOLL_FREE_CITATIONS = {"us-hipaa": "45 CFR 164.404(d)(2)(ii)(B)"}
 CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
 REMIND_BEFORE = dt.timedelta(days=7)
@@ -124,8 +127,10 @@ def _slug(title: str, incident_id: int) -> str:
 
 
 def _approved_announcements(session: Session, incident_id: int) -> dict[str, NoticeVersion]:
+    """Per locale, the newest approved announcement for an audience in ``PUBLIC_AUDIENCES``."""
     rows = session.execute(select(NoticeVersion).where(
         col(NoticeVersion.incident_id) == incident_id, col(NoticeVersion.channel) == "announcement",
+        col(NoticeVersion.audience).in_(PUBLIC_AUDIENCES),
         col(NoticeVersion.state) == "approved").order_by(col(NoticeVersion.id))).scalars()
     return {v.locale: v for v in rows}
 
@@ -155,7 +160,8 @@ def _check_toll_free(versions: Mapping[str, NoticeVersion], applicable: list[Map
 
 def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, decision: Mapping[str, Any],
             title: str | None = None) -> PublicNotice:
-    """Publish (or re-publish) the incident's public notice from its approved announcement versions; commits.
+    """Publish (or re-publish) the incident's public notice from its approved announcement versions for the
+    individuals or the public (never the media audience's press release); commits.
 
     The posting period is the longest any applicable rule asks for (e.g. 90 days, 45 CFR 164.404(d)(2)(ii)).
     Where a rule asks for a toll-free number (HIPAA, 10 or more unreachable: active at least 90 days, 45 CFR
@@ -165,7 +171,9 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     incident = incidents.get(session, incident_id=incident_id)
     versions = _approved_announcements(session, incident_id)
     if not versions:
-        raise Conflict("no approved announcement notice: draft the 'announcement' channel and have it approved first")
+        raise Conflict("no approved announcement notice for the individuals or the public: draft the 'announcement' "
+                       "channel for one of them and have it approved first (a media press release cannot be "
+                       "published as the public notice)")
     applicable = [v for v in decision.get("verdicts", []) if v["allowed"]]
     toll_free_days = _check_toll_free(versions, applicable)
     days = max((v["posting_days"] for v in applicable), default=0)
