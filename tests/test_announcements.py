@@ -11,13 +11,14 @@ from typing import Any
 
 import phonenumbers
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from app.announcements import service
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
 from app.dispatch.models import DispatchRun, SubstitutePoolEntry
+from app.notices.models import NoticeVersion
 from app.subjects.models import IncidentSubject
 from tests.notices.notices_workflow_sample import CONTACT, LAPTOP, facts
 from tests.substitute_sample import approve_announcement, incident_with
@@ -159,18 +160,24 @@ def test_no_toll_free_number_needed_below_the_hipaa_threshold(client: FlaskClien
     assert published.json["toll_free_phone"] is None and published.json["toll_free_ends_at"] is None
 
 
-def test_a_press_release_cannot_be_published_as_the_public_notice(client: FlaskClient, make_user: Any,
-                                                                  runner: FlaskCliRunner, tmp_path: Path) -> None:
+def test_a_press_release_cannot_be_published_as_the_public_notice(
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session
+) -> None:
     drafter, officer = make_user("responder"), make_user("privacy_officer")
     incident_id = incident_with(client, runner, drafter, tmp_path, 12)
-    approve_announcement(client, drafter, officer, incident_id, audience="media")
+    approve_announcement(client, drafter, officer, incident_id, audience="media", channels=["press_release"])
     refused = _publish(client, officer, incident_id)
     assert refused.status_code == 409 and "media press release" in refused.json["message"]
+    # A media version on the announcement channel (drafted before press releases had their own templates).
     approve_announcement(client, drafter, officer, incident_id)
-    media_ids = {v["id"] for v in client.get(f"/api/incidents/{incident_id}/notices", headers=bearer(drafter)).json[
-        "versions"] if v["audience"] == "media"}
+    legacy = session.execute(select(NoticeVersion.id).where(NoticeVersion.incident_id == incident_id,
+                                                            NoticeVersion.channel == "announcement")).scalar_one()
+    session.execute(update(NoticeVersion).where(NoticeVersion.id == legacy).values(audience="media"))  # locked row
+    session.commit()
+    assert _publish(client, officer, incident_id).status_code == 409
+    approve_announcement(client, drafter, officer, incident_id, audience="public")
     published = _publish(client, officer, incident_id)
-    assert media_ids and published.status_code == 201 and not set(published.json["versions"].values()) & media_ids
+    assert published.status_code == 201 and legacy not in published.json["versions"].values()
 
 
 GIVEN = ("Amara", "Bruno", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hiroshi", "Ines", "Jonas")
