@@ -14,15 +14,17 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from app import db
 from app.announcements import service
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
 from app.dispatch.models import DispatchRun, SubstitutePoolEntry
 from app.notices.models import NoticeVersion
 from app.subjects.models import IncidentSubject
+from app.webhooks.models import WebhookEvent
 from tests.notices.notices_workflow_sample import CONTACT, LAPTOP, facts
 from tests.substitute_sample import approve_announcement, incident_with
-from tests.support import bearer
+from tests.support import bearer, login
 
 
 def _decision(client: FlaskClient, user: Any, incident_id: int) -> dict[str, Any]:
@@ -96,19 +98,65 @@ def test_withdrawn_notice_leaves_the_public_side(client: FlaskClient, make_user:
     assert slug not in client.get("/notices/feed.atom").get_data(as_text=True)
 
 
-def test_posting_period_reminder_fires_once(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
-                                            tmp_path: Path, session: Session, clock: FixedClock) -> None:
+def test_posting_period_reminder_and_end_fire_once_across_a_restart(
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session, clock: FixedClock
+) -> None:
+    drafter, officer, admin = make_user("responder"), make_user("privacy_officer"), make_user("admin")
+    events = ["public_notice.period_ending", "public_notice.period_ended"]
+    hook = client.post("/api/webhooks", json={"url": "https://93.184.215.14/hook", "events": events},
+                       headers=bearer(admin))
+    assert hook.status_code == 201, hook.json
+    incident_id = incident_with(client, runner, drafter, tmp_path, 12)
+    approve_announcement(client, drafter, officer, incident_id)
+    _publish(client, officer, incident_id)
+    notice = service.for_incident(session, incident_id=incident_id)
+    assert notice is not None and notice.ends_at is not None and notice.toll_free_ends_at == notice.ends_at
+    engine = session.get_bind()
+
+    def sweep_after_restart() -> int:  # a fresh session, as a restarted scheduler has: only the database remembers
+        with db.session_scope(engine) as fresh:
+            return service.sweep(fresh, clock=clock)
+
+    clock.set(notice.ends_at - dt.timedelta(days=7, seconds=1))
+    assert sweep_after_restart() == 0
+    clock.advance(1)
+    assert sweep_after_restart() == 1
+    assert sweep_after_restart() == 0
+    clock.set(notice.ends_at - dt.timedelta(seconds=1))
+    assert sweep_after_restart() == 0
+    clock.advance(1)
+    assert sweep_after_restart() == 1
+    clock.advance(86_400)
+    assert sweep_after_restart() == 0 and service.sweep(session, clock=clock) == 0
+    session.expire_all()
+    kinds = [e.type for e in session.execute(select(WebhookEvent).order_by(WebhookEvent.id)).scalars()]
+    assert kinds == events
+    ended = session.execute(select(WebhookEvent).where(WebhookEvent.type == events[1])).scalar_one().payload["data"]
+    assert ended["public_notice_id"] == notice.id and ended["seconds_left"] == 0
+    actions = [e.action for e in session.execute(select(AuditEvent).where(
+        AuditEvent.action.in_(["public_notice.period_ending", "public_notice.period_ended"]))).scalars()]
+    assert actions == ["public_notice.period_ending", "public_notice.period_ended"]
+    stored = service.for_incident(session, incident_id=incident_id)
+    assert stored is not None and stored.period_ended_at == notice.ends_at
+    login(client, officer)
+    page = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert f"ended (recorded {notice.ends_at.date().isoformat()})" in page
+
+
+def test_a_sweep_that_was_down_past_the_end_records_only_the_end(
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session, clock: FixedClock
+) -> None:
     drafter, officer = make_user("responder"), make_user("privacy_officer")
     incident_id = incident_with(client, runner, drafter, tmp_path, 12)
     approve_announcement(client, drafter, officer, incident_id)
-    client.post(f"/api/incidents/{incident_id}/public-notice", json={}, headers=bearer(officer))
+    _publish(client, officer, incident_id)
     notice = service.for_incident(session, incident_id=incident_id)
     assert notice is not None and notice.ends_at is not None
-    clock.set(notice.ends_at - dt.timedelta(days=7, seconds=1))
-    assert service.sweep(session, clock=clock) == 0
-    clock.advance(1)
-    assert service.sweep(session, clock=clock) == 1
-    assert service.sweep(session, clock=clock) == 0
+    clock.set(notice.ends_at + dt.timedelta(days=3))
+    assert service.sweep(session, clock=clock) == 1 and service.sweep(session, clock=clock) == 0
+    actions = [e.action for e in session.execute(select(AuditEvent).where(
+        AuditEvent.action.like("public_notice.period_%"))).scalars()]
+    assert actions == ["public_notice.period_ended"]
 
 
 def test_decision_is_audited_only_when_it_changes(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,

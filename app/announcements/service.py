@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select, union, update
 from sqlmodel import Session, col
 
 from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
@@ -28,6 +28,7 @@ from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
 from app.subjects import service as subjects
 from app.subjects.models import DataSubject, IncidentSubject
+from app.webhooks.events import emit
 from app.wording import plural
 
 # The substitute notice stands in for individual notice (45 CFR 164.404(d)(2); GDPR Art. 34(3)(c)): only an
@@ -192,7 +193,7 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     notice.ends_at = now + dt.timedelta(days=days) if days else None
     notice.toll_free_phone = next((n for v in versions.values() if (n := _toll_free(v))), None)
     notice.toll_free_ends_at = now + dt.timedelta(days=toll_free_days) if toll_free_days else None
-    notice.withdrawn_at = notice.withdrawn_reason = notice.reminded_at = None
+    notice.withdrawn_at = notice.withdrawn_reason = notice.reminded_at = notice.period_ended_at = None
     session.add(notice)
     session.flush()
     _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.published",
@@ -261,21 +262,56 @@ def body_html(session: Session, *, notice: PublicNotice, locale: str | None) -> 
     return chosen, (match.group(1) if match else html)
 
 
+def period_end(notice: PublicNotice) -> dt.datetime | None:
+    """When the notice's duties end: the later of its posting period and its toll-free number's period (both
+    90 days for HIPAA, 45 CFR 164.404(d)(2)(ii)); None when neither has an end."""
+    ends = [t for t in (notice.ends_at, notice.toll_free_ends_at) if t is not None]
+    return max(ends, default=None)
+
+
+def _mark_once(session: Session, notice: PublicNotice, column: Any, now: dt.datetime) -> bool:
+    """Set ``column`` to ``now`` only if it is still empty (a conditional UPDATE, so two sweeps, or a sweep
+    after a restart, can never both fire); True when this call set it."""
+    done = session.execute(update(PublicNotice).where(col(PublicNotice.id) == notice.id, column.is_(None))
+                           .values({column: now}))
+    session.expire(notice)
+    return bool(getattr(done, "rowcount", 0) == 1)
+
+
+def _period_event(session: Session, *, clock: Clock, notice: PublicNotice, end: dt.datetime, ended: bool) -> None:
+    kind = "ended" if ended else "ending"
+    _log(session, clock=clock, actor="scheduler", notice=notice, action=f"public_notice.period_{kind}",
+         text=(f"Public notice posting period ended {end.isoformat()}: the page may come down"
+               if ended else f"Public notice posting period ends {end.isoformat()}: keep it up until then")
+         + (f" (toll-free number active until {notice.toll_free_ends_at.isoformat()})"
+            if notice.toll_free_ends_at else ""))
+    emit(session, clock=clock, event_type=f"public_notice.period_{kind}", incident_id=notice.incident_id,
+         ref=f"public_notice:{notice.id}",
+         data={"incident_id": notice.incident_id, "public_notice_id": notice.id,
+               "ends_at": notice.ends_at.isoformat() if notice.ends_at else None,
+               "toll_free_ends_at": notice.toll_free_ends_at.isoformat() if notice.toll_free_ends_at else None,
+               "period_ends_at": end.isoformat(), "seconds_left": int((end - clock.now()).total_seconds())})
+
+
 def sweep(session: Session, *, clock: Clock) -> int:
-    """Remind once, 7 days before a posting period ends, and record its end; returns alerts fired."""
+    """For each published notice with a period (posting, toll-free number): remind once, 7 days before the
+    period ends, and record once that it ended (audit, timeline and the ``public_notice.period_ending`` /
+    ``public_notice.period_ended`` webhooks, in one transaction each). Once-only holds across restarts and
+    concurrent sweeps (``reminded_at`` / ``period_ended_at`` are set by a conditional UPDATE). Returns the
+    alerts fired."""
     now, fired = clock.now(), 0
     rows = session.execute(select(PublicNotice).where(col(PublicNotice.state) == "published",
-                                                      col(PublicNotice.ends_at).is_not(None),
-                                                      col(PublicNotice.reminded_at).is_(None))).scalars().all()
+                                                      col(PublicNotice.period_ended_at).is_(None))).scalars().all()
     for notice in rows:
-        assert notice.ends_at is not None
-        if now >= notice.ends_at - REMIND_BEFORE:
-            notice.reminded_at = now
-            session.add(notice)
-            _log(session, clock=clock, actor="scheduler", notice=notice, action="public_notice.period_ending",
-                 text=f"Public notice posting period ends {notice.ends_at.isoformat()}: keep it up until then")
-            session.commit()
-            fired += 1
+        end = period_end(notice)
+        if end is None:
+            continue
+        for ended, column, due in ((False, col(PublicNotice.reminded_at), end - REMIND_BEFORE),
+                                   (True, col(PublicNotice.period_ended_at), end)):
+            if not ended and now >= end:
+                continue  # the sweep was down until after the end: no "ending" reminder, only the end
+            if now >= due and _mark_once(session, notice, column, now):
+                _period_event(session, clock=clock, notice=notice, end=end, ended=ended)
+                session.commit()
+                fired += 1
     return fired
-
-
