@@ -7,6 +7,7 @@ module cannot be imported the report says ``available: false`` with zero counts.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,18 @@ def dispatch_outcomes(session: Session, *, incident_id: int) -> DispatchOutcomes
     people = session.execute(select(func.count(func.distinct(col(Delivery.subject_id))))
                              .where(col(Delivery.run_id).in_(runs), col(Delivery.state) == "delivered")).scalar()
     return DispatchOutcomes(available=True, by_channel=by_channel, people_notified=int(people or 0))
+
+
+def first_notice_on(session: Session, *, incident_id: int) -> dt.date | None:
+    """The day (UTC) the first individual notice of the incident was sent (HHS form section 4, individual
+    notice date), or None; None too when ``app.dispatch`` is absent."""
+    try:
+        from app.dispatch.models import Delivery, DispatchRun
+    except ImportError:  # the dispatch work is not in this tree
+        return None
+    runs = select(col(DispatchRun.id)).where(col(DispatchRun.incident_id) == incident_id)
+    first = session.execute(select(func.min(col(Delivery.sent_at))).where(col(Delivery.run_id).in_(runs))).scalar()
+    return first.date() if first is not None else None
 
 
 def counts(session: Session, *, incident_id: int, document: dict[str, Any]) -> Counts:
@@ -97,4 +110,5 @@ def gather(session: Session, *, clock: Clock, incident_id: int,
                    notices=approved_notices(session, incident_id=incident_id), today=clock.now().date(),
                    substitute=substitute if substitute is not None else announcements.latest_decision(
                        session, incident_id=incident_id),
-                   public_notice=public_notice(session, incident_id=incident_id))
+                   public_notice=public_notice(session, incident_id=incident_id),
+                   first_notice_on=first_notice_on(session, incident_id=incident_id))
