@@ -114,7 +114,7 @@ def _announcements(app: Flask, session: Session) -> None:
     from app.announcements.service import sweep as posting_sweep
 
     if fired := posting_sweep(session, clock=app.extensions["clock"]):
-        log.info("public notice sweep: %d posting-period reminders", fired)
+        log.info("public notice sweep: %d posting-period alerts (reminders, ends)", fired)
 
 
 def _letters(app: Flask, session: Session) -> None:

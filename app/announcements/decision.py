@@ -12,6 +12,11 @@ counts; no database. Rules read:
 - any unreachable person where the rule lists insufficient contact information -> **allowed** for them.
 - GDPR Art. 34(3)(c) (disproportionate effort) has no number: with unreachable people it is **allowed**,
   and the controller must record why individual communication would be disproportionate.
+
+Whom the notice stands in for (``stands_for``, people) follows its basis: justified by cost or by class
+size, it replaces individual notice for everyone the regime would have to notify individually (``total``);
+justified by insufficient contact information, by the unreachable threshold or by disproportionate effort,
+it stands in for the unreachable people only. ``basis`` names the tests that were met.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class RegimeVerdict:
     components: list[str]
     reasons: list[str]
     citation: str
+    basis: list[str]
+    toll_free_days: int = 0
 
 
 _CONTACT_PHRASES = ("insufficient contact", "contact information insufficient", "cannot be reached", "no email",
@@ -66,34 +73,46 @@ def posting_days(rule: SubstituteNotice) -> int:
     return max(days, default=0)
 
 
+def toll_free_days(rule: SubstituteNotice) -> int:
+    """Days a toll-free number must stay active, from a component naming one ("toll-free number active 90
+    days": HIPAA 45 CFR 164.404(d)(2)(ii)(B)); 0 when the rule asks for none."""
+    days = [int(m) for c in rule.components if "toll-free" in c.lower() for m in re.findall(r"(\d+)[- ]day", c)]
+    return max(days, default=0)
+
+
 def _verdict(regime: str, rule: SubstituteNotice, counts: Counts) -> RegimeVerdict:
     reasons: list[str] = []
-    required = allowed = False
+    basis: list[str] = []
+    required = False
     insufficient = any(phrase in w for w in rule.when for phrase in _CONTACT_PHRASES)
     if rule.unreachable_at_least is not None:
         required = counts.unreachable >= rule.unreachable_at_least
         reasons.append(f"{counts.unreachable} unreachable; substitute notice required at {rule.unreachable_at_least} "
                        f"or more" + ("" if required else ": use alternative written notice or telephone instead"))
+        if required:
+            basis.append("unreachable_threshold")
     if rule.class_size_over is not None and counts.total > rule.class_size_over:
-        allowed = True
+        basis.append("class_size")
         reasons.append(f"{plural(counts.total, 'person', 'people')} is more than {rule.class_size_over}")
     if rule.cost_over is not None and counts.individual_cost > rule.cost_over:
-        allowed = True
+        basis.append("cost")
         reasons.append(f"estimated cost of individual notice ${counts.individual_cost:,.0f} is over "
                        f"${rule.cost_over:,.0f}")
     if insufficient and counts.unreachable > 0 and rule.unreachable_at_least is None:
-        allowed = True
+        basis.append("insufficient_contact")
         reasons.append(f"{plural(counts.unreachable, 'person has', 'people have')} insufficient contact information")
     if any("disproportionate" in w for w in rule.when) and counts.unreachable > 0:
-        allowed = True
+        basis.append("disproportionate_effort")
         reasons.append("individual communication to the unreachable people may involve disproportionate effort: "
                        "record why, and inform them by a public communication")
     if not reasons:
         reasons.append("no condition of the rule is met: " + "; ".join(rule.when))
-    stands_for = counts.total if (allowed and (rule.class_size_over or rule.cost_over)
-                                  and counts.total > (rule.class_size_over or 0)) else counts.unreachable
-    return RegimeVerdict(regime, required, required or allowed, stands_for if (required or allowed) else 0,
-                         posting_days(rule), list(rule.components), reasons, rule.citation)
+    allowed = bool(basis)
+    # Cost or class size: the public notice replaces individual notice for everyone; otherwise only for the
+    # people individual notice cannot reach.
+    stands_for = counts.total if {"cost", "class_size"} & set(basis) else counts.unreachable if allowed else 0
+    return RegimeVerdict(regime, required, allowed, stands_for, posting_days(rule), list(rule.components), reasons,
+                         rule.citation, basis, toll_free_days(rule))
 
 
 def decide(*, playbooks: Mapping[str, Playbook], regimes: Sequence[str], counts: Counts) -> list[RegimeVerdict]:

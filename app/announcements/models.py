@@ -27,6 +27,10 @@ class PublicNotice(SQLModel, table=True):
     (one per language), with its posting period and how many people it stands in for (counts, never names).
 
     ``state``: ``published`` or ``withdrawn``. ``versions``: ``{locale: notice_version_id}``.
+    ``toll_free_phone``: the organisation's toll-free number the notice gives (HIPAA substitute notice for 10
+    or more: active at least 90 days, 45 CFR 164.404(d)(2)(ii)(B)) and ``toll_free_ends_at`` the end of that
+    period (None when no rule asks for one). ``reminded_at`` / ``period_ended_at``: when the sweep reminded
+    that the period is ending and recorded that it ended (each once).
     """
 
     __tablename__ = "public_notice"
@@ -44,6 +48,9 @@ class PublicNotice(SQLModel, table=True):
     published_at: dt.datetime = Field(sa_type=UTCDateTime)
     ends_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     reminded_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    period_ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    toll_free_phone: str | None = Field(default=None, max_length=40)
+    toll_free_ends_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawn_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     withdrawn_reason: str | None = Field(default=None, max_length=500)
     published_by: str = Field(max_length=200)

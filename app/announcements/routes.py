@@ -24,10 +24,12 @@ def _ext(name: str) -> Any:
     return current_app.extensions[name]
 
 
-def decide(incident_id: int) -> dict[str, Any]:
-    """Recompute and store the substitute-notice decision for the incident."""
-    return service.decide_for(get_session(), clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
-                              playbooks=_ext("playbooks"), unit_costs=current_app.config["UNIT_COSTS"])
+def decide(incident_id: int, actor: str | None = None) -> dict[str, Any]:
+    """Recompute and store the substitute-notice decision for the incident (as ``actor``, by default the
+    signed-in user); used by the reports too, so they read the live decision."""
+    return service.decide_for(get_session(), clock=_ext("clock"), actor=actor or g.user.actor,
+                              incident_id=incident_id, playbooks=_ext("playbooks"),
+                              unit_costs=current_app.config["UNIT_COSTS"])
 
 
 @public.get("")

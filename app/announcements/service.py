@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select, union, update
 from sqlmodel import Session, col
 
 from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
@@ -28,8 +28,13 @@ from app.obligations.models import ObligationRecord
 from app.playbooks.schema import Playbook
 from app.subjects import service as subjects
 from app.subjects.models import DataSubject, IncidentSubject
+from app.webhooks.events import emit
 from app.wording import plural
 
+# The substitute notice stands in for individual notice (45 CFR 164.404(d)(2); GDPR Art. 34(3)(c)): only an
+# announcement written for the individuals or the public may be posted as it, never a press release (media).
+PUBLIC_AUDIENCES = ("individuals", "public")
+TOLL_FREE_CITATIONS = {"us-hipaa": "45 CFR 164.404(d)(2)(ii)(B)"}
 CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
 REMIND_BEFORE = dt.timedelta(days=7)
 
@@ -123,24 +128,55 @@ def _slug(title: str, incident_id: int) -> str:
 
 
 def _approved_announcements(session: Session, incident_id: int) -> dict[str, NoticeVersion]:
+    """Per locale, the newest approved announcement for an audience in ``PUBLIC_AUDIENCES``."""
     rows = session.execute(select(NoticeVersion).where(
         col(NoticeVersion.incident_id) == incident_id, col(NoticeVersion.channel) == "announcement",
+        col(NoticeVersion.audience).in_(PUBLIC_AUDIENCES),
         col(NoticeVersion.state) == "approved").order_by(col(NoticeVersion.id))).scalars()
     return {v.locale: v for v in rows}
 
 
+def _toll_free(version: NoticeVersion) -> str | None:
+    contact = (version.facts_snapshot.get("facts") or {}).get("contact") or {}
+    number = contact.get("toll_free_phone")
+    return (str(number).strip() or None) if number else None
+
+
+def _check_toll_free(versions: Mapping[str, NoticeVersion], applicable: list[Mapping[str, Any]]) -> int:
+    """Days the toll-free number must stay active (0: no rule asks for one). ``Conflict`` when a rule asks
+    for one and an approved version's facts give none."""
+    needs = [v for v in applicable if v.get("toll_free_days")]
+    if not needs:
+        return 0
+    lacking = sorted(loc for loc, version in versions.items() if _toll_free(version) is None)
+    days = max(int(v["toll_free_days"]) for v in needs)
+    if lacking:
+        sources = ", ".join(TOLL_FREE_CITATIONS.get(v["regime"], v["citation"]) for v in needs)
+        raise Conflict(f"the substitute notice needs a toll-free number active for at least {days} days ({sources}): "
+                       f"the approved announcement ({', '.join(lacking)}) has no contact.toll_free_phone; add it to "
+                       "the facts, redraft and approve the announcement",
+                       details=[{"path": "facts.contact.toll_free_phone", "reason": "missing"}])
+    return days
+
+
 def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, decision: Mapping[str, Any],
             title: str | None = None) -> PublicNotice:
-    """Publish (or re-publish) the incident's public notice from its approved announcement versions; commits.
+    """Publish (or re-publish) the incident's public notice from its approved announcement versions for the
+    individuals or the public (never the media audience's press release); commits.
 
     The posting period is the longest any applicable rule asks for (e.g. 90 days, 45 CFR 164.404(d)(2)(ii)).
-    Raises ``Conflict`` when no announcement version is approved.
+    Where a rule asks for a toll-free number (HIPAA, 10 or more unreachable: active at least 90 days, 45 CFR
+    164.404(d)(2)(ii)(B)) the approved facts must give ``contact.toll_free_phone``; the notice shows it and
+    tracks its period. Raises ``Conflict`` when no announcement version is approved or the number is missing.
     """
     incident = incidents.get(session, incident_id=incident_id)
     versions = _approved_announcements(session, incident_id)
     if not versions:
-        raise Conflict("no approved announcement notice: draft the 'announcement' channel and have it approved first")
+        raise Conflict("no approved announcement notice for the individuals or the public: draft the 'announcement' "
+                       "channel for one of them and have it approved first (a media press release cannot be "
+                       "published as the public notice)")
     applicable = [v for v in decision.get("verdicts", []) if v["allowed"]]
+    toll_free_days = _check_toll_free(versions, applicable)
     days = max((v["posting_days"] for v in applicable), default=0)
     now = clock.now()
     notice = session.execute(select(PublicNotice).where(col(PublicNotice.incident_id) == incident_id)
@@ -155,12 +191,16 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     notice.regimes = [v["regime"] for v in applicable]
     notice.posting_days, notice.published_at, notice.published_by = days, now, actor
     notice.ends_at = now + dt.timedelta(days=days) if days else None
-    notice.withdrawn_at = notice.withdrawn_reason = notice.reminded_at = None
+    notice.toll_free_phone = next((n for v in versions.values() if (n := _toll_free(v))), None)
+    notice.toll_free_ends_at = now + dt.timedelta(days=toll_free_days) if toll_free_days else None
+    notice.withdrawn_at = notice.withdrawn_reason = notice.reminded_at = notice.period_ended_at = None
     session.add(notice)
     session.flush()
     _log(session, clock=clock, actor=actor, notice=notice, action="public_notice.published",
          text=f"Public notice published at /notices/{notice.slug} for {plural(notice.stands_for, 'person', 'people')}"
-              + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else ""))
+              + (f", posting until {notice.ends_at.date().isoformat()}" if notice.ends_at else "")
+              + (f", toll-free number active until {notice.toll_free_ends_at.date().isoformat()}"
+                 if notice.toll_free_ends_at else ""))
     session.commit()
     return notice
 
@@ -182,7 +222,8 @@ def withdraw(session: Session, *, clock: Clock, actor: str, incident_id: int, re
 
 def _log(session: Session, *, clock: Clock, actor: str, notice: PublicNotice, action: str, text: str) -> None:
     after = {"slug": notice.slug, "state": notice.state, "stands_for": notice.stands_for,
-             "versions": notice.versions, "ends_at": notice.ends_at.isoformat() if notice.ends_at else None}
+             "versions": notice.versions, "ends_at": notice.ends_at.isoformat() if notice.ends_at else None,
+             "toll_free_ends_at": notice.toll_free_ends_at.isoformat() if notice.toll_free_ends_at else None}
     audit.record(session, clock=clock, actor=actor, action=action, entity="public_notice", entity_id=notice.id or 0,
                  incident_id=notice.incident_id, after=after)
     incidents.add_timeline(session, clock=clock, incident_id=notice.incident_id, actor=actor, kind="public_notice",
@@ -221,21 +262,56 @@ def body_html(session: Session, *, notice: PublicNotice, locale: str | None) -> 
     return chosen, (match.group(1) if match else html)
 
 
+def period_end(notice: PublicNotice) -> dt.datetime | None:
+    """When the notice's duties end: the later of its posting period and its toll-free number's period (both
+    90 days for HIPAA, 45 CFR 164.404(d)(2)(ii)); None when neither has an end."""
+    ends = [t for t in (notice.ends_at, notice.toll_free_ends_at) if t is not None]
+    return max(ends, default=None)
+
+
+def _mark_once(session: Session, notice: PublicNotice, column: Any, now: dt.datetime) -> bool:
+    """Set ``column`` to ``now`` only if it is still empty (a conditional UPDATE, so two sweeps, or a sweep
+    after a restart, can never both fire); True when this call set it."""
+    done = session.execute(update(PublicNotice).where(col(PublicNotice.id) == notice.id, column.is_(None))
+                           .values({column: now}))
+    session.expire(notice)
+    return bool(getattr(done, "rowcount", 0) == 1)
+
+
+def _period_event(session: Session, *, clock: Clock, notice: PublicNotice, end: dt.datetime, ended: bool) -> None:
+    kind = "ended" if ended else "ending"
+    _log(session, clock=clock, actor="scheduler", notice=notice, action=f"public_notice.period_{kind}",
+         text=(f"Public notice posting period ended {end.isoformat()}: the page may come down"
+               if ended else f"Public notice posting period ends {end.isoformat()}: keep it up until then")
+         + (f" (toll-free number active until {notice.toll_free_ends_at.isoformat()})"
+            if notice.toll_free_ends_at else ""))
+    emit(session, clock=clock, event_type=f"public_notice.period_{kind}", incident_id=notice.incident_id,
+         ref=f"public_notice:{notice.id}",
+         data={"incident_id": notice.incident_id, "public_notice_id": notice.id,
+               "ends_at": notice.ends_at.isoformat() if notice.ends_at else None,
+               "toll_free_ends_at": notice.toll_free_ends_at.isoformat() if notice.toll_free_ends_at else None,
+               "period_ends_at": end.isoformat(), "seconds_left": int((end - clock.now()).total_seconds())})
+
+
 def sweep(session: Session, *, clock: Clock) -> int:
-    """Remind once, 7 days before a posting period ends, and record its end; returns alerts fired."""
+    """For each published notice with a period (posting, toll-free number): remind once, 7 days before the
+    period ends, and record once that it ended (audit, timeline and the ``public_notice.period_ending`` /
+    ``public_notice.period_ended`` webhooks, in one transaction each). Once-only holds across restarts and
+    concurrent sweeps (``reminded_at`` / ``period_ended_at`` are set by a conditional UPDATE). Returns the
+    alerts fired."""
     now, fired = clock.now(), 0
     rows = session.execute(select(PublicNotice).where(col(PublicNotice.state) == "published",
-                                                      col(PublicNotice.ends_at).is_not(None),
-                                                      col(PublicNotice.reminded_at).is_(None))).scalars().all()
+                                                      col(PublicNotice.period_ended_at).is_(None))).scalars().all()
     for notice in rows:
-        assert notice.ends_at is not None
-        if now >= notice.ends_at - REMIND_BEFORE:
-            notice.reminded_at = now
-            session.add(notice)
-            _log(session, clock=clock, actor="scheduler", notice=notice, action="public_notice.period_ending",
-                 text=f"Public notice posting period ends {notice.ends_at.isoformat()}: keep it up until then")
-            session.commit()
-            fired += 1
+        end = period_end(notice)
+        if end is None:
+            continue
+        for ended, column, due in ((False, col(PublicNotice.reminded_at), end - REMIND_BEFORE),
+                                   (True, col(PublicNotice.period_ended_at), end)):
+            if not ended and now >= end:
+                continue  # the sweep was down until after the end: no "ending" reminder, only the end
+            if now >= due and _mark_once(session, notice, column, now):
+                _period_event(session, clock=clock, notice=notice, end=end, ended=ended)
+                session.commit()
+                fired += 1
     return fired
-
-

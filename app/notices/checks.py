@@ -57,6 +57,7 @@ CHANNEL_POLICY: dict[str, dict[str, tuple[str, ...]]] = {
     "email": {"elements": ("text", "html"), "readability": ("text",)},
     "letter": {"elements": ("html",), "readability": ("html",)},
     "announcement": {"elements": ("html",), "readability": ("html",)},
+    "press_release": {"elements": ("html",), "readability": ("html",)},
     "regulator_cover": {"elements": (), "readability": ()},
     "sms": {"elements": (), "readability": ()},
     "push": {"elements": (), "readability": ()},

@@ -171,3 +171,22 @@ def known_channel(channel: str) -> str:
         raise InvalidInput(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}",
                            details=[{"path": "channels", "reason": f"unknown channel {channel!r}"}])
     return channel
+
+
+DEFAULT_CHANNELS = ("email", "sms", "push", "letter")
+# The media audience gets a press release (HIPAA 45 CFR 164.406), never the public announcement, and only it.
+MEDIA_CHANNEL = "press_release"
+
+
+def channels_for(audience: str, channels: Sequence[str] | None) -> list[str]:
+    """The channels to draft for ``audience``: the media get ``press_release`` (the default for them) and
+    nobody else does. ``InvalidInput`` for an unknown channel or one the audience cannot have."""
+    chans = [known_channel(c) for c in dict.fromkeys(channels or (
+        (MEDIA_CHANNEL,) if audience == "media" else DEFAULT_CHANNELS))]
+    wrong = [c for c in chans if (c == MEDIA_CHANNEL) != (audience == "media")]
+    if wrong:
+        reason = ("a media notice is a press release: draft the press_release channel" if audience == "media"
+                  else "the press_release channel is for the media audience")
+        raise InvalidInput(f"{reason} (not {', '.join(wrong)})",
+                           details=[{"path": "channels", "reason": reason}])
+    return chans

@@ -19,7 +19,8 @@ Channels and their parts (file names inside the locale folder)::
                      menu <- voice/menu.txt.j2 (1: again, 2: link by SMS), sent <- voice/sent.txt.j2
                      (link sent), sms <- voice/sms.txt.j2 (the SMS with the personal link)
     letter           html    <- letter.html.j2     (rendered to PDF later)
-    announcement     html    <- announcement.html.j2
+    announcement     html    <- announcement.html.j2   (public / substitute notice)
+    press_release    html    <- press_release.html.j2  (media audience, e.g. HIPAA 45 CFR 164.406)
     regulator_cover  text    <- regulator_cover.txt.j2
 
 One-line parts (email ``subject``, push ``title``) are **collapsed**: every run of whitespace, line
@@ -71,6 +72,7 @@ CHANNELS: dict[str, tuple[tuple[str, str], ...]] = {
               ("sent", "voice/sent.txt.j2"), ("sms", "voice/sms.txt.j2")),
     "letter": (("html", "letter.html.j2"),),
     "announcement": (("html", "announcement.html.j2"),),
+    "press_release": (("html", "press_release.html.j2"),),
     "regulator_cover": (("text", "regulator_cover.txt.j2"),),
 }
 ONE_LINE_PARTS = frozenset({"subject", "title"})

@@ -30,10 +30,10 @@ from app.incidents import service as incidents
 from app.notices.context import IncidentFacts, Recipient
 from app.notices.drafting import (
     Drafting,
+    channels_for,
     check_summary,
     context_for,
     element_sets,
-    known_channel,
     render_error,
     render_stored,
     run_checks,
@@ -45,8 +45,6 @@ from app.notices.models import LIVE, NoticeFacts, NoticeState, NoticeVersion
 from app.notices.rendering import NoticeRenderError, normalise_locale
 from app.obligations import service as obligations
 from app.webhooks.events import emit
-
-DEFAULT_CHANNELS = ("email", "sms", "push", "letter")
 
 
 class FactsInput(BaseModel):
@@ -214,8 +212,8 @@ def _locales(locales: Sequence[str] | None, default: str) -> list[str]:
 def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, audience: str, regimes: Sequence[str],
           drafting: Drafting, channels: Sequence[str] | None = None,
           locales: Sequence[str] | None = None) -> list[NoticeVersion]:
-    """Draft a version per ``regime`` x ``channel`` (default ``DEFAULT_CHANNELS``) x ``locale`` (default:
-    the facts' default locale) for ``audience``; commits.
+    """Draft a version per ``regime`` x ``channel`` (default ``DEFAULT_CHANNELS``; for the media audience
+    only ``press_release``) x ``locale`` (default: the facts' default locale) for ``audience``; commits.
 
     A key whose latest live version has the same facts, templates and element sets is not drafted again
     (that version is returned). Raises ``Conflict`` when no facts were saved, ``InvalidInput`` for an
@@ -227,7 +225,7 @@ def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, audie
         raise Conflict(f"incident {incident_id} has no notice facts yet: save them first")
     if not regimes:
         raise InvalidInput("name at least one regime", details=[{"path": "regimes", "reason": "empty"}])
-    chans = [known_channel(c) for c in dict.fromkeys(channels or DEFAULT_CHANNELS)]
+    chans = channels_for(audience, channels)
     keys = [(audience, r, c, loc) for r in dict.fromkeys(regimes) for c in chans
             for loc in _locales(locales, facts.default_locale)]
     drafted = [_draft_one(session, clock=clock, actor=actor, facts=facts, key=k, drafting=drafting) for k in keys]

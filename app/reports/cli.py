@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.announcements.routes import decide as decide_substitute
 from app.cli import cli_actor, fail, proven_approver, read_document
 from app.clock import Clock
 from app.db import get_session
@@ -43,7 +44,8 @@ def draft_command(incident_id: int, regime: str, phase: str, extras_file: Path |
         report = reports.draft(get_session(), clock=_clock(), actor=cli_actor(),
                                incident_id=incident_id, regime=regime, phase=phase,
                                extras=read_document(extras_file) if extras_file else None,
-                               reason_for_delay=reason_for_delay)
+                               reason_for_delay=reason_for_delay,
+                               substitute=decide_substitute(incident_id, cli_actor()))
     except BreachNotifyError as exc:
         fail(exc)
     click.echo(f"report {report.id}: {report.label} drafted "

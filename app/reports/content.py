@@ -34,7 +34,10 @@ class Sources:
     """What a report is built from. ``document``: the incident file (JSON); ``counts``: people affected;
     ``dispatch``: individual-notice outcomes; ``obligations``: ``[{regime, audience, part, required,
     status, due_at}]`` of the incident; ``notices``: approved individual notices per regime
-    ``{regime: {id, channel, locale, rendered_sha256, text, approved_at}}`` (sample recipient only)."""
+    ``{regime: {id, channel, locale, rendered_sha256, text, approved_at}}`` (sample recipient only);
+    ``substitute``: the substitute-notice decision document (``app.announcements.decision.as_document``) or
+    None; ``public_notice``: the incident's public notice ``{slug, state, published_at, ends_at, stands_for,
+    regimes}`` or None; ``first_notice_on``: the day the first individual notice was sent, if any."""
 
     incident_id: int
     document: Mapping[str, Any]
@@ -43,6 +46,9 @@ class Sources:
     obligations: list[dict[str, Any]]
     notices: Mapping[str, dict[str, Any]]
     today: dt.date
+    substitute: Mapping[str, Any] | None = None
+    public_notice: Mapping[str, Any] | None = None
+    first_notice_on: dt.date | None = None
 
 
 def _contact(doc: Mapping[str, Any], override: r.Contact | None) -> r.Contact:
@@ -61,6 +67,29 @@ def _required(sources: Sources, regime: str, audience: str) -> bool:
                and o["status"] not in ("superseded", "not_required") for o in sources.obligations)
 
 
+def _verdict(sources: Sources, regime: str) -> Mapping[str, Any] | None:
+    verdicts = (sources.substitute or {}).get("verdicts") or []
+    return next((v for v in verdicts if v.get("regime") == regime), None)
+
+
+def public_communication(sources: Sources, regime: str) -> r.PublicCommunication | None:
+    """The regime's substitute notice / public communication when the live decision requires or allows it
+    (HIPAA 45 CFR 164.404(d)(2); GDPR Art. 34(3)(c)), with the public page's publication if it covers the
+    regime; None when the decision does not call for one."""
+    verdict = _verdict(sources, regime)
+    if verdict is None or not (verdict.get("required") or verdict.get("allowed")):
+        return None
+    page = sources.public_notice
+    published = bool(page and page.get("state") == "published" and regime in (page.get("regimes") or []))
+    return r.PublicCommunication(
+        decided="required" if verdict.get("required") else "allowed", citation=str(verdict.get("citation") or ""),
+        basis=list(verdict.get("basis") or []), reasons=list(verdict.get("reasons") or []),
+        stands_for=int(verdict.get("stands_for") or 0), published=published,
+        published_at=page.get("published_at") if page and published else None,
+        posting_ends_at=page.get("ends_at") if page and published else None,
+        url_path=f"/notices/{page.get('slug')}" if page and published else None)
+
+
 def default_consequences(doc: Mapping[str, Any]) -> str:
     """A plain statement of likely consequences from the C/I/A flags and data categories (editable)."""
     cats = ", ".join(doc.get("data_categories") or []) or "unspecified personal data"
@@ -73,6 +102,30 @@ def default_consequences(doc: Mapping[str, Any]) -> str:
     if (doc.get("availability") or {}).get("affected"):
         parts.append("temporary loss of access to the data")
     return "; ".join(parts) or f"limited: {cats} involved, no confidentiality, integrity or availability loss found"
+
+
+def measures_before(doc: Mapping[str, Any]) -> list[str]:
+    """EDPB template section 9 from the incident file's protection and availability (editable in extras)."""
+    prot, avail = doc.get("protection") or {}, doc.get("availability") or {}
+    return [m for m, present in (("encryption", prot.get("encrypted")), ("pseudonymisation", prot.get("hashed")),
+                                 ("backup", avail.get("backup_available"))) if present]
+
+
+def risk_outcome(sources: Sources, regime: str, extras: r.GdprExtras) -> r.RiskAssessment:
+    """EDPB template section 11: as the extras state it, else from the decided obligations: communication to
+    the subjects required (Art. 34(1)) is a high risk, notification only (Art. 33(1)) a risk, neither an
+    unlikely risk."""
+    if extras.risk_outcome is not None:
+        return r.RiskAssessment(outcome=extras.risk_outcome, method=extras.risk_method or "stated by the controller")
+    outcome: r.RiskOutcome
+    if _required(sources, regime, "individuals"):
+        outcome = "high_risk"
+    elif _required(sources, regime, "regulator"):
+        outcome = "risk"
+    else:
+        outcome = "unlikely_risk"
+    return r.RiskAssessment(outcome=outcome, method=f"the {regime} playbook's Art. 33(1) and 34(1) tests applied "
+                                                    "to the incident file (breach-notify obligations)")
 
 
 def _nature(doc: Mapping[str, Any]) -> r.Nature:
@@ -104,7 +157,7 @@ def gdpr(sources: Sources, extras: r.GdprExtras, phase: str, number: int, regime
                       "internal_reference": extras.internal_reference or f"incident-{sources.incident_id}"},
         controller={"name": controller.get("name"), "establishment": controller.get("establishment"),
                     "sector": controller.get("sector")},
-        contact_point=_contact(doc, extras.contact),
+        reporting_person=extras.reporting_person, contact_point=_contact(doc, extras.contact),
         timeline={"occurred_at": doc.get("occurred_at"), "aware_at": doc.get("aware_at"),
                   "discovered_by": doc.get("discovered_by")},
         nature=_nature(doc),
@@ -115,9 +168,14 @@ def gdpr(sources: Sources, extras: r.GdprExtras, phase: str, number: int, regime
         personal_data={"categories": list(doc.get("data_categories") or []),
                        "approximate_records": extras.approximate_records if extras.approximate_records is not None
                        else counts.people, "record_type": extras.record_type or "one record per data subject"},
+        measures_before_breach=list(extras.measures_before_breach if extras.measures_before_breach is not None
+                                    else measures_before(doc)),
         likely_consequences=extras.likely_consequences or default_consequences(doc), severity=extras.severity,
+        risk=risk_outcome(sources, regime, extras),
         measures_taken=doc.get("measures_taken"), measures_proposed=extras.measures_proposed,
-        communication_to_subjects=sources.dispatch,
+        communication_to_subjects=r.CommunicationToSubjects(
+            **sources.dispatch.model_dump(), public_communication=public_communication(sources, regime)),
+        other_authorities=list(extras.other_authorities or []),
         cross_border={k: v for k, v in counts.by_jurisdiction.items() if k != "unknown"}, counts=counts)
 
 
@@ -149,18 +207,22 @@ def hhs(sources: Sources, extras: r.HhsExtras, phase: str, number: int, regime: 
     description = extras.web_description if extras.web_description is not None else str(
         doc.get("description") or "")
     submitted = extras.submission_date or sources.today
+    substitute = public_communication(sources, regime)
     return r.HhsContent(
         breach_affecting="500 or more" if counts.people >= 500 else "fewer than 500",
         report_type="initial" if phase == "initial" else "addendum",
-        covered_entity={"name": name, "type": entity_type, "state": state},
+        covered_entity=r.HhsCoveredEntity(name=name, type=entity_type, state=state, address=extras.entity_address,
+                                          contact=_contact(doc, extras.entity_contact)),
         business_associate_present=extras.business_associate_present,
-        breach={"occurred_at": doc.get("occurred_at"), "discovered_at": doc.get("aware_at"),
-                "individuals_affected": counts.people, "type_of_breach": types, "location": locations,
-                "phi_categories": list(doc.get("data_categories") or []), "description": description},
+        breach=r.HhsBreach(occurred_at=doc.get("occurred_at"), ended_on=extras.breach_end,
+                           discovered_at=doc.get("aware_at"), individuals_affected=counts.people,
+                           type_of_breach=types, location=locations,
+                           phi_categories=list(doc.get("data_categories") or []), description=description),
         safeguards=list(extras.safeguards or []), actions_taken=extras.actions_taken or doc.get("measures_taken"),
-        notice={"individual_notice": sources.dispatch.model_dump(),
-                "substitute_notice_required": _required(sources, regime, "public"),
-                "media_notice_required": _required(sources, regime, "media")},
+        notice=r.HhsNotice(individual_notice=sources.dispatch,
+                           individual_notice_date=extras.individual_notice_date or sources.first_notice_on,
+                           substitute_notice_required=bool(substitute and substitute.decided == "required"),
+                           substitute_notice=substitute, media_notice_required=_required(sources, regime, "media")),
         submission_date=submitted,
         portal_row=hhs_portal_row(name=name, state=state, entity_type=entity_type, individuals=counts.people,
                                   submitted=submitted, types=types, locations=locations,

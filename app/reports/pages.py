@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from werkzeug.wrappers import Response
 
 from app.accounts.access import APPROVE, READ, RESPOND, requires
+from app.announcements.routes import decide as decide_substitute
 from app.db import get_session
 from app.errors import BreachNotifyError, InvalidInput
 from app.incidents import service as incidents
@@ -53,7 +54,8 @@ def draft(incident_id: int) -> Response:
                                details=[{"path": "extras", "reason": "invalid JSON"}]) from exc
         report = reports.draft(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id,
                                regime=request.form.get("regime", ""), phase=request.form.get("phase", "initial"),
-                               extras=extras, reason_for_delay=request.form.get("reason_for_delay"))
+                               extras=extras, reason_for_delay=request.form.get("reason_for_delay"),
+                               substitute=decide_substitute(incident_id))
     except BreachNotifyError as exc:
         flash_error(exc)
         return _to_index(incident_id)

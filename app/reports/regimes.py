@@ -59,7 +59,53 @@ class DispatchOutcomes(_Model):
     people_notified: int = Field(ge=0)
 
 
+class PublicCommunication(_Model):
+    """A public communication instead of individual notice (GDPR Art. 34(3)(c): disproportionate effort),
+    from the live substitute-notice decision (``app.announcements``) and the public notice page, if any.
+    ``stands_for``: people it informs instead of individual notice (a count, never names)."""
+
+    decided: Literal["required", "allowed"]
+    citation: str
+    basis: list[str]
+    reasons: list[str]
+    stands_for: int = Field(ge=0)
+    published: bool
+    published_at: dt.datetime | None
+    posting_ends_at: dt.datetime | None
+    url_path: str | None
+
+
+class CommunicationToSubjects(DispatchOutcomes):
+    """EDPB template: communication to the data subjects, individual (dispatch outcomes) and public."""
+
+    public_communication: PublicCommunication | None = None
+
+
 # --- regime extras (what the incident file does not hold) ---------------------------------------------
+
+class ReportingPerson(_Model):
+    """EDPB template section 3: who files the notification for the controller (staff, never a subject)."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    role: Literal["dpo", "legal_representative", "other"] = "other"
+
+
+class OtherAuthority(_Model):
+    """EDPB template section 14: another authority told of the breach (police, the national cybersecurity
+    centre, another regulator) with its case id."""
+
+    kind: Literal["police", "cybersecurity_centre", "other_regulator", "other"]
+    name: str = Field(min_length=1)
+    case_id: str | None = None
+    notified_on: dt.date | None = None
+
+
+MeasureBefore = Literal["pseudonymisation", "backup", "encryption", "policies", "training", "logging",
+                        "access_levels", "mfa", "audits", "physical_security", "patching"]
+RiskOutcome = Literal["high_risk", "risk", "unlikely_risk"]
+
 
 class GdprExtras(_Model):
     """EDPB template items outside the incident file (all optional; defaults derived from the incident)."""
@@ -73,6 +119,11 @@ class GdprExtras(_Model):
     contact: Contact | None = None
     complete: bool | None = None
     internal_reference: str | None = None
+    reporting_person: ReportingPerson | None = None
+    measures_before_breach: list[MeasureBefore] | None = None
+    risk_outcome: RiskOutcome | None = None
+    risk_method: str | None = None
+    other_authorities: list[OtherAuthority] | None = None
 
 
 class HhsExtras(_Model):
@@ -88,6 +139,10 @@ class HhsExtras(_Model):
     submission_date: dt.date | None = None
     safeguards: list[str] | None = None
     actions_taken: str | None = None
+    entity_address: str | None = None
+    entity_contact: Contact | None = None
+    breach_end: dt.date | None = None
+    individual_notice_date: dt.date | None = None
 
 
 class CaExtras(_Model):
@@ -140,21 +195,33 @@ class Nature(_Model):
     cause_quadrant: str
 
 
+class RiskAssessment(_Model):
+    """EDPB template section 11: the risk outcome and how it was reached."""
+
+    outcome: RiskOutcome
+    method: str
+
+
 class GdprContent(_Model):
-    """GDPR Art. 33(3) (a)-(d) with the EDPB common notification template's section structure."""
+    """GDPR Art. 33(3) (a)-(d) with the EDPB common notification template's section structure
+    (international.md §1: sections 1-15)."""
 
     notification: dict[str, Any]
     controller: dict[str, Any]
+    reporting_person: ReportingPerson | None
     contact_point: Contact
     timeline: dict[str, Any]
     nature: Nature
     data_subjects: dict[str, Any]
     personal_data: dict[str, Any]
+    measures_before_breach: list[MeasureBefore]
     likely_consequences: str
     severity: str | None
+    risk: RiskAssessment
     measures_taken: str | None
     measures_proposed: str | None
-    communication_to_subjects: DispatchOutcomes
+    communication_to_subjects: CommunicationToSubjects
+    other_authorities: list[OtherAuthority]
     cross_border: dict[str, int]
     counts: Counts
 
@@ -173,17 +240,52 @@ class HhsPortalRow(_Model):
     web_description: str
 
 
+class HhsCoveredEntity(_Model):
+    """HHS form section 1: covered entity name, address, contact, type (us.md §1.6)."""
+
+    name: str
+    type: str
+    state: str
+    address: str | None
+    contact: Contact
+
+
+class HhsBreach(_Model):
+    """HHS form section 3: dates (start, end, discovery; times as in the incident file), people, type,
+    location, PHI, description."""
+
+    occurred_at: str | None
+    ended_on: dt.date | None
+    discovered_at: str | None
+    individuals_affected: int
+    type_of_breach: list[str]
+    location: list[str]
+    phi_categories: list[str]
+    description: str
+
+
+class HhsNotice(_Model):
+    """HHS form section 4: individual notice (date and dispatch outcomes), substitute notice (from the live
+    decision, 45 CFR 164.404(d)(2)) and media notice (164.406) required."""
+
+    individual_notice: DispatchOutcomes
+    individual_notice_date: dt.date | None
+    substitute_notice_required: bool
+    substitute_notice: PublicCommunication | None
+    media_notice_required: bool
+
+
 class HhsContent(_Model):
     """HHS breach report (45 CFR 164.408) fields plus the public portal row."""
 
     breach_affecting: Literal["500 or more", "fewer than 500"]
     report_type: Literal["initial", "addendum"]
-    covered_entity: dict[str, Any]
+    covered_entity: HhsCoveredEntity
     business_associate_present: bool
-    breach: dict[str, Any]
+    breach: HhsBreach
     safeguards: list[str]
     actions_taken: str | None
-    notice: dict[str, Any]
+    notice: HhsNotice
     submission_date: dt.date
     portal_row: HhsPortalRow
     counts: Counts

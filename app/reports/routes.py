@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 
 from app.accounts.access import APPROVE, READ, RESPOND, requires
 from app.accounts.models import Role
+from app.announcements.routes import decide as decide_substitute
 from app.clock import parse_utc
 from app.db import get_session
 from app.errors import BreachNotifyError, InvalidInput, NotFound
@@ -122,7 +123,8 @@ def api_draft(incident_id: int) -> tuple[Response, int]:
                            details=[{"path": k, "reason": "unknown field"} for k in sorted(unknown)])
     report = reports.draft(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id,
                            regime=str(body.get("regime") or ""), phase=str(body.get("phase") or "initial"),
-                           extras=body.get("extras"), reason_for_delay=body.get("reason_for_delay"))
+                           extras=body.get("extras"), reason_for_delay=body.get("reason_for_delay"),
+                           substitute=decide_substitute(incident_id))
     return jsonify(reports.to_json(report)), 201
 
 

@@ -95,8 +95,13 @@ def _record(session: Session, *, clock: Clock, actor: str, report: RegulatorRepo
 
 
 def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, regime: str, phase: str = "initial",
-          extras: Any = None, reason_for_delay: str | None = None) -> RegulatorReport:
+          extras: Any = None, reason_for_delay: str | None = None,
+          substitute: Mapping[str, Any] | None = None) -> RegulatorReport:
     """Draft the next version of the incident's ``regime`` report for ``phase``; commits.
+
+    ``substitute``: the live substitute-notice decision (``app.announcements.service.decide_for``), which
+    sets the HHS ``substitute_notice_required`` flag (45 CFR 164.404(d)(2)) and the GDPR public communication
+    (Art. 34(3)(c)); None reads the stored decision.
 
     Extras merge over the previous version's. Older drafts and submissions are superseded. Raises
     ``InvalidInput`` (unknown regime or phase, bad extras, late without a reason), ``Conflict`` (the first
@@ -108,7 +113,7 @@ def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, regim
     if phase not in Phase.__members__:
         raise InvalidInput(f"phase must be initial, follow_up or final, not {phase!r}",
                            details=[{"path": "phase", "reason": "initial|follow_up|final"}])
-    sources = gather(session, clock=clock, incident_id=incident_id)
+    sources = gather(session, clock=clock, incident_id=incident_id, substitute=substitute)
     report_type = REGIME_REPORT[regime]
     existing = versions(session, incident_id=incident_id, regime=regime)
     latest = existing[0] if existing else None

@@ -10,6 +10,7 @@ module cannot be imported the report says ``available: false`` with zero counts.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from app.announcements import service as announcements
 from app.clock import Clock
 from app.errors import Conflict
 from app.incidents import service as incidents
@@ -45,6 +47,18 @@ def dispatch_outcomes(session: Session, *, incident_id: int) -> DispatchOutcomes
     people = session.execute(select(func.count(func.distinct(col(Delivery.subject_id))))
                              .where(col(Delivery.run_id).in_(runs), col(Delivery.state) == "delivered")).scalar()
     return DispatchOutcomes(available=True, by_channel=by_channel, people_notified=int(people or 0))
+
+
+def first_notice_on(session: Session, *, incident_id: int) -> dt.date | None:
+    """The day (UTC) the first individual notice of the incident was sent (HHS form section 4, individual
+    notice date), or None; None too when ``app.dispatch`` is absent."""
+    try:
+        from app.dispatch.models import Delivery, DispatchRun
+    except ImportError:  # the dispatch work is not in this tree
+        return None
+    runs = select(col(DispatchRun.id)).where(col(DispatchRun.incident_id) == incident_id)
+    first = session.execute(select(func.min(col(Delivery.sent_at))).where(col(Delivery.run_id).in_(runs))).scalar()
+    return first.date() if first is not None else None
 
 
 def counts(session: Session, *, incident_id: int, document: dict[str, Any]) -> Counts:
@@ -98,8 +112,20 @@ def notice_html(session: Session, *, notice: Mapping[str, Any]) -> str:
             f"<body><pre style=\"white-space: pre-wrap\">{escape(notice_text(version.rendered))}</pre></body></html>")
 
 
-def gather(session: Session, *, clock: Clock, incident_id: int) -> Sources:
-    """The ``Sources`` snapshot of an incident now. ``NotFound`` when it does not exist."""
+def public_notice(session: Session, *, incident_id: int) -> dict[str, Any] | None:
+    """The incident's public notice page as the reports see it (no personal data), or None."""
+    notice = announcements.for_incident(session, incident_id=incident_id)
+    if notice is None:
+        return None
+    return {"slug": notice.slug, "state": notice.state, "published_at": notice.published_at,
+            "ends_at": notice.ends_at, "stands_for": notice.stands_for, "regimes": list(notice.regimes)}
+
+
+def gather(session: Session, *, clock: Clock, incident_id: int,
+           substitute: Mapping[str, Any] | None = None) -> Sources:
+    """The ``Sources`` snapshot of an incident now. ``substitute``: the live substitute-notice decision
+    (``app.announcements.service.decide_for``); None reads the stored one. ``NotFound`` when the incident
+    does not exist."""
     incident = incidents.get(session, incident_id=incident_id)
     document = dict(incident.document)
     rows = [{"regime": o.regime, "audience": o.audience, "part": o.part, "required": o.required,
@@ -108,4 +134,8 @@ def gather(session: Session, *, clock: Clock, incident_id: int) -> Sources:
     return Sources(incident_id=incident_id, document=document,
                    counts=counts(session, incident_id=incident_id, document=document),
                    dispatch=dispatch_outcomes(session, incident_id=incident_id), obligations=rows,
-                   notices=approved_notices(session, incident_id=incident_id), today=clock.now().date())
+                   notices=approved_notices(session, incident_id=incident_id), today=clock.now().date(),
+                   substitute=substitute if substitute is not None else announcements.latest_decision(
+                       session, incident_id=incident_id),
+                   public_notice=public_notice(session, incident_id=incident_id),
+                   first_notice_on=first_notice_on(session, incident_id=incident_id))

@@ -12,16 +12,16 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from app.clock import Clock
 from app.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from app.webhooks.schema import EventType
 
-EVENT_TYPES = ("incident.created", "incident.status_changed", "obligation.due_soon", "obligation.overdue",
-               "notice.approved", "dispatch.progress", "dispatch.completed", "report.exported")
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 QUEUED = "queued"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[\d ()./-]{7,}")

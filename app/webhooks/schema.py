@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EventType = Literal["incident.created", "incident.status_changed", "obligation.due_soon", "obligation.overdue",
-                    "notice.approved", "dispatch.progress", "dispatch.completed", "report.exported"]
+                    "notice.approved", "dispatch.progress", "dispatch.completed", "report.exported",
+                    "public_notice.period_ending", "public_notice.period_ended"]
 
 
 class _Strict(BaseModel):

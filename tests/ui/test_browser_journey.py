@@ -145,7 +145,7 @@ def _publish(tab: Tab, incident_id: int) -> None:
     tab.click("button:has-text('Publish the approved announcement')")
     tab.click("#public-notice ~ p a[href^='/notices/']")
     assert "Example Clinic" in page.locator("article").inner_text()
-    assert "1 person we could not reach" in page.locator("main").inner_text()
+    assert "stands in for individual notice to 1 person." in page.locator("main").inner_text()
     tab.shot("public-notice")
 
 
