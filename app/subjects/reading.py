@@ -78,7 +78,7 @@ class SubjectReader:
                     yield Rejection.of(start, f"unreadable CSV record ({exc})")
                     continue
                 end = reader.line_num
-                if not any(field.strip() for field in record):
+                if not "".join(record).strip():  # blank record: every field empty or whitespace
                     continue
                 if len(record) != width and not _trailing_blanks_only(record, width):
                     yield Rejection.of(start, f"ragged row: expected {width} fields, found {len(record)}")

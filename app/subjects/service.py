@@ -92,7 +92,7 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
                  created: set[int]) -> tuple[list[int], int, int, int]:
     """Write one chunk; returns (subject ids touched, how many of them (first) are new, duplicates of this
     import, subjects known before)."""
-    owners = store.lookup(session, (k for p in prepared for k in p.match_keys))
+    owners = store.lookup_keyed(session, (k for p in prepared for k in p.match_keys))
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
     duplicates = before = 0

@@ -65,7 +65,7 @@ def test_subjects_prepared_in_workers_match_subjects_prepared_in_process(tmp_pat
     keys = Keys((b"d" * 32,), b"i" * 32)
 
     def shape(chunks: list) -> list:  # what a chunk holds, without the random nonces of encrypted values
-        return [(c.rows, c.reported, c.merged, [(s.match_keys, {k: v for k, v in s.fields.items()
+        return [(c.rows, c.reported, c.merged, [(s.match_keys, {k: v for k, v in s.values().items()
                                                                 if k != "full_name_enc"}) for s in c.subjects])
                 for c in chunks]
 
