@@ -92,12 +92,12 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
                  created: set[int]) -> tuple[list[int], int, int, int]:
     """Write one chunk; returns (subject ids touched, how many of them (first) are new, duplicates of this
     import, subjects known before)."""
-    owners = store.lookup_keyed(session, (k for p in prepared for k in p.match_keys))
+    owners = store.lookup_owners(session, (i for p in prepared for i in p.identifiers if i[2] is not None))
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
     duplicates = before = 0
     for item in prepared:
-        ids = sorted({owners[k] for k in item.match_keys if k in owners})
+        ids = sorted({owners[i[1]] for i in item.identifiers if i[1] in owners})
         if not ids:
             fresh.append(item)
             continue

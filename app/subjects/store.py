@@ -50,7 +50,6 @@ FIELD_NAMES = ("full_name_enc", "preferred_language", "jurisdiction", "jurisdict
                "has_email", "has_phone", "has_push", "has_postal")
 """The order of :attr:`Prepared.fields` (``data_subject`` columns)."""
 Identifier = tuple[str, str, "int | None", str, "str | None"]
-MatchKey = tuple[str, str, int]
 
 
 class Prepared:
@@ -60,19 +59,20 @@ class Prepared:
         identifiers: ``(kind, digest, digest_key, value_enc, source_system)`` per identifier
             (:data:`IDENTIFIER_COLUMNS`).
         fields: the ``data_subject`` values in :data:`FIELD_NAMES` order.
-        match_keys: ``(kind, digest, digest_key)`` of the identifiers that identify one person (those with a
-            ``digest_key``), worked out once per process.
+
+    The identifiers that identify one person (``external_id``, ``email``, ``phone``) are those with a
+    ``digest_key``; de-duplication keys them by ``digest`` alone, because each kind's digests come from its
+    own HMAC sub-key (:class:`app.crypto.BlindIndex`), so digests of two kinds never coincide.
 
     Tuples, not dicts: a worker sends every chunk's subjects to the importing process, and pickling tuples
     costs about half as much on each side (docs/performance.md).
     """
 
-    __slots__ = ("fields", "identifiers", "match_keys")
+    __slots__ = ("fields", "identifiers")
 
     def __init__(self, identifiers: list[Identifier], fields: tuple[Any, ...]) -> None:
         self.identifiers = identifiers
         self.fields = fields
-        self.match_keys: list[MatchKey] = [(i[0], i[1], i[2]) for i in identifiers if i[2] is not None]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return Prepared, (self.identifiers, self.fields)
@@ -122,23 +122,27 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
 
 def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Existing owners of ``(kind, digest)`` keys (``kind`` in ``MATCHING_KINDS``; others find nothing); see
-    :func:`lookup_keyed`."""
-    found = lookup_keyed(session, [(kind, digest, key) for kind, digest in keys
-                                   if (key := digest_key(kind, digest)) is not None])
-    return {(kind, digest): subject_id for (kind, digest, _), subject_id in found.items()}
+    :func:`lookup_owners`."""
+    by_kind: dict[str, list[tuple[str, str, int]]] = {}
+    for kind, digest in keys:
+        if (key := digest_key(kind, digest)) is not None:
+            by_kind.setdefault(kind, []).append((kind, digest, key))
+    return {(kind, digest): subject_id for kind, triples in by_kind.items()
+            for digest, subject_id in lookup_owners(session, triples).items()}
 
 
-def lookup_keyed(session: Session, keys: Iterable[MatchKey]) -> dict[MatchKey, int]:
-    """Existing owners of ``(kind, digest, digest_key)`` keys (:attr:`Prepared.match_keys`): one query per
-    kind and batch on the 8-byte ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`)."""
-    by_kind: dict[str, dict[str, MatchKey]] = {}
-    for key in keys:
-        by_kind.setdefault(key[0], {})[key[1]] = key
-    found: dict[MatchKey, int] = {}
+def lookup_owners(session: Session, identifiers: Iterable[tuple[Any, ...]]) -> dict[str, int]:
+    """Existing owners by ``digest`` of identifiers that start ``(kind, digest, digest_key)`` (those of
+    :attr:`Prepared.identifiers` with a ``digest_key``): one query per kind and batch on the 8-byte
+    ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`)."""
+    by_kind: dict[str, dict[str, int]] = {}
+    for ident in identifiers:
+        by_kind.setdefault(ident[0], {})[ident[1]] = ident[2]
+    found: dict[str, int] = {}
     for kind, wanted in by_kind.items():
-        probes = sorted({key[2] for key in wanted.values()})
+        probes = sorted(set(wanted.values()))
         rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), probes, array_type="BIGINT[]")
-        found.update({wanted[digest]: subject_id for subject_id, digest in rows if digest in wanted})
+        found.update({digest: subject_id for subject_id, digest in rows if digest in wanted})
     return found
 
 
@@ -204,9 +208,9 @@ def merge_groups(items: Sequence[Prepared]) -> tuple[list[Prepared], int]:
             i = parent[i]
         return i
 
-    owner: dict[MatchKey, int] = {}
+    owner: dict[str, int] = {}  # identifying digest -> first row holding it
     for position, item in enumerate(items):
-        for key in item.match_keys:
+        for key in (i[1] for i in item.identifiers if i[2] is not None):
             if key in owner:
                 a, b = find(owner[key]), find(position)
                 parent[max(a, b)] = min(a, b)

@@ -65,9 +65,8 @@ def test_subjects_prepared_in_workers_match_subjects_prepared_in_process(tmp_pat
     keys = Keys((b"d" * 32,), b"i" * 32)
 
     def shape(chunks: list) -> list:  # what a chunk holds, without the random nonces of encrypted values
-        return [(c.rows, c.reported, c.merged, [(s.match_keys, {k: v for k, v in s.values().items()
-                                                                if k != "full_name_enc"}) for s in c.subjects])
-                for c in chunks]
+        return [(c.rows, c.reported, c.merged, [([i[:3] for i in s.identifiers], {
+            k: v for k, v in s.values().items() if k != "full_name_enc"}) for s in c.subjects]) for c in chunks]
 
     in_process = list(prepared_chunks(reader, keys=keys, default_country=None, chunk_rows=25))
     pooled = list(prepared_chunks(reader, keys=keys, default_country=None, processes=2, chunk_rows=25))
