@@ -42,7 +42,11 @@ def spreadsheet_damage(value: str) -> str | None:
     """Why ``value`` looks like a number a spreadsheet reformatted, or None.
 
     ``4.47E+11`` lost digits and must never be guessed back; ``491512345.0`` had a decimal added.
+    Both forms need an ``e``/``E`` or a ``.``/``,``; text with none of them (nearly every phone and postal
+    code, checked for each row) is answered without the two regular expressions, a sixth of the cost.
     """
+    if "." not in value and "," not in value and "e" not in value and "E" not in value:
+        return None
     compact = value.replace(" ", "")
     if SCIENTIFIC.match(compact):
         return "scientific notation (e.g. 4.47E+11) from a spreadsheet: digits were lost; export the column as text"
