@@ -194,10 +194,10 @@ class BlindIndex:
         """32 hex characters for ``value`` under ``purpose``; stable across runs for the same key.
 
         HMAC written out (RFC 2104): ``SHA256((k ^ opad) || SHA256((k ^ ipad) || value))``, starting from
-        the two SHA-256 states that have absorbed the padded sub-key, kept per purpose. Copying two hash
-        states costs about 60% of ``hmac.HMAC.copy`` (which copies both plus a Python wrapper) and less
-        than ``hmac.digest`` (which sets up an OpenSSL MAC context per call); the output is the same HMAC,
-        as ``tests/subjects/test_crypto_fast_paths.py`` checks against ``hmac.new``.
+        the two SHA-256 states that have absorbed the padded sub-key, kept per purpose. It runs four times
+        per imported row: about 0.74 us a digest here, against 1.2 us copying an ``hmac.HMAC`` (a Python
+        wrapper over the same two states) and 1.8 us with ``hmac.digest`` (an OpenSSL MAC set up per call).
+        The output is the same HMAC, as ``tests/subjects/test_crypto_fast_paths.py`` checks with ``hmac.new``.
         """
         states = self._by_purpose.get(purpose)
         if states is None:
