@@ -144,8 +144,9 @@ def test_a_later_import_adds_to_a_known_subject(app: Flask, client: FlaskClient,
     assert (subject.has_email, subject.has_phone, subject.has_postal) == (True, True, False)
     with app.app_context():
         assert app.extensions["keys"].cipher().decrypt(subject.full_name_enc or "") == "Kim Lee"
-    kinds = session.execute(select(SubjectIdentifier.kind).where(SubjectIdentifier.subject_id == sid)).scalars()
-    assert sorted(kinds) == ["address", "email", "phone"]
+    stored = session.execute(select(SubjectIdentifier.kind, SubjectIdentifier.usable)
+                             .where(SubjectIdentifier.subject_id == sid)).all()
+    assert sorted(stored) == [("address", True), ("email", True), ("phone", True)]  # usable: the statement's default
 
 
 def test_a_row_bridging_two_people_of_the_same_import_is_counted_once(

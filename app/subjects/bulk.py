@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, false, func, insert, select, text, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -92,6 +92,10 @@ def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: 
     # raw COPY / executemany skip SQLAlchemy's Python-side defaults: add the scalar ones the rows leave out
     defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[attr-defined]
                 if c.name not in names and c.default is not None and c.default.is_scalar}
+    if defaults and columns is not None and not is_postgres(session):
+        # in the statement, not in every row: tuples in the table's column order then reach the driver as they are
+        db.executemany(session.connection(), _with_defaults(table, defaults), rows, columns=names)
+        return
     if defaults:
         extra = tuple(defaults.values())
         rows = [{**row, **defaults} for row in rows] if columns is None else [(*row, *extra) for row in rows]
@@ -116,6 +120,20 @@ def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: 
                         text_ = dumped[id(value)] = json.dumps(value)
                     row[i] = text_
             copy.write_row(row)
+
+
+_DEFAULTED: dict[tuple[Table, tuple[tuple[str, Any], ...]], Any] = {}
+
+
+def _with_defaults(table: Table, defaults: dict[str, Any]) -> Any:
+    """``insert(table)`` with ``defaults`` in the statement (booleans as SQL ``true``/``false``, other values
+    bound once), kept for the process: ``db.executemany`` compiles a statement once per statement object."""
+    key = (table, tuple(defaults.items()))
+    statement = _DEFAULTED.get(key)
+    if statement is None:
+        statement = _DEFAULTED[key] = insert(table).values({name: true() if value is True else false() if value is False
+                                                            else value for name, value in defaults.items()})
+    return statement
 
 
 def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:

@@ -184,8 +184,8 @@ def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *
          default_country: str | None, processes: int, progress: Progress | None) -> None:
     created: set[int] = set()
     statistics = bulk.Statistics()
-    for chunk in prepared_chunks(reader, keys=keys, default_country=default_country, processes=processes,
-                                 chunk_rows=CHUNK_ROWS):
+    for chunk in prepared_chunks(reader.compact(), keys=keys, default_country=default_country, processes=processes,
+                                 chunk_rows=CHUNK_ROWS, positions=reader.positions):
         for rejected, issues in chunk.reported:
             rejects.add(rejected, issues)
         touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created)

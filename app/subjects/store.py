@@ -160,7 +160,7 @@ class ChunkResult:
 
 
 SUBJECT_COLUMNS = ("id", *FIELD_NAMES, "created_at", "updated_at")
-IDENTIFIER_ROW = (*IDENTIFIER_COLUMNS, "subject_id")
+IDENTIFIER_ROW = ("subject_id", *IDENTIFIER_COLUMNS)  # the table's column order
 LINK_COLUMNS = ("incident_id", "subject_id", "added_by", "added_at")
 
 
@@ -170,7 +170,7 @@ def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime)
     ids = bulk.allocate_ids(session, SUBJECTS, len(prepared))
     bulk.write_rows(session, SUBJECTS, [(sid, *p.fields, now, now) for sid, p in zip(ids, prepared, strict=True)],
                     columns=SUBJECT_COLUMNS)
-    rows = [(*ident, sid) for sid, p in zip(ids, prepared, strict=True) for ident in p.identifiers]
+    rows = [(sid, *ident) for sid, p in zip(ids, prepared, strict=True) for ident in p.identifiers]
     bulk.write_rows(session, IDENTIFIERS, rows, columns=IDENTIFIER_ROW)
     return ids
 
@@ -249,7 +249,7 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
         for ident in prepared.identifiers:
             if (sid, ident[0], ident[1]) not in owned:
                 owned.add((sid, ident[0], ident[1]))
-                new_identifiers.append((*ident, sid))
+                new_identifiers.append((sid, *ident))
     bulk.write_rows(session, IDENTIFIERS, new_identifiers, columns=IDENTIFIER_ROW)
 
 
