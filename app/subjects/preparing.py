@@ -14,7 +14,7 @@ from app.subjects.dedupe import Subject
 from app.subjects.model import Issue, NormalisedRow, Rejection
 from app.subjects.pipeline import DEFAULT_CHUNK_ROWS, _work, map_chunks
 from app.subjects.reading import CompactItem, expand
-from app.subjects.store import Prepared, merge_groups, prepare
+from app.subjects.store import Prepared, Probes, merge_groups, prepare, probes
 
 _KEYS: list[Keys] = []
 
@@ -29,12 +29,15 @@ class PreparedChunk:
             ``rejected`` is True when the whole record was discarded.
         subjects: the chunk's subjects after merging rows that share an identity key.
         merged: rows folded into another row of the same chunk.
+        probes: the subjects' identifying identifiers by kind (:func:`app.subjects.store.probes`), for the
+            importing process's look-up of people already stored.
     """
 
     rows: int
     reported: list[tuple[bool, tuple[Issue, ...]]]
     subjects: list[Prepared]
     merged: int
+    probes: Probes
 
 
 def _init(keys: Keys) -> None:
@@ -49,7 +52,7 @@ def _prepare_work(default_country: str | None, positions: tuple[tuple[int, str],
     prepared = [prepare(Subject.from_row(item), cipher=cipher, index=index) for item in outcomes
                 if isinstance(item, NormalisedRow)]
     subjects, merged = merge_groups(prepared)
-    return [PreparedChunk(len(chunk), reported, subjects, merged)]
+    return [PreparedChunk(len(chunk), reported, subjects, merged, probes(subjects))]
 
 
 def prepared_chunks(items: Iterable[CompactItem], *, keys: Keys, default_country: str | None,

@@ -88,11 +88,11 @@ def _file_error(exc: SubjectFileError) -> InvalidInput:
     return InvalidInput(str(exc), details=[{"path": "file", "reason": str(exc)}])
 
 
-def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime,
-                 created: set[int]) -> tuple[list[int], int, int, int]:
-    """Write one chunk; returns (subject ids touched, how many of them (first) are new, duplicates of this
-    import, subjects known before)."""
-    owners = store.lookup_owners(session, (i for p in prepared for i in p.identifiers if i[2] is not None))
+def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime, created: set[int],
+                 probes: store.Probes | None = None) -> tuple[list[int], int, int, int]:
+    """Write one chunk (``probes``: its :func:`store.probes`, when the worker sent them); returns (subject ids
+    touched, how many of them (first) are new, duplicates of this import, subjects known before)."""
+    owners = store.lookup_owners(session, store.probes(prepared) if probes is None else probes)
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
     duplicates = before = 0
@@ -188,7 +188,7 @@ def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *
                                  chunk_rows=CHUNK_ROWS, positions=reader.positions):
         for rejected, issues in chunk.reported:
             rejects.add(rejected, issues)
-        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created)
+        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created, chunk.probes)
         run.rows_read += chunk.rows
         run.merged_duplicates += chunk.merged + duplicates
         run.already_known += before

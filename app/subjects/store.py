@@ -120,29 +120,41 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
         any(a.is_deliverable for a in subject.addresses)))
 
 
+Probes = dict[str, dict[str, int]]
+"""``kind -> digest -> digest_key`` of identifying identifiers: what a look-up of owners needs."""
+
+
+def probes(subjects: Iterable[Prepared]) -> Probes:
+    """The identifying identifiers (those with a ``digest_key``) of ``subjects``, by kind: worked out where a
+    chunk is prepared (a pool worker), so the importing process only queries."""
+    found: Probes = {}
+    for subject in subjects:
+        for ident in subject.identifiers:
+            if ident[2] is not None:
+                found.setdefault(ident[0], {})[ident[1]] = ident[2]
+    return found
+
+
 def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Existing owners of ``(kind, digest)`` keys (``kind`` in ``MATCHING_KINDS``; others find nothing); see
     :func:`lookup_owners`."""
-    by_kind: dict[str, list[tuple[str, str, int]]] = {}
+    wanted: Probes = {}
     for kind, digest in keys:
         if (key := digest_key(kind, digest)) is not None:
-            by_kind.setdefault(kind, []).append((kind, digest, key))
-    return {(kind, digest): subject_id for kind, triples in by_kind.items()
-            for digest, subject_id in lookup_owners(session, triples).items()}
+            wanted.setdefault(kind, {})[digest] = key
+    return {(kind, digest): subject_id for kind, digests in wanted.items()
+            for digest, subject_id in lookup_owners(session, {kind: digests}).items()}
 
 
-def lookup_owners(session: Session, identifiers: Iterable[tuple[Any, ...]]) -> dict[str, int]:
-    """Existing owners by ``digest`` of identifiers that start ``(kind, digest, digest_key)`` (those of
-    :attr:`Prepared.identifiers` with a ``digest_key``): one query per kind and batch on the 8-byte
-    ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`)."""
-    by_kind: dict[str, dict[str, int]] = {}
-    for ident in identifiers:
-        by_kind.setdefault(ident[0], {})[ident[1]] = ident[2]
+def lookup_owners(session: Session, wanted: Probes) -> dict[str, int]:
+    """Existing owners by ``digest`` of the identifiers in ``wanted`` (:func:`probes`): one query per kind and
+    batch on the 8-byte ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`). Keyed by
+    digest alone: each kind's digests come from its own HMAC sub-key, so two kinds never share one."""
     found: dict[str, int] = {}
-    for kind, wanted in by_kind.items():
-        probes = sorted(set(wanted.values()))
-        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), probes, array_type="BIGINT[]")
-        found.update({digest: subject_id for subject_id, digest in rows if digest in wanted})
+    for kind, digests in wanted.items():
+        keys = sorted(set(digests.values()))
+        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), keys, array_type="BIGINT[]")
+        found.update({digest: subject_id for subject_id, digest in rows if digest in digests})
     return found
 
 
