@@ -19,12 +19,16 @@ import hashlib
 import hmac
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 KEY_BYTES = 32
 """AES-256 and HMAC-SHA256 keys are 32 random bytes."""
@@ -35,6 +39,37 @@ INDEX_KEY_ENV = "BREACH_NOTIFY_INDEX_KEY"
 DATA_KEYS_FILE = "data-keys"
 INDEX_KEY_FILE = "index-key"
 _VERSION = "v1"
+_SHA256_BLOCK = 64
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_b2a = binascii.b2a_base64
+_NONCES_PER_DRAW = 256
+_no_nonces: Iterator[bytes] = iter(())
+_nonces = [_no_nonces]  # one shared iterator over nonces drawn from os.urandom in blocks
+
+
+def _nonce() -> bytes:
+    """A fresh random 96-bit nonce: the next unused slice of one ``os.urandom`` block of 256 nonces.
+
+    One system call per 256 encryptions instead of one each (``os.urandom`` was a quarter of an
+    :meth:`FieldCipher.encrypt`). Every nonce is still 12 bytes straight from the kernel's CSPRNG, used once:
+    the block's slices are handed out by a list iterator, whose ``next`` is a single C call and so never
+    gives one slice to two threads; a thread finding it exhausted draws a new block. A forked child starts
+    with an empty pool (``os.register_at_fork``), so parent and child never encrypt with the same nonce.
+    """
+    nonce = next(_nonces[0], None)
+    if nonce is None:
+        block = os.urandom(NONCE_BYTES * _NONCES_PER_DRAW)
+        fresh = iter([block[i:i + NONCE_BYTES] for i in range(0, len(block), NONCE_BYTES)])
+        _nonces[0] = fresh
+        nonce = next(fresh)
+    return nonce
+
+
+def _forget_nonces() -> None:
+    _nonces[0] = _no_nonces
+
+
+os.register_at_fork(after_in_child=_forget_nonces)
 
 
 class DecryptionError(Exception):
@@ -68,6 +103,8 @@ class FieldCipher:
         self._primary = key_id(keys[0])
         self._ciphers = {key_id(key): AESGCM(key) for key in reversed(keys)}
         self._encrypt = self._ciphers[self._primary].encrypt
+        self._prefix = f"{_VERSION}.{self._primary}."
+        self._aad: dict[str, bytes] = {}  # context -> its UTF-8 bytes, encoded once
 
     @property
     def primary_key_id(self) -> str:
@@ -79,10 +116,18 @@ class FieldCipher:
 
         Returns a fresh token each call (random nonce), so equal plaintexts do not compare equal;
         use a :class:`BlindIndex` for look-ups.
+
+        Runs once per encrypted field of every imported row, hence the shortcuts: the token's prefix and
+        each context's bytes are prepared once, the nonce comes from :func:`_nonce`, and base64url is
+        ``binascii.b2a_base64`` with ``+/`` translated to ``-_`` (the bytes ``base64.urlsafe_b64encode``
+        gives, padding included, without its Python layers).
         """
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = self._encrypt(nonce, plaintext.encode(), context.encode() or None)
-        return f"{_VERSION}.{self._primary}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+        aad = self._aad.get(context)
+        if aad is None:
+            aad = self._aad[context] = context.encode()
+        nonce = _nonce()
+        sealed = self._encrypt(nonce, plaintext.encode(), aad or None)
+        return self._prefix + _b2a(nonce + sealed, newline=False).translate(_URLSAFE).decode()
 
     def decrypt(self, token: str, *, context: str = "") -> str:
         """Decrypt a token made by :meth:`encrypt` with the same ``context``.
@@ -143,17 +188,32 @@ class BlindIndex:
     def __init__(self, key: bytes) -> None:
         _check_key(key)
         self._key = key
-        self._by_purpose: dict[str, hmac.HMAC] = {}
+        self._by_purpose: dict[str, tuple[_Hash, _Hash]] = {}
 
     def digest(self, purpose: str, value: str) -> str:
-        """32 hex characters for ``value`` under ``purpose``; stable across runs for the same key."""
-        base = self._by_purpose.get(purpose)
-        if base is None:
-            sub_key = hmac.digest(self._key, f"breach-notify/blind-index/{purpose}".encode(), "sha256")
-            base = self._by_purpose[purpose] = hmac.new(sub_key, digestmod="sha256")
-        mac = base.copy()
-        mac.update(value.encode())
-        return mac.hexdigest()[:INDEX_HEX_CHARS]
+        """32 hex characters for ``value`` under ``purpose``; stable across runs for the same key.
+
+        HMAC written out (RFC 2104): ``SHA256((k ^ opad) || SHA256((k ^ ipad) || value))``, starting from
+        the two SHA-256 states that have absorbed the padded sub-key, kept per purpose. It runs four times
+        per imported row: about 0.74 us a digest here, against 1.2 us copying an ``hmac.HMAC`` (a Python
+        wrapper over the same two states) and 1.8 us with ``hmac.digest`` (an OpenSSL MAC set up per call).
+        The output is the same HMAC, as ``tests/subjects/test_crypto_fast_paths.py`` checks with ``hmac.new``.
+        """
+        states = self._by_purpose.get(purpose)
+        if states is None:
+            states = self._by_purpose[purpose] = _hmac_states(self._key, purpose)
+        inner = states[0].copy()
+        inner.update(value.encode())
+        outer = states[1].copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:INDEX_HEX_CHARS]
+
+
+def _hmac_states(key: bytes, purpose: str) -> tuple[_Hash, _Hash]:
+    """SHA-256 after the inner and the outer padded sub-key block of ``HMAC(sub_key, ...)`` for ``purpose``."""
+    sub_key = hmac.digest(key, f"breach-notify/blind-index/{purpose}".encode(), "sha256")
+    block = sub_key.ljust(_SHA256_BLOCK, b"\0")  # a 32-byte key is padded, never hashed (block is 64)
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block)))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from operator import itemgetter
@@ -179,29 +179,32 @@ _MANY_CACHE: dict[tuple[object, str, tuple[str, ...]], tuple[str, list[tuple[str
 _FROM_ROW = object()
 
 
-def executemany(conn: Connection, statement: Table | UpdateBase, rows: Sequence[Mapping[str, Any]]) -> int:
+def executemany(conn: Connection, statement: Table | UpdateBase, rows: Sequence[Any], *,
+                columns: Sequence[str] | None = None) -> int:
     """Execute the Core DML ``statement`` (a ``Table`` means its ``insert()``) once per row through the
     DB-API's ``executemany``, in ``conn``'s current transaction; returns the driver's row count (rows
     changed; -1 when it gives none).
 
     ``rows`` map parameter names (an insert's column keys, or the statement's ``bindparam`` names) to Python
-    values; every row has the same keys. Values the statement binds itself (``values(error=None)``,
-    ``state == "queued"``) are taken from the statement. The statement is compiled once per (statement,
-    dialect, keys) and each value goes through its type's own bind processor (UTC timestamps, JSON,
-    booleans), so what is stored is what the ORM would store, without SQLAlchemy's per-execution work
-    (about 0.1 ms a call, which dominated small group commits and bulk imports). ``statement`` must live as
-    long as the process (a module constant or a table). Does not commit.
+    values, every row with the same keys; or, with ``columns``, each row is a tuple of values in that order
+    (no dict per row: the subject import's hot path). Values the statement binds itself
+    (``values(error=None)``, ``state == "queued"``) are taken from the statement. The statement is compiled
+    once per (statement, dialect, keys) and each value goes through its type's own bind processor (UTC
+    timestamps, JSON, booleans), so what is stored is what the ORM would store, without SQLAlchemy's
+    per-execution work (about 0.1 ms a call, which dominated small group commits and bulk imports). Tuples
+    already in the compiled statement's order, with no value to process, go to the driver as they are.
+    ``statement`` must live as long as the process (a module constant or a table). Does not commit.
     """
     if not rows:
         return 0
-    keys = tuple(rows[0])
+    keys = tuple(columns) if columns is not None else tuple(rows[0])
     entry = _MANY_CACHE.get((statement, conn.dialect.name, keys))
     if entry is None:
         entry = _compile_many(conn.dialect, statement, keys)
         if len(_MANY_CACHE) < 256:
             _MANY_CACHE[(statement, conn.dialect.name, keys)] = entry
     sql, params, positional = entry
-    values = _parameter_rows(rows, params, positional)
+    values = _parameter_rows(rows, params, positional, keys if columns is not None else None)
     raw = conn.connection.dbapi_connection
     assert raw is not None
     cursor = raw.cursor()
@@ -212,36 +215,38 @@ def executemany(conn: Connection, statement: Table | UpdateBase, rows: Sequence[
         cursor.close()
 
 
-def _parameter_rows(rows: Sequence[Mapping[str, Any]], params: list[tuple[str, Any, Any]],
-                    positional: bool) -> list[Any]:
+def _parameter_rows(rows: Sequence[Any], params: list[tuple[str, Any, Any]], positional: bool,
+                    columns: tuple[str, ...] | None) -> Sequence[Any]:
     """Driver parameters per row, built a column at a time (list comprehensions and one ``zip``, not a
-    Python loop per value: this is the import's and the dispatch recorder's hot loop)."""
-    columns: list[Iterable[Any]] = []
+    Python loop per value: this is the import's and the dispatch recorder's hot loop). ``columns``: the
+    tuple rows' order (None: rows are mappings)."""
+    if (columns is not None and positional and [name for name, _, _ in params] == list(columns)
+            and all(constant is _FROM_ROW and process is None for _, constant, process in params)):
+        return rows
+    columns_out: list[Iterable[Any]] = []
     for name, constant, process in params:
         if constant is not _FROM_ROW:
-            columns.append(repeat(constant, len(rows)))
-        elif process is None:
-            columns.append(list(map(itemgetter(name), rows)))
-        else:
-            columns.append(_processed(list(map(itemgetter(name), rows)), process))
+            columns_out.append(repeat(constant, len(rows)))
+            continue
+        column = list(map(itemgetter(name if columns is None else columns.index(name)), rows))
+        columns_out.append(column if process is None else _processed(column, process))
     if positional:
-        return list(zip(*columns, strict=True))
+        return list(zip(*columns_out, strict=True))
     names = [name for name, _, _ in params]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns_out, strict=True)]
 
 
 def _processed(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
     """``process`` applied to each value, once per distinct object (the import's one ``now``, ``True`` and
     ``False``, a chunk's shared category list): bind processors are pure, and ``values`` keeps every object
-    alive, so its ``id`` is a safe key for the length of the call."""
-    memo: dict[int, Any] = {}
-    out = []
-    for value in values:
-        made = memo.get(id(value), _FROM_ROW)
-        if made is _FROM_ROW:
-            made = memo[id(value)] = process(value)
-        out.append(made)
-    return out
+    alive, so its ``id`` is a safe key for the length of the call. The loops are the built-ins' (``map``,
+    ``dict(zip(...))``), not Python's."""
+    ids = list(map(id, values))
+    first = dict(zip(ids, values, strict=True))
+    if len(first) == len(ids):
+        return list(map(process, values))
+    made = {key: process(value) for key, value in first.items()}
+    return list(map(made.__getitem__, ids))
 
 
 def _compile_many(dialect: Dialect, statement: Table | UpdateBase,

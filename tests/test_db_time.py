@@ -78,6 +78,14 @@ def test_executemany_stores_what_core_execute_stores(session: Session) -> None:
         db.executemany(session.connection(), table, mixed)  # each object processed once, even out of order
         stored = session.execute(table.select().where(table.c.tag.like("mix%")).order_by(table.c.id)).all()
         assert [(r.at, r.flag, r.doc) for r in stored] == [(m["at"], m["flag"], m["doc"]) for m in mixed]
+        columns = ("doc", "tag", "at", "flag")  # tuple rows, in an order that is not the table's
+        db.executemany(session.connection(), table, [(m["doc"], f"tup{i}", m["at"], m["flag"])
+                                                     for i, m in enumerate(mixed)], columns=columns)
+        as_tuples = session.execute(table.select().where(table.c.tag.like("tup%")).order_by(table.c.id)).all()
+        assert [(r.at, r.flag, r.doc) for r in as_tuples] == [(r.at, r.flag, r.doc) for r in stored]
+        plain = [(100 + i, f"raw{i}") for i in range(3)]  # nothing to process, the table's order: as given
+        assert db.executemany(session.connection(), table, plain, columns=("id", "tag")) == 3
+        assert session.execute(text("SELECT id, tag FROM bulk_probe WHERE id >= 100 ORDER BY id")).all() == plain
         with pytest.raises(ValueError, match="naive datetime"):
             db.executemany(session.connection(), table, [{"tag": "x", **values, "at": dt.datetime(2026, 1, 1)}])
     finally:  # DDL is not transactional on SQLite: leave no table behind for the schema test

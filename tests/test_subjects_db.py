@@ -125,6 +125,30 @@ def test_bridging_row_merges_two_known_subjects(client: FlaskClient, make_user: 
     assert _count(session, IncidentSubject) == 1
 
 
+def test_a_later_import_adds_to_a_known_subject(app: Flask, client: FlaskClient, make_user: Any,
+                                                runner: FlaskCliRunner, tmp_path: Path, session: Session) -> None:
+    """A known person's name, phone, categories and a stronger jurisdiction come from a later file; what the
+    first file gave stays."""
+    incident_id = _incident(client, make_user("responder"))
+    _import(runner, incident_id, _write(tmp_path, "a.csv", "email,data_categories\nkim@example.org,contact\n"))
+    [sid] = session.execute(text("SELECT id FROM data_subject")).scalars()
+    second = _import(runner, incident_id, _write(
+        tmp_path, "b.csv", "full_name,email,phone,city,region,country,data_categories\n"
+                           "Kim Lee,KIM@example.org,+1 415 555 0100,San Francisco,CA,US,health\n"))
+    assert (second["imported"], second["already_known"]) == (0, 1)
+    session.expire_all()
+    subject = session.get(DataSubject, sid)
+    assert subject is not None
+    assert (subject.jurisdiction, subject.jurisdiction_source) == ("US-CA", "address")
+    assert subject.data_categories == ["contact", "health"]
+    assert (subject.has_email, subject.has_phone, subject.has_postal) == (True, True, False)
+    with app.app_context():
+        assert app.extensions["keys"].cipher().decrypt(subject.full_name_enc or "") == "Kim Lee"
+    stored = session.execute(select(SubjectIdentifier.kind, SubjectIdentifier.usable)
+                             .where(SubjectIdentifier.subject_id == sid)).all()
+    assert sorted(stored) == [("address", True), ("email", True), ("phone", True)]  # usable: the statement's default
+
+
 def test_a_row_bridging_two_people_of_the_same_import_is_counted_once(
         app: Flask, client: FlaskClient, make_user: Any, tmp_path: Path, session: Session,
         monkeypatch: pytest.MonkeyPatch) -> None:

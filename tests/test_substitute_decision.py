@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
-from app.announcements.decision import Counts, RegimeVerdict, decide
+from app.announcements.decision import Counts, RegimeCounts, RegimeVerdict, as_document, decide
+from app.announcements.scope import Scope, scope_of
+from app.incidents.schema import IncidentFile
 from app.playbooks.loader import load_playbooks
+from tests.support import HIPAA_CLINIC
 
 PLAYBOOKS = load_playbooks()
 
@@ -73,3 +78,61 @@ def test_hipaa_and_gdpr_stand_for_the_unreachable() -> None:
 def test_nothing_met_stands_for_nobody() -> None:
     verdict = _verdict("us-ca", Counts(1000, 0, 10.0))
     assert not verdict.allowed and verdict.basis == [] and verdict.stands_for == 0
+
+
+def _ca(total: int, unreachable: int, cost: float) -> RegimeCounts:
+    return RegimeCounts(total, unreachable, cost, who="California residents", scope="residents", source="subjects")
+
+
+def test_each_regime_is_decided_on_its_own_people() -> None:
+    # 600,000 people, $400,000 to notify them all, 20 of them unreachable (Texans): 1,000 Californians, all
+    # reachable for $2,000; 50 Texans, 20 of them unreachable, $60 for the other 30
+    overall = Counts(600_000, 20, 400_000.0)
+    tx = RegimeCounts(50, 20, 60.0, who="Texas residents", scope="residents", source="subjects")
+    verdicts = {v.regime: v for v in decide(playbooks=PLAYBOOKS, regimes=["us-ca", "us-tx", "us-hipaa"],
+                                            counts=overall, by_regime={"us-ca": _ca(1000, 0, 2000.0), "us-tx": tx})}
+    ca = verdicts["us-ca"]
+    assert (ca.allowed, ca.basis, ca.stands_for) == (False, [], 0)
+    assert ca.reasons == ["no condition of the rule is met (1,000 California residents, 0 unreachable, individual "
+                          "notice $2,000): cost over $250,000; more than 500,000 people; insufficient contact "
+                          "information"]
+    assert (verdicts["us-tx"].basis, verdicts["us-tx"].stands_for) == (["insufficient_contact"], 20)
+    assert verdicts["us-tx"].reasons == ["20 Texas residents have insufficient contact information"]
+    # a regime without its own counts (here HIPAA) is decided on the incident-wide ones
+    hipaa = verdicts["us-hipaa"]
+    assert (hipaa.required, hipaa.stands_for) == (True, 20) and hipaa.counts == RegimeCounts(600_000, 20, 400_000.0)
+
+
+def test_state_class_size_and_cost_stand_for_its_residents() -> None:
+    (ca,) = decide(playbooks=PLAYBOOKS, regimes=["us-ca"], counts=Counts(900_000, 0, 900_000.0),
+                   by_regime={"us-ca": _ca(500_001, 3, 300_000.0)})
+    assert (ca.basis, ca.stands_for) == (["class_size", "cost", "insufficient_contact"], 500_001)
+    assert ca.reasons[:2] == ["500,001 California residents affected: more than 500,000",
+                              "estimated cost of individual notice to 500,001 California residents $300,000 is over "
+                              "$250,000"]
+
+
+def test_document_keeps_incident_inputs_and_adds_each_verdicts_counts() -> None:
+    overall = Counts(600_000, 20, 400_000.0)
+    verdicts = decide(playbooks=PLAYBOOKS, regimes=["us-ca"], counts=overall, by_regime={"us-ca": _ca(1000, 0, 2.5)})
+    document = as_document(overall, verdicts)
+    assert document["inputs"] == {"total": 600_000, "unreachable": 20, "individual_cost": 400_000.0}
+    (verdict,) = cast(list[dict[str, object]], document["verdicts"])
+    assert verdict["counts"] == {"total": 1000, "unreachable": 0, "individual_cost": 2.5,
+                                 "who": "California residents", "scope": "residents", "source": "subjects"}
+    assert (document["allowed"], document["required"]) == (False, False)
+
+
+def _file(establishment: str, hipaa: bool = False) -> IncidentFile:
+    controller = {**HIPAA_CLINIC["controller"], "establishment": establishment, "hipaa_covered_entity": hipaa}
+    return IncidentFile.model_validate({**HIPAA_CLINIC, "controller": controller})
+
+
+def test_who_each_regime_counts() -> None:
+    assert scope_of(PLAYBOOKS["us-hipaa"], _file("US-CA", hipaa=True)) == Scope(True, (), "people")
+    assert scope_of(PLAYBOOKS["us-ca"], _file("US-CA")) == Scope(False, ("US-CA",), "California residents")
+    assert scope_of(PLAYBOOKS["us-tx"], _file("US-CA")).who == "Texas residents"
+    # GDPR: everyone when established in the Union (Art. 3(1)), else the residents there (Art. 3(2))
+    assert scope_of(PLAYBOOKS["eu-gdpr"], _file("DE")).everyone is True
+    outside = scope_of(PLAYBOOKS["eu-gdpr"], _file("US-CA"))
+    assert not outside.everyone and "DE*" in outside.patterns and outside.who == "residents where eu-gdpr applies"

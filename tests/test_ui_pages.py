@@ -67,6 +67,12 @@ def test_the_dashboard_shows_the_next_deadline_coloured_and_the_counts(client: F
     assert [int(i) for i, _ in rows] == [late.json["id"], filed.json["id"]]  # most urgent first
     fresh = dict(rows)[str(filed.json["id"])]
     assert "2026-03-04 08:00" in fresh and "eu-gdpr · regulator" in fresh
+    listed = client.get(f"/api/incidents/{filed.json['id']}/obligations", headers=bearer(user)).json["obligations"]
+    duties = [(o["regime"], o["audience"], o["part"]) for o in listed if o["status"] in ("due", "overdue")]
+    split = {(regime, audience) for regime, audience, part in duties if part}
+    assert split, duties  # the GDPR report to the regulator is in parts (Art. 33(1) and 33(4))
+    counted = [d for d in duties if d[2] or d[:2] not in split]  # each part, never its parent again
+    assert f"eu-gdpr · regulator (+{len(counted) - 1} more)" in fresh
     assert 'class="countdown urgency-due" data-due="2026-03-04T08:00:00+00:00" data-urgency="due">1 d 22 h 0 min<' \
         in fresh
     assert '<td class="affected">1200</td><td class="notified">0</td><td class="unreachable">0</td>' in fresh

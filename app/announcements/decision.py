@@ -13,10 +13,20 @@ counts; no database. Rules read:
 - GDPR Art. 34(3)(c) (disproportionate effort) has no number: with unreachable people it is **allowed**,
   and the controller must record why individual communication would be disproportionate.
 
+Each regime's tests count the people THAT regime requires to be notified individually, not the whole
+incident (``RegimeCounts``, built by ``app.announcements.scope``): Cal. Civ. Code 1798.82(j)(3) counts the
+California residents the business must notify (its cost of notifying them, their number, and those of them
+with insufficient contact information), and so do Florida (Fla. Stat. 501.171(4)(f)), New York (GBL
+899-aa(5)(d)), Texas (Bus. & Com. Code 521.053(f)), Massachusetts and Washington for their residents; HIPAA
+(45 CFR 164.404(a)(1), (d)(2)) counts every individual whose unsecured PHI was breached, wherever they live;
+GDPR Art. 34(3)(c) counts the data subjects the regime covers (everyone when the controller is established in
+the Union, Art. 3(1); else the subjects resident there, Art. 3(2)).
+
 Whom the notice stands in for (``stands_for``, people) follows its basis: justified by cost or by class
-size, it replaces individual notice for everyone the regime would have to notify individually (``total``);
-justified by insufficient contact information, by the unreachable threshold or by disproportionate effort,
-it stands in for the unreachable people only. ``basis`` names the tests that were met.
+size, it replaces individual notice for everyone the regime would have to notify individually (that
+regime's ``total``); justified by insufficient contact information, by the unreachable threshold or by
+disproportionate effort, it stands in for that regime's unreachable people only. ``basis`` names the tests
+that were met; each verdict carries the ``counts`` it was decided on.
 """
 
 from __future__ import annotations
@@ -40,6 +50,22 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class RegimeCounts(Counts):
+    """One regime's counts: its people (``who``, a plural noun such as "California residents"), those of them
+    unreachable, and the estimated cost of notifying them individually.
+
+    ``scope``: ``everyone`` (the regime covers every person of the incident, e.g. HIPAA) or ``residents``
+    (people whose resolved jurisdiction the playbook's ``applies.subject_residence`` matches).
+    ``source``: ``subjects`` (imported data subjects), ``estimate`` (the incident file's
+    ``subjects.by_jurisdiction``, before any subject with a resolved jurisdiction is imported) or
+    ``incident`` (the incident-wide counts: the regime covers everyone, or its counts were not given)."""
+
+    who: str = "people"
+    scope: str = "everyone"
+    source: str = "incident"
+
+
+@dataclass(frozen=True)
 class RegimeVerdict:
     """One regime's substitute-notice verdict with reasons and the rule it rests on."""
 
@@ -53,6 +79,7 @@ class RegimeVerdict:
     citation: str
     basis: list[str]
     toll_free_days: int = 0
+    counts: RegimeCounts | None = None
 
 
 _CONTACT_PHRASES = ("insufficient contact", "contact information insufficient", "cannot be reached", "no email",
@@ -80,52 +107,83 @@ def toll_free_days(rule: SubstituteNotice) -> int:
     return max(days, default=0)
 
 
-def _verdict(regime: str, rule: SubstituteNotice, counts: Counts) -> RegimeVerdict:
+def _people(count: int, who: str) -> str:
+    """``1,000 California residents``, ``1 California resident``, ``1 unreachable person``: the noun agrees
+    as ``app.wording.plural`` decides; the number has thousands separators."""
+    head, _, last = who.rpartition(" ")
+    singular = " ".join(filter(None, [head, "person" if last == "people" else last.removesuffix("s")]))
+    return f"{count:,} {plural(count, singular, who).split(' ', 1)[1]}"
+
+
+def _usd(amount: float) -> str:
+    """``$250,000``; cents only where there are any (``$9.99``)."""
+    return f"${amount:,.0f}" if amount == round(amount) else f"${amount:,.2f}"
+
+
+def _verdict(regime: str, rule: SubstituteNotice, counts: RegimeCounts) -> RegimeVerdict:
     reasons: list[str] = []
     basis: list[str] = []
     required = False
+    who = counts.who
     insufficient = any(phrase in w for w in rule.when for phrase in _CONTACT_PHRASES)
     if rule.unreachable_at_least is not None:
         required = counts.unreachable >= rule.unreachable_at_least
-        reasons.append(f"{counts.unreachable} unreachable; substitute notice required at {rule.unreachable_at_least} "
-                       f"or more" + ("" if required else ": use alternative written notice or telephone instead"))
+        reasons.append(f"{counts.unreachable:,} unreachable of {_people(counts.total, who)}; substitute notice "
+                       f"required at {rule.unreachable_at_least} or more"
+                       + ("" if required else ": use alternative written notice or telephone instead"))
         if required:
             basis.append("unreachable_threshold")
     if rule.class_size_over is not None and counts.total > rule.class_size_over:
         basis.append("class_size")
-        reasons.append(f"{plural(counts.total, 'person', 'people')} is more than {rule.class_size_over}")
+        reasons.append(f"{_people(counts.total, who)} affected: more than {rule.class_size_over:,}")
     if rule.cost_over is not None and counts.individual_cost > rule.cost_over:
         basis.append("cost")
-        reasons.append(f"estimated cost of individual notice ${counts.individual_cost:,.0f} is over "
-                       f"${rule.cost_over:,.0f}")
+        reasons.append(f"estimated cost of individual notice to {_people(counts.total, who)} "
+                       f"{_usd(counts.individual_cost)} is over {_usd(rule.cost_over)}")
     if insufficient and counts.unreachable > 0 and rule.unreachable_at_least is None:
         basis.append("insufficient_contact")
-        reasons.append(f"{plural(counts.unreachable, 'person has', 'people have')} insufficient contact information")
+        reasons.append(f"{_people(counts.unreachable, who)} {'has' if counts.unreachable == 1 else 'have'} "
+                       "insufficient contact information")
     if any("disproportionate" in w for w in rule.when) and counts.unreachable > 0:
         basis.append("disproportionate_effort")
-        reasons.append("individual communication to the unreachable people may involve disproportionate effort: "
-                       "record why, and inform them by a public communication")
+        reasons.append(f"individual communication to the {_people(counts.unreachable, 'unreachable ' + who)} may "
+                       "involve disproportionate effort: record why, and inform them by a public communication")
     if not reasons:
-        reasons.append("no condition of the rule is met: " + "; ".join(rule.when))
+        reasons.append(f"no condition of the rule is met ({_people(counts.total, who)}, {counts.unreachable:,} "
+                       f"unreachable, individual notice {_usd(counts.individual_cost)}): " + "; ".join(rule.when))
     allowed = bool(basis)
-    # Cost or class size: the public notice replaces individual notice for everyone; otherwise only for the
-    # people individual notice cannot reach.
+    # Cost or class size: the public notice replaces individual notice for everyone the regime counts;
+    # otherwise only for those of them individual notice cannot reach.
     stands_for = counts.total if {"cost", "class_size"} & set(basis) else counts.unreachable if allowed else 0
     return RegimeVerdict(regime, required, allowed, stands_for, posting_days(rule), list(rule.components), reasons,
-                         rule.citation, basis, toll_free_days(rule))
+                         rule.citation, basis, toll_free_days(rule), counts)
 
 
-def decide(*, playbooks: Mapping[str, Playbook], regimes: Sequence[str], counts: Counts) -> list[RegimeVerdict]:
-    """Verdicts for the ``regimes`` that owe individual notice and have a substitute-notice rule."""
+def _regime_counts(counts: Counts) -> RegimeCounts:
+    """``counts`` as a regime's (a ``RegimeCounts`` as it is; plain incident-wide counts labelled so)."""
+    if isinstance(counts, RegimeCounts):
+        return counts
+    return RegimeCounts(counts.total, counts.unreachable, counts.individual_cost)
+
+
+def decide(*, playbooks: Mapping[str, Playbook], regimes: Sequence[str], counts: Counts,
+           by_regime: Mapping[str, Counts] | None = None) -> list[RegimeVerdict]:
+    """Verdicts for the ``regimes`` that owe individual notice and have a substitute-notice rule.
+
+    ``by_regime``: each regime's own counts (``app.announcements.scope.regime_counts``); a regime missing
+    from it is decided on the incident-wide ``counts``."""
     verdicts = []
     for regime in sorted(set(regimes)):
         rule = _rule(playbooks[regime]) if regime in playbooks else None
         if rule is not None:
-            verdicts.append(_verdict(regime, rule, counts))
+            verdicts.append(_verdict(regime, rule, _regime_counts((by_regime or {}).get(regime, counts))))
     return verdicts
 
 
 def as_document(counts: Counts, verdicts: Sequence[RegimeVerdict]) -> dict[str, object]:
-    """JSON-ready decision: inputs and verdicts."""
-    return {"inputs": asdict(counts), "verdicts": [asdict(v) for v in verdicts],
+    """JSON-ready decision: ``inputs`` (the incident-wide counts: ``total``, ``unreachable``,
+    ``individual_cost``) and ``verdicts``, each with the ``counts`` of the people that regime counts
+    (``RegimeCounts``: those three plus ``who``, ``scope`` and ``source``)."""
+    inputs = Counts(counts.total, counts.unreachable, counts.individual_cost)
+    return {"inputs": asdict(inputs), "verdicts": [asdict(v) for v in verdicts],
             "required": any(v.required for v in verdicts), "allowed": any(v.allowed for v in verdicts)}

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
 from app.announcements.models import PublicNotice, SubstituteDecision
+from app.announcements.scope import CHANNEL_FLAGS, cheapest, regime_counts
 from app.audit import service as audit
 from app.clock import Clock
 from app.dispatch.models import SubstitutePoolEntry
@@ -35,7 +36,6 @@ from app.wording import plural
 # announcement written for the individuals or the public may be posted as it, never a press release (media).
 PUBLIC_AUDIENCES = ("individuals", "public")
 TOLL_FREE_CITATIONS = {"us-hipaa": "45 CFR 164.404(d)(2)(ii)(B)"}
-CHANNEL_FLAGS = (("email", "has_email"), ("push", "has_push"), ("sms", "has_phone"), ("letter", "has_postal"))
 REMIND_BEFORE = dt.timedelta(days=7)
 
 
@@ -60,12 +60,7 @@ def individual_cost(session: Session, *, incident_id: int, unit_costs: Mapping[s
     rows = session.execute(select(*flags, func.count()).join(
         IncidentSubject, col(IncidentSubject.subject_id) == col(DataSubject.id)).where(
         col(IncidentSubject.incident_id) == incident_id).group_by(*flags)).all()
-    total = 0.0
-    for row in rows:
-        usable = [unit_costs.get(channel, 0.0) for (channel, _), has in zip(CHANNEL_FLAGS, row[:-1], strict=True)
-                  if has]
-        total += min(usable, default=0.0) * row[-1]
-    return total
+    return sum((cheapest(unit_costs, row[:-1]) * row[-1] for row in rows), 0.0)
 
 
 def counts(session: Session, *, incident_id: int, unit_costs: Mapping[str, float]) -> Counts:
@@ -85,9 +80,16 @@ def _individual_regimes(session: Session, incident_id: int) -> list[str]:
 
 def decide_for(session: Session, *, clock: Clock, actor: str, incident_id: int, playbooks: Mapping[str, Playbook],
                unit_costs: Mapping[str, float]) -> dict[str, Any]:
-    """Recompute the decision; store it and audit it when it changed; commits. Returns the document."""
+    """Recompute the decision; store it and audit it when it changed; commits. Returns the document.
+
+    Each regime is decided on the counts of the people it requires to be notified individually
+    (``app.announcements.scope.regime_counts``: e.g. California's residents under Cal. Civ. Code
+    1798.82(j)(3), everyone under HIPAA 45 CFR 164.404(d)(2)); ``inputs`` stay the incident-wide counts."""
     inputs = counts(session, incident_id=incident_id, unit_costs=unit_costs)
-    verdicts = decide(playbooks=playbooks, regimes=_individual_regimes(session, incident_id), counts=inputs)
+    regimes = _individual_regimes(session, incident_id)
+    by_regime = regime_counts(session, incident_id=incident_id, playbooks=playbooks, regimes=regimes,
+                              unit_costs=unit_costs, overall=inputs)
+    verdicts = decide(playbooks=playbooks, regimes=regimes, counts=inputs, by_regime=by_regime)
     document = as_document(inputs, verdicts)
     row = session.execute(select(SubstituteDecision).where(
         col(SubstituteDecision.incident_id) == incident_id)).scalar_one_or_none()

@@ -107,14 +107,28 @@ class MalformedCallback(ValueError):
     """A correctly signed status callback without ``MessageSid`` or with an unknown ``MessageStatus``."""
 
 
+TWILIO_API = "https://api.twilio.com"
+
+
 class RecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """Twilio's HTTP client that keeps the last response's ``Retry-After`` header and, when ``base_url`` is
-    set, sends every request to that scheme and host instead of Twilio's (for sandbox peers)."""
+    set, sends every request to that scheme and host instead of Twilio's (for sandbox peers).
+
+    The environment's proxy and CA settings (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``...) are read
+    once, when the client is made, for the host it talks to, instead of on every request: ``requests`` scans
+    the whole environment per request when its session trusts it (about a tenth of a dispatch worker's
+    time per SMS, docs/performance.md). A change of those variables takes effect for channels made after it.
+    """
 
     def __init__(self, base_url: str | None, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._base = urllib.parse.urlsplit(base_url) if base_url else None
         self.retry_after: str | None = None
+        if self.session is not None:
+            settings = self.session.merge_environment_settings(base_url or TWILIO_API, {}, None, None, None)
+            self.proxy = settings["proxies"]
+            self.session.verify = settings["verify"]
+            self.session.trust_env = False
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if self._base is not None:

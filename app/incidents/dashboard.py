@@ -21,6 +21,7 @@ from app.announcements.service import unreachable_count
 from app.dispatch.models import DELIVERED, Delivery, DispatchRun
 from app.incidents.lifecycle import Status
 from app.incidents.models import Incident
+from app.obligations import parts
 from app.obligations import service as obligations
 from app.subjects import service as subjects
 
@@ -75,8 +76,9 @@ def _notified(session: Session, incident_id: int) -> int:
 def row_for(session: Session, *, incident: Incident, now: dt.datetime) -> DashboardRow:
     """The dashboard row of one incident at ``now`` (aware UTC)."""
     incident_id = incident.id or 0
-    open_ = [o for o in obligations.for_incident(session, incident_id=incident_id)
-             if o.status in ("due", "overdue")]
+    records = obligations.for_incident(session, incident_id=incident_id)
+    parents = parts.parent_ids(records)  # a duty in parts counts once per part, never again as its parent
+    open_ = [o for o in records if o.status in ("due", "overdue") and o.id not in parents]
     dated = sorted((o for o in open_ if o.due_at is not None), key=lambda o: o.due_at or now)
     first = dated[0] if dated else None
     assessment = obligations.latest_assessment(session, incident_id=incident_id) or {}

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, func, select, text
+from sqlalchemy import ARRAY, JSON, String, Table, any_, bindparam, false, func, insert, select, text, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -82,24 +82,58 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     return list(range(last + 1, last + count + 1))
 
 
-def write_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (column name -> Python value, the same keys in every row) into ``table``; columns left
-    out get their scalar defaults (or the database's)."""
+def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: Sequence[str] | None = None) -> None:
+    """Insert ``rows`` into ``table``: column name -> Python value mappings with the same keys in every row,
+    or, with ``columns``, tuples of values in that order (the import's hot path: no dict per row). Columns
+    left out get their scalar defaults (or the database's)."""
     if not rows:
         return
+    names = list(columns) if columns is not None else list(rows[0])
     # raw COPY / executemany skip SQLAlchemy's Python-side defaults: add the scalar ones the rows leave out
     defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[attr-defined]
-                if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
-    rows = [{**row, **defaults} for row in rows] if defaults else rows
-    if not is_postgres(session):
-        db.executemany(session.connection(), table, rows)
+                if c.name not in names and c.default is not None and c.default.is_scalar}
+    if defaults and columns is not None and not is_postgres(session):
+        # in the statement, not in every row: tuples in the table's column order then reach the driver as they are
+        db.executemany(session.connection(), _with_defaults(table, defaults), rows, columns=names)
         return
-    names = list(rows[0])
-    as_json = {name for name in names if isinstance(table.c[name].type, JSON)}
+    if defaults:
+        extra = tuple(defaults.values())
+        rows = [{**row, **defaults} for row in rows] if columns is None else [(*row, *extra) for row in rows]
+        names += list(defaults) if columns is not None else []
+    if not is_postgres(session):
+        db.executemany(session.connection(), table, rows, columns=names if columns is not None else None)
+        return
+    if columns is None:
+        names = list(rows[0])
+        rows = [[row[n] for n in names] for row in rows]
+    as_json = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
     raw: psycopg.Connection[Any] = session.connection().connection.dbapi_connection  # type: ignore[assignment]
+    dumped: dict[int, str] = {}  # JSON text per distinct object (a chunk's subjects share category lists)
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([json.dumps(row[n]) if n in as_json else row[n] for n in names])
+            if as_json:
+                row = list(row)
+                for i in as_json:
+                    value = row[i]
+                    text_ = dumped.get(id(value))
+                    if text_ is None:
+                        text_ = dumped[id(value)] = json.dumps(value)
+                    row[i] = text_
+            copy.write_row(row)
+
+
+_DEFAULTED: dict[tuple[Table, tuple[tuple[str, Any], ...]], Any] = {}
+
+
+def _with_defaults(table: Table, defaults: dict[str, Any]) -> Any:
+    """``insert(table)`` with ``defaults`` in the statement (booleans as SQL ``true``/``false``, other values
+    bound once), kept for the process: ``db.executemany`` compiles a statement once per statement object."""
+    key = (table, tuple(defaults.items()))
+    statement = _DEFAULTED.get(key)
+    if statement is None:
+        statement = _DEFAULTED[key] = insert(table).values({name: true() if value is True else false() if value is False
+                                                            else value for name, value in defaults.items()})
+    return statement
 
 
 def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:

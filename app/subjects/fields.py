@@ -42,7 +42,11 @@ def spreadsheet_damage(value: str) -> str | None:
     """Why ``value`` looks like a number a spreadsheet reformatted, or None.
 
     ``4.47E+11`` lost digits and must never be guessed back; ``491512345.0`` had a decimal added.
+    Both forms need an ``e``/``E`` or a ``.``/``,``; text with none of them (nearly every phone and postal
+    code, checked for each row) is answered without the two regular expressions, a sixth of the cost.
     """
+    if "." not in value and "," not in value and "e" not in value and "E" not in value:
+        return None
     compact = value.replace(" ", "")
     if SCIENTIFIC.match(compact):
         return "scientific notation (e.g. 4.47E+11) from a spreadsheet: digits were lost; export the column as text"
@@ -76,11 +80,73 @@ def check_phone(value: str, region: str | None) -> Checked:
 
 def _parse_phone(value: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     _keep_phone_patterns()
+    plain = plain_phone(value)
     try:
-        number = phonenumbers.parse(plain_phone(value), region)
+        number = parse_plus_digits(plain, region)
+        if number is None:
+            number = phonenumbers.parse(plain, region)
     except phonenumbers.NumberParseException:
         return None
     return number if is_valid_phone(number) else None
+
+
+def parse_plus_digits(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    """Exactly ``phonenumbers.parse(text, region)`` for ``text`` of ``+`` and 3 to 20 ASCII digits, or None
+    when the library's own path is needed (a number with no known country code after the ``+``).
+
+    The library reads any text: it looks for the number inside it, tests it against its viability and
+    extension patterns and converts it to ASCII digits one character at a time: about 11 us per number of
+    the import's commonest shape (what :func:`plain_phone` makes of ``+1 201 555 0123``), against 2.4 us
+    here. For ``+`` and ASCII digits all of that leaves the digits unchanged, so only its later steps can
+    change the result, and they are taken here with the library's own functions, in its order: the country code
+    (the shortest leading 1-3 digits that are a known code), the metadata it picks, the national prefix or
+    carrier code it strips only when the rest still has a possible length, its length limits (raising the
+    same ``NumberParseException`` types) and its Italian leading zeros. Digits after ``+`` that start with
+    no known code send the library down a retry path (as an international prefix or the default region's
+    code); those, and any other text, return None. ``tests/subjects/test_phone_fast_parse.py`` compares
+    both on every region's example numbers, perturbed ones and random digit strings.
+    """
+    digits = text[1:]
+    if text[:1] != "+" or not 3 <= len(digits) <= _MAX_PLUS_DIGITS or not digits.isdigit() or not digits.isascii():
+        return None
+    country_code, national = phonenumberutil._extract_country_code(digits)
+    if country_code == 0:
+        return None
+    if len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:
+        raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_SHORT_NSN,
+                                                "The string supplied is too short to be a phone number.")
+    metadata = _parse_metadata(country_code, region)
+    if metadata is not None:
+        _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
+        if phonenumberutil._test_number_length(stripped, metadata) not in _KEEP_PREFIX:
+            national = stripped
+    if len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:  # as in the library, after stripping too
+        raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_SHORT_NSN,
+                                                "The string supplied is too short to be a phone number.")
+    if len(national) > phonenumberutil._MAX_LENGTH_FOR_NSN:
+        raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_LONG,
+                                                "The string supplied is too long to be a phone number.")
+    number = phonenumbers.PhoneNumber()
+    number.country_code = country_code
+    phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
+    number.national_number = int(national)
+    return number
+
+
+_MAX_PLUS_DIGITS = 20
+_KEEP_PREFIX = (phonenumberutil.ValidationResult.TOO_SHORT, phonenumberutil.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+                phonenumberutil.ValidationResult.INVALID_LENGTH)
+
+
+@lru_cache(maxsize=4096)
+def _parse_metadata(country_code: int, region: str | None) -> phonenumbers.PhoneMetadata | None:
+    """The metadata ``phonenumbers.parse`` uses for a number with ``country_code`` read with ``region``: the
+    code's main region's (or non-geographic entity's), unless ``region`` is spelt exactly as that region."""
+    metadata = None if region is None else phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+    main = phonenumbers.region_code_for_country_code(country_code)
+    if main != region:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, main)
+    return metadata
 
 
 @cache

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from app.crypto import Keys
 from app.subjects.dedupe import Subject
-from app.subjects.model import Issue, NormalisedRow, RawRow, Rejection
+from app.subjects.model import Issue, NormalisedRow, Rejection
 from app.subjects.pipeline import DEFAULT_CHUNK_ROWS, _work, map_chunks
-from app.subjects.store import Prepared, merge_groups, prepare
+from app.subjects.reading import CompactItem, expand
+from app.subjects.store import Prepared, Probes, merge_groups, prepare, probes
 
 _KEYS: list[Keys] = []
 
@@ -28,32 +29,38 @@ class PreparedChunk:
             ``rejected`` is True when the whole record was discarded.
         subjects: the chunk's subjects after merging rows that share an identity key.
         merged: rows folded into another row of the same chunk.
+        probes: the subjects' identifying identifiers by kind (:func:`app.subjects.store.probes`), for the
+            importing process's look-up of people already stored.
     """
 
     rows: int
     reported: list[tuple[bool, tuple[Issue, ...]]]
     subjects: list[Prepared]
     merged: int
+    probes: Probes
 
 
 def _init(keys: Keys) -> None:
     _KEYS[:] = [keys]
 
 
-def _prepare_work(default_country: str | None, chunk: list[RawRow | Rejection]) -> list[PreparedChunk]:
+def _prepare_work(default_country: str | None, positions: tuple[tuple[int, str], ...],
+                  chunk: list[CompactItem]) -> list[PreparedChunk]:
     cipher, index = _KEYS[0].cipher(), _KEYS[0].blind_index()
-    outcomes = _work(default_country, chunk)
+    outcomes = _work(default_country, [expand(item, positions) for item in chunk])
     reported = [(isinstance(item, Rejection), item.issues) for item in outcomes if item.issues]
     prepared = [prepare(Subject.from_row(item), cipher=cipher, index=index) for item in outcomes
                 if isinstance(item, NormalisedRow)]
     subjects, merged = merge_groups(prepared)
-    return [PreparedChunk(len(chunk), reported, subjects, merged)]
+    return [PreparedChunk(len(chunk), reported, subjects, merged, probes(subjects))]
 
 
-def prepared_chunks(items: Iterable[RawRow | Rejection], *, keys: Keys, default_country: str | None,
-                    processes: int = 1, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[PreparedChunk]:
-    """One :class:`PreparedChunk` per ``chunk_rows`` read items, in order."""
-    work = functools.partial(_prepare_work, default_country)
+def prepared_chunks(items: Iterable[CompactItem], *, keys: Keys, default_country: str | None,
+                    processes: int = 1, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    positions: tuple[tuple[int, str], ...] = ()) -> Iterator[PreparedChunk]:
+    """One :class:`PreparedChunk` per ``chunk_rows`` read items, in order. ``items``: what a reader yields,
+    or its :meth:`~app.subjects.reading.SubjectReader.compact` records with its ``positions``."""
+    work = functools.partial(_prepare_work, default_country, positions)
     for results in map_chunks(items, work, processes=processes, chunk_rows=chunk_rows, initializer=_init,
                               initargs=(keys,)):
         yield from results

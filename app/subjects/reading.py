@@ -23,6 +23,8 @@ from app.subjects.model import RawRow, Rejection
 FileFormat = Literal["csv", "jsonl"]
 ReadItem = RawRow | Rejection
 """What iterating a :class:`SubjectReader` yields."""
+CompactItem = ReadItem | tuple[int, list[str]]
+"""What :meth:`SubjectReader.compact` yields: a CSV record as ``(line, cells)``."""
 
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
@@ -53,16 +55,31 @@ class SubjectReader:
 
     def __iter__(self) -> Iterator[ReadItem]:
         """Stream the records; raises SubjectFileError if the text cannot be decoded."""
-        rows = self._csv_rows() if self.format == "csv" else self._jsonl_rows()
+        positions = self.positions
+        for item in self.compact():
+            yield expand(item, positions)
+
+    def compact(self) -> Iterator[CompactItem]:
+        """Stream the records as iterating does, except that a CSV record comes as ``(line, cells)``: cheaper
+        to build and to pickle in the importing process than a :class:`RawRow`; :func:`expand` with
+        :attr:`positions` makes the RawRow where the record is worked on (a pool worker).
+
+        Raises SubjectFileError if the text cannot be decoded.
+        """
+        rows = self._csv_records() if self.format == "csv" else self._jsonl_rows()
         try:
             yield from rows
         except UnicodeDecodeError as exc:
             raise undecodable(self.path, self.encoding) from exc
 
-    def _csv_rows(self) -> Iterator[ReadItem]:
+    @property
+    def positions(self) -> tuple[tuple[int, str], ...]:
+        """``(cell index, canonical column)`` of every mapped CSV header (empty for JSONL)."""
+        return tuple((i, self.header_map.by_source[h]) for i, h in enumerate(self.headers)
+                     if h in self.header_map.by_source) if self.format == "csv" else ()
+
+    def _csv_records(self) -> Iterator[CompactItem]:
         width = len(self.headers)
-        positions = [(i, self.header_map.by_source[h]) for i, h in enumerate(self.headers)
-                     if h in self.header_map.by_source]
         with self.path.open(encoding=self.encoding, newline="") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter or ",")
             _skip_header(reader)
@@ -78,18 +95,27 @@ class SubjectReader:
                     yield Rejection.of(start, f"unreadable CSV record ({exc})")
                     continue
                 end = reader.line_num
-                if not any(field.strip() for field in record):
+                if not "".join(record).strip():  # blank record: every field empty or whitespace
                     continue
                 if len(record) != width and not _trailing_blanks_only(record, width):
                     yield Rejection.of(start, f"ragged row: expected {width} fields, found {len(record)}")
                     continue
-                yield RawRow(start, {column: record[i] for i, column in positions})
+                yield start, record
 
     def _jsonl_rows(self) -> Iterator[ReadItem]:
         with self.path.open(encoding=self.encoding) as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
                     yield _jsonl_record(number, line, self.header_map)
+
+
+def expand(item: CompactItem, positions: tuple[tuple[int, str], ...]) -> ReadItem:
+    """The :class:`RawRow` of a compact ``(line, cells)`` CSV record (see :meth:`SubjectReader.compact`);
+    anything else is returned as it is."""
+    if isinstance(item, tuple):
+        line, record = item
+        return RawRow(line, {column: record[i] for i, column in positions})
+    return item
 
 
 def open_subject_file(path: Path, *, mapping: Mapping[str, str] | None = None) -> SubjectReader:

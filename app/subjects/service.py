@@ -88,16 +88,16 @@ def _file_error(exc: SubjectFileError) -> InvalidInput:
     return InvalidInput(str(exc), details=[{"path": "file", "reason": str(exc)}])
 
 
-def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime,
-                 created: set[int]) -> tuple[list[int], int, int, int]:
-    """Write one chunk; returns (subject ids touched, how many of them (first) are new, duplicates of this
-    import, subjects known before)."""
-    owners = store.lookup(session, (k for p in prepared for k in p.match_keys))
+def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime, created: set[int],
+                 probes: store.Probes | None = None) -> tuple[list[int], int, int, int]:
+    """Write one chunk (``probes``: its :func:`store.probes`, when the worker sent them); returns (subject ids
+    touched, how many of them (first) are new, duplicates of this import, subjects known before)."""
+    owners = store.lookup_owners(session, store.probes(prepared) if probes is None else probes)
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
     duplicates = before = 0
     for item in prepared:
-        ids = sorted({owners[k] for k in item.match_keys if k in owners})
+        ids = sorted({owners[i[1]] for i in item.identifiers if i[1] in owners})
         if not ids:
             fresh.append(item)
             continue
@@ -184,11 +184,11 @@ def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *
          default_country: str | None, processes: int, progress: Progress | None) -> None:
     created: set[int] = set()
     statistics = bulk.Statistics()
-    for chunk in prepared_chunks(reader, keys=keys, default_country=default_country, processes=processes,
-                                 chunk_rows=CHUNK_ROWS):
+    for chunk in prepared_chunks(reader.compact(), keys=keys, default_country=default_country, processes=processes,
+                                 chunk_rows=CHUNK_ROWS, positions=reader.positions):
         for rejected, issues in chunk.reported:
             rejects.add(rejected, issues)
-        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created)
+        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created, chunk.probes)
         run.rows_read += chunk.rows
         run.merged_duplicates += chunk.merged + duplicates
         run.already_known += before

@@ -23,7 +23,7 @@ from app.crypto import BlindIndex, FieldCipher
 from app.subjects import bulk
 from app.subjects.dedupe import Subject, identity_keys
 from app.subjects.model import PostalAddress
-from app.subjects.models import MATCHING_KINDS, DataSubject, IncidentSubject, SubjectIdentifier, digest_key
+from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, digest_key
 
 ADDRESS_FIELDS = tuple(f.name for f in fields(PostalAddress))
 SUBJECTS = DataSubject.__table__  # type: ignore[attr-defined]
@@ -44,20 +44,47 @@ def address_text(address: PostalAddress) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-@dataclass
-class Prepared:
-    """One subject of a chunk, ready for the database: encrypted identifiers and plain flags.
+IDENTIFIER_COLUMNS = ("kind", "digest", "digest_key", "value_enc", "source_system")
+"""The order of an identifier tuple of :class:`Prepared` (``subject_id`` is added on writing)."""
+FIELD_NAMES = ("full_name_enc", "preferred_language", "jurisdiction", "jurisdiction_source", "data_categories",
+               "has_email", "has_phone", "has_push", "has_postal")
+"""The order of :attr:`Prepared.fields` (``data_subject`` columns)."""
+Identifier = tuple[str, str, "int | None", str, "str | None"]
 
-    ``match_keys``: ``(kind, digest)`` of the identifiers that identify one person, worked out once (in the
-    worker that prepares the subject; the main process reads them twice per chunk).
+
+class Prepared:
+    """One subject of a chunk, ready for the database: encrypted identifiers and plain flags, as tuples.
+
+    Attributes:
+        identifiers: ``(kind, digest, digest_key, value_enc, source_system)`` per identifier
+            (:data:`IDENTIFIER_COLUMNS`).
+        fields: the ``data_subject`` values in :data:`FIELD_NAMES` order.
+
+    The identifiers that identify one person (``external_id``, ``email``, ``phone``) are those with a
+    ``digest_key``; de-duplication keys them by ``digest`` alone, because each kind's digests come from its
+    own HMAC sub-key (:class:`app.crypto.BlindIndex`), so digests of two kinds never coincide.
+
+    Tuples, not dicts: a worker sends every chunk's subjects to the importing process, and pickling tuples
+    costs about half as much on each side (docs/performance.md).
     """
 
-    identifiers: list[dict[str, Any]]
-    fields: dict[str, Any]
-    match_keys: list[tuple[str, str]] = field(init=False)
+    __slots__ = ("fields", "identifiers")
 
-    def __post_init__(self) -> None:
-        self.match_keys = [(i["kind"], i["digest"]) for i in self.identifiers if i["kind"] in MATCHING_KINDS]
+    def __init__(self, identifiers: list[Identifier], fields: tuple[Any, ...]) -> None:
+        self.identifiers = identifiers
+        self.fields = fields
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Prepared, (self.identifiers, self.fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prepared) and (self.identifiers, self.fields) == (other.identifiers, other.fields)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def values(self) -> dict[str, Any]:
+        """:attr:`fields` by column name."""
+        return dict(zip(FIELD_NAMES, self.fields, strict=True))
 
 
 @lru_cache(maxsize=1024)
@@ -80,33 +107,54 @@ def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prep
             continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
         text = address_text(address)
         plain.append(("address", text, text, None))
-    identifiers = []
+    identifiers: list[Identifier] = []
     for kind, key, value, source in plain:
         digest = index.digest(kind, key)
-        identifiers.append({"kind": kind, "digest": digest, "digest_key": digest_key(kind, digest),
-                            "value_enc": cipher.encrypt(value), "source_system": source, "usable": True})
+        identifiers.append((kind, digest, digest_key(kind, digest), cipher.encrypt(value), source))
     jurisdiction = subject.jurisdiction
-    return Prepared(identifiers, {
-        "full_name_enc": cipher.encrypt(subject.full_names[0]) if subject.full_names else None,
-        "preferred_language": subject.preferred_language,
-        "jurisdiction": jurisdiction.code, "jurisdiction_source": jurisdiction.source,
-        "data_categories": shared_categories(frozenset(subject.data_categories)),
-        "has_email": bool(subject.emails), "has_phone": bool(subject.phones),
-        "has_push": bool(subject.push_subscriptions),
-        "has_postal": any(a.is_deliverable for a in subject.addresses)})
+    return Prepared(identifiers, (
+        cipher.encrypt(subject.full_names[0]) if subject.full_names else None,
+        subject.preferred_language, jurisdiction.code, jurisdiction.source,
+        shared_categories(frozenset(subject.data_categories)),
+        bool(subject.emails), bool(subject.phones), bool(subject.push_subscriptions),
+        any(a.is_deliverable for a in subject.addresses)))
+
+
+Probes = dict[str, dict[str, int]]
+"""``kind -> digest -> digest_key`` of identifying identifiers: what a look-up of owners needs."""
+
+
+def probes(subjects: Iterable[Prepared]) -> Probes:
+    """The identifying identifiers (those with a ``digest_key``) of ``subjects``, by kind: worked out where a
+    chunk is prepared (a pool worker), so the importing process only queries."""
+    found: Probes = {}
+    for subject in subjects:
+        for ident in subject.identifiers:
+            if ident[2] is not None:
+                found.setdefault(ident[0], {})[ident[1]] = ident[2]
+    return found
 
 
 def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Existing owners of ``(kind, digest)`` keys (``kind`` in ``MATCHING_KINDS``): one query per kind and
-    batch on the 8-byte ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`)."""
-    by_kind: dict[str, set[str]] = {}
+    """Existing owners of ``(kind, digest)`` keys (``kind`` in ``MATCHING_KINDS``; others find nothing); see
+    :func:`lookup_owners`."""
+    wanted: Probes = {}
     for kind, digest in keys:
-        by_kind.setdefault(kind, set()).add(digest)
-    found: dict[tuple[str, str], int] = {}
-    for kind, digests in by_kind.items():
-        probes = sorted({key for digest in digests if (key := digest_key(kind, digest)) is not None})
-        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), probes, array_type="BIGINT[]")
-        found.update({(kind, digest): subject_id for subject_id, digest in rows if digest in digests})
+        if (key := digest_key(kind, digest)) is not None:
+            wanted.setdefault(kind, {})[digest] = key
+    return {(kind, digest): subject_id for kind, digests in wanted.items()
+            for digest, subject_id in lookup_owners(session, {kind: digests}).items()}
+
+
+def lookup_owners(session: Session, wanted: Probes) -> dict[str, int]:
+    """Existing owners by ``digest`` of the identifiers in ``wanted`` (:func:`probes`): one query per kind and
+    batch on the 8-byte ``digest_key`` index, then the whole digest compared (see :mod:`.bulk`). Keyed by
+    digest alone: each kind's digests come from its own HMAC sub-key, so two kinds never share one."""
+    found: dict[str, int] = {}
+    for kind, digests in wanted.items():
+        keys = sorted(set(digests.values()))
+        rows = db.driver_rows(session.connection(), _LOOKUP_SQL, (kind,), keys, array_type="BIGINT[]")
+        found.update({digest: subject_id for subject_id, digest in rows if digest in digests})
     return found
 
 
@@ -123,18 +171,19 @@ class ChunkResult:
     matched: list[int] = field(default_factory=list)
 
 
+SUBJECT_COLUMNS = ("id", *FIELD_NAMES, "created_at", "updated_at")
+IDENTIFIER_ROW = ("subject_id", *IDENTIFIER_COLUMNS)  # the table's column order
+LINK_COLUMNS = ("incident_id", "subject_id", "added_by", "added_at")
+
+
 def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime) -> list[int]:
     """Insert new subjects and their identifiers in bulk (ids drawn first, then COPY or executemany);
-    returns their ids in order. Each identifier dict of ``prepared`` gets its ``subject_id``."""
+    returns their ids in order."""
     ids = bulk.allocate_ids(session, SUBJECTS, len(prepared))
-    bulk.write_rows(session, SUBJECTS, [{"id": sid, **p.fields, "created_at": now, "updated_at": now}
-                                        for sid, p in zip(ids, prepared, strict=True)])
-    rows = []
-    for sid, p in zip(ids, prepared, strict=True):
-        for ident in p.identifiers:  # the caller's dicts, filled in rather than copied (the hot path)
-            ident["subject_id"] = sid
-            rows.append(ident)
-    bulk.write_rows(session, IDENTIFIERS, rows)
+    bulk.write_rows(session, SUBJECTS, [(sid, *p.fields, now, now) for sid, p in zip(ids, prepared, strict=True)],
+                    columns=SUBJECT_COLUMNS)
+    rows = [(sid, *ident) for sid, p in zip(ids, prepared, strict=True) for ident in p.identifiers]
+    bulk.write_rows(session, IDENTIFIERS, rows, columns=IDENTIFIER_ROW)
     return ids
 
 
@@ -143,26 +192,19 @@ def _owned(session: Session, subject_ids: Sequence[int]) -> set[tuple[int, str, 
     return {(sid, kind, digest) for sid, kind, digest in rows}
 
 
-FIELD_NAMES = ("full_name_enc", "preferred_language", "jurisdiction", "jurisdiction_source", "data_categories",
-               "has_email", "has_phone", "has_push", "has_postal")
-FLAGS = ("has_email", "has_phone", "has_push", "has_postal")
-
-
 def merge_prepared(a: Prepared, b: Prepared) -> Prepared:
     """Union of two prepared subjects: ``a``'s values win, ``b`` fills gaps; identifiers unite by digest;
     categories unite; the stronger jurisdiction (address over inferred over unknown) is kept."""
-    seen = {(i["kind"], i["digest"]) for i in a.identifiers}
-    identifiers = a.identifiers + [i for i in b.identifiers if (i["kind"], i["digest"]) not in seen]
-    fields = dict(a.fields)
-    fields["data_categories"] = shared_categories(frozenset(a.fields["data_categories"])
-                                                  | frozenset(b.fields["data_categories"]))
-    for name in ("full_name_enc", "preferred_language"):
-        fields[name] = fields[name] if fields[name] is not None else b.fields[name]
-    if b.fields["jurisdiction"] and _RANK[b.fields["jurisdiction_source"]] < _RANK[fields["jurisdiction_source"]]:
-        fields.update(jurisdiction=b.fields["jurisdiction"], jurisdiction_source=b.fields["jurisdiction_source"])
-    for flag in FLAGS:
-        fields[flag] = bool(fields[flag] or b.fields[flag])
-    return Prepared(identifiers, fields)
+    seen = {(i[0], i[1]) for i in a.identifiers}
+    identifiers = a.identifiers + [i for i in b.identifiers if (i[0], i[1]) not in seen]
+    name, language, place, source, categories, *flags = a.fields
+    b_name, b_language, b_place, b_source, b_categories, *b_flags = b.fields
+    if b_place and _RANK[b_source] < _RANK[source]:
+        place, source = b_place, b_source
+    return Prepared(identifiers, (
+        name if name is not None else b_name, language if language is not None else b_language, place, source,
+        shared_categories(frozenset(categories) | frozenset(b_categories)),
+        *(bool(mine or theirs) for mine, theirs in zip(flags, b_flags, strict=True))))
 
 
 def merge_groups(items: Sequence[Prepared]) -> tuple[list[Prepared], int]:
@@ -178,9 +220,9 @@ def merge_groups(items: Sequence[Prepared]) -> tuple[list[Prepared], int]:
             i = parent[i]
         return i
 
-    owner: dict[tuple[str, str], int] = {}
+    owner: dict[str, int] = {}  # identifying digest -> first row holding it
     for position, item in enumerate(items):
-        for key in item.match_keys:
+        for key in (i[1] for i in item.identifiers if i[2] is not None):
             if key in owner:
                 a, b = find(owner[key]), find(position)
                 parent[max(a, b)] = min(a, b)
@@ -193,33 +235,34 @@ def merge_groups(items: Sequence[Prepared]) -> tuple[list[Prepared], int]:
     return list(groups.values()), len(items) - len(groups)
 
 
-def _merged_fields(current: DataSubject, new: dict[str, Any]) -> dict[str, Any]:
-    mine = {name: getattr(current, name) for name in FIELD_NAMES}
+def _merged_fields(mine: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``(merged fields, the columns that change)`` for a known subject's ``mine`` and a new row's fields."""
     merged = merge_prepared(Prepared([], mine), Prepared([], new)).fields
-    return {k: v for k, v in merged.items() if v != mine[k] and not (k == "data_categories" and sorted(v) ==
-                                                                     sorted(mine[k]))}
+    return merged, {name: value for name, value, old in zip(FIELD_NAMES, merged, mine, strict=True)
+                    if value != old and not (name == "data_categories" and sorted(value) == sorted(old))}
 
 
 def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: dt.datetime) -> None:
-    """Give known subjects the union of what the new rows add; writes nothing when nothing is new."""
+    """Give known subjects the union of what the new rows add; writes nothing when nothing is new.
+
+    Core statements only (no ORM objects): nothing of the session's identity map is read or left stale."""
     if not pairs:
         return
     ids = sorted({sid for sid, _ in pairs})
-    current = {s.id: s for match in bulk.in_batches(session, col(DataSubject.id), ids)
-               for s in session.execute(select(DataSubject).where(match)).scalars()}
+    wanted = select(SUBJECTS.c.id, *(SUBJECTS.c[name] for name in FIELD_NAMES))
+    current = {row[0]: tuple(row[1:]) for match in bulk.in_batches(session, SUBJECTS.c.id, ids)
+               for row in session.execute(wanted.where(match))}
     owned = _owned(session, ids)
     new_identifiers = []
     for sid, prepared in pairs:
-        changes = _merged_fields(current[sid], prepared.fields)
+        current[sid], changes = _merged_fields(current[sid], prepared.fields)
         if changes:
-            session.execute(update(DataSubject).where(col(DataSubject.id) == sid).values(**changes, updated_at=now))
-            for key, value in changes.items():
-                setattr(current[sid], key, value)
+            session.execute(update(SUBJECTS).where(SUBJECTS.c.id == sid).values(**changes, updated_at=now))
         for ident in prepared.identifiers:
-            if (sid, ident["kind"], ident["digest"]) not in owned:
-                owned.add((sid, ident["kind"], ident["digest"]))
-                new_identifiers.append({**ident, "subject_id": sid})
-    bulk.write_rows(session, IDENTIFIERS, new_identifiers)
+            if (sid, ident[0], ident[1]) not in owned:
+                owned.add((sid, ident[0], ident[1]))
+                new_identifiers.append((sid, *ident))
+    bulk.write_rows(session, IDENTIFIERS, new_identifiers, columns=IDENTIFIER_ROW)
 
 
 def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt.datetime) -> None:
@@ -243,7 +286,7 @@ def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt
             linked.add(link.incident_id)
             session.execute(update(IncidentSubject).where(col(IncidentSubject.id) == link.id).values(subject_id=target))
     for other in session.execute(select(DataSubject).where(col(DataSubject.id).in_(others))).scalars():
-        update_known(session, [(target, Prepared([], {k: getattr(other, k) for k in FIELD_NAMES}))], now)
+        update_known(session, [(target, Prepared([], tuple(getattr(other, k) for k in FIELD_NAMES)))], now)
     session.execute(delete(DataSubject).where(col(DataSubject.id).in_(others)))
 
 
@@ -257,7 +300,6 @@ def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], adde
     fresh = set(unlinked)
     wanted = sorted(set(subject_ids) - fresh)
     have = {row[0] for row in db.driver_rows(session.connection(), _LINKED_SQL, (incident_id,), wanted)}
-    rows = [{"incident_id": incident_id, "subject_id": sid, "added_by": added_by, "added_at": now}
-            for sid in sorted(fresh.union(wanted)) if sid not in have]
-    bulk.write_rows(session, LINKS, rows)
+    rows = [(incident_id, sid, added_by, now) for sid in sorted(fresh.union(wanted)) if sid not in have]
+    bulk.write_rows(session, LINKS, rows, columns=LINK_COLUMNS)
     return len(rows)

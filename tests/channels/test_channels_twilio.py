@@ -197,3 +197,23 @@ def test_no_callbacks_when_delay_is_none(receiver: CallbackReceiver) -> None:
         assert quiet.wait_for_callbacks(1, timeout=0.5) == [] and receiver.updates == []
     finally:
         quiet.stop()
+
+
+def test_environment_proxy_and_ca_settings_are_read_once_for_the_api_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client resolves HTTPS_PROXY / NO_PROXY / REQUESTS_CA_BUNDLE when it is made, for the host it talks
+    to, and its session then stops re-reading the environment on every request."""
+    from app.channels.twilio_sms import RecordingHttpClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    twilio = RecordingHttpClient(None, 5.0)
+    assert twilio.proxy.get("https") == "http://proxy.internal:3128"
+    assert twilio.session.verify == "/etc/ssl/company-ca.pem" and twilio.session.trust_env is False
+    monkeypatch.setenv("NO_PROXY", "peer.internal")
+    sandbox = RecordingHttpClient("http://peer.internal:8080", 5.0)
+    assert "http" not in sandbox.proxy and "https" not in sandbox.proxy  # the peer is exempt: no proxy
+    monkeypatch.setenv("HTTPS_PROXY", "http://other:1")  # read once: a later change leaves a made client alone
+    assert twilio.proxy.get("https") == "http://proxy.internal:3128"

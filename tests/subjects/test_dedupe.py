@@ -7,7 +7,7 @@ from typing import Any
 from app.crypto import BlindIndex, Keys
 from app.subjects import NormalisedRow, RawRow, dedupe_keys, identity_keys, normalise_row
 from app.subjects.models import CONTACT_KINDS
-from app.subjects.store import Prepared, merge_prepared
+from app.subjects.store import IDENTIFIER_COLUMNS, Prepared, merge_prepared
 from tests.support import merge_rows
 
 KEYS = Keys((b"d" * 32,), b"i" * 32)
@@ -31,15 +31,20 @@ def dedupe(records: list[NormalisedRow]) -> tuple[list[Prepared], int]:
     return merge_rows(records, KEYS)
 
 
+def idents(subject: Prepared) -> list[dict[str, Any]]:
+    """The subject's identifiers by column name."""
+    return [dict(zip(IDENTIFIER_COLUMNS, i, strict=True)) for i in subject.identifiers]
+
+
 def decrypted(subject: Prepared, kind: str) -> list[str]:
     """Decrypted values of one kind, in stored order."""
-    return [CIPHER.decrypt(i["value_enc"]) for i in subject.identifiers if i["kind"] == kind]
+    return [CIPHER.decrypt(i["value_enc"]) for i in idents(subject) if i["kind"] == kind]
 
 
 def shape(subject: Prepared) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """What a subject is, without the random nonces of its encrypted values."""
-    return ([(i["kind"], i["digest"]) for i in subject.identifiers],
-            {k: v for k, v in subject.fields.items() if k != "full_name_enc"})
+    return ([(i["kind"], i["digest"]) for i in idents(subject)],
+            {k: v for k, v in subject.values().items() if k != "full_name_enc"})
 
 
 THREE_ROWS_TWO_SYSTEMS = (
@@ -58,11 +63,11 @@ def test_three_rows_from_two_systems_merge_into_one_subject_with_three_contacts(
     assert decrypted(subject, "email") == ["Ann.Lee@mail.de"]
     assert decrypted(subject, "phone") == ["+4915112345678"]
     assert len(decrypted(subject, "push")) == 1
-    assert [(i["source_system"], CIPHER.decrypt(i["value_enc"])) for i in subject.identifiers
+    assert [(i["source_system"], CIPHER.decrypt(i["value_enc"])) for i in idents(subject)
             if i["kind"] == "external_id"] == [("crm", "C-1"), ("shop", "S-9")]
-    assert subject.fields["data_categories"] == ["contact", "health", "payment_card"]
-    assert (subject.fields["jurisdiction"], subject.fields["jurisdiction_source"]) == ("DE", "address")
-    assert sum(i["kind"] in CONTACT_KINDS for i in subject.identifiers) == 3
+    assert subject.values()["data_categories"] == ["contact", "health", "payment_card"]
+    assert (subject.values()["jurisdiction"], subject.values()["jurisdiction_source"]) == ("DE", "address")
+    assert sum(i["kind"] in CONTACT_KINDS for i in idents(subject)) == 3
 
 
 def test_same_external_id_in_other_system_is_another_person() -> None:

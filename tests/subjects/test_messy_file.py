@@ -130,7 +130,7 @@ def test_messy_file_summary_matches_injected_damage(tmp_path: Path) -> None:
     subjects, merged = merge_rows(rows, Keys((b"d" * 32,), b"i" * 32))
     assert merged == counts["duplicate"]
     assert len(subjects) == ROWS - counts["ragged"] - counts["duplicate"]
-    kinds = [Counter(i["kind"] for i in s.identifiers) for s in subjects]
+    kinds = [Counter(i[0] for i in s.identifiers) for s in subjects]  # (kind, digest, ...)
     merged_subjects = [k for k in kinds if k["external_id"] > 1]
     assert len(merged_subjects) == counts["duplicate"]
     assert all(k["email"] == 1 and k["external_id"] == 2 for k in merged_subjects)

@@ -1,5 +1,6 @@
 """Chunked normalisation in worker processes gives the same outcomes, in order, as in-process."""
 
+import itertools
 import multiprocessing
 import pickle
 from pathlib import Path
@@ -65,13 +66,17 @@ def test_subjects_prepared_in_workers_match_subjects_prepared_in_process(tmp_pat
     keys = Keys((b"d" * 32,), b"i" * 32)
 
     def shape(chunks: list) -> list:  # what a chunk holds, without the random nonces of encrypted values
-        return [(c.rows, c.reported, c.merged, [(s.match_keys, {k: v for k, v in s.fields.items()
-                                                                if k != "full_name_enc"}) for s in c.subjects])
-                for c in chunks]
+        return [(c.rows, c.reported, c.merged, [([i[:3] for i in s.identifiers], {
+            k: v for k, v in s.values().items() if k != "full_name_enc"}) for s in c.subjects]) for c in chunks]
 
     in_process = list(prepared_chunks(reader, keys=keys, default_country=None, chunk_rows=25))
-    pooled = list(prepared_chunks(reader, keys=keys, default_country=None, processes=2, chunk_rows=25))
+    # as the import does: CSV records cross to the workers as (line, cells) and become rows there
+    pooled = list(prepared_chunks(reader.compact(), keys=keys, default_country=None, processes=2, chunk_rows=25,
+                                  positions=reader.positions))
     assert shape(pooled) == shape(in_process)
     assert [c.rows for c in pooled] == [25, 25, 25, 25, 20]
     assert sum(rejected for c in pooled for rejected, _ in c.reported) == 14
     assert sum(c.merged for c in pooled) > 0  # p0..p19 repeat within a chunk
+    first, second = list(itertools.islice(reader.compact(), 2))
+    assert isinstance(first, Rejection) and first.line == 2
+    assert second == (3, ["1", "Name\n1", "p1@mail.de", "030 1000001", "DE", "x"])  # the cells, unmapped ones too
