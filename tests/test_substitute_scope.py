@@ -109,6 +109,7 @@ def test_unreachable_people_count_only_for_their_state_and_hipaa(client: FlaskCl
     assert _counts(hipaa) == (600_000, 21, 12.0, "people", "everyone", "incident")
     assert (hipaa["required"], hipaa["basis"], hipaa["stands_for"]) == (True, ["unreachable_threshold"], 21)
     assert hipaa["reasons"][0].startswith("21 unreachable of 600,000 people; substitute notice required at 10")
+    assert document["stands_for"] == 21  # one notice: HIPAA's 21 unreachable include Texas's 20
 
     # A dispatch run left one reachable Californian (every channel failed) and one Texan without contact
     # (already unreachable: counted once) in the substitute pool.
@@ -135,6 +136,11 @@ def test_unreachable_people_count_only_for_their_state_and_hipaa(client: FlaskCl
     assert verdicts["us-ca"]["reasons"] == ["1 California resident has insufficient contact information"]
     assert _counts(verdicts["us-tx"])[:3] == (22, 20, 2.0)
     assert _counts(verdicts["us-hipaa"])[:3] == (600_000, 22, 12.0)
+    # Without HIPAA, one notice stands in for California's 1 and Texas's 20: the union, not the larger count
+    states = {regime: book for regime, book in PLAYBOOKS.items() if regime != "us-hipaa"}
+    document = announcements.decide_for(session, clock=clock, actor="test", incident_id=incident_id,
+                                        playbooks=states, unit_costs=UNIT_COSTS)
+    assert [v["stands_for"] for v in document["verdicts"]] == [1, 20] and document["stands_for"] == 21
 
 
 def test_class_size_and_cost_count_the_states_residents(client: FlaskClient, make_user: Any, session: Session,
@@ -147,8 +153,11 @@ def test_class_size_and_cost_count_the_states_residents(client: FlaskClient, mak
                                                   playbooks=_with_ca_thresholds(8, 10.0), unit_costs=UNIT_COSTS))
     assert (verdicts["us-ca"]["allowed"], verdicts["us-ca"]["stands_for"]) == (False, 0)
     # ... and one below both, they meet both: the notice stands for the 8 Californians, not the 600,000
-    ca = _verdicts(announcements.decide_for(session, clock=clock, actor="test", incident_id=incident_id,
-                                            playbooks=_with_ca_thresholds(7, 9.99), unit_costs=UNIT_COSTS))["us-ca"]
+    document = announcements.decide_for(session, clock=clock, actor="test", incident_id=incident_id,
+                                        playbooks=_with_ca_thresholds(7, 9.99), unit_costs=UNIT_COSTS)
+    ca = _verdicts(document)["us-ca"]
     assert (ca["allowed"], ca["basis"], ca["stands_for"]) == (True, ["class_size", "cost"], 8)
+    # HIPAA's 21 unreachable and California's 8 (all reachable) are different people: 29 in all
+    assert _verdicts(document)["us-hipaa"]["stands_for"] == 21 and document["stands_for"] == 29
     assert ca["reasons"] == ["8 California residents affected: more than 7",
                              "estimated cost of individual notice to 8 California residents $10 is over $9.99"]

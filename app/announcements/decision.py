@@ -82,6 +82,10 @@ class RegimeVerdict:
     counts: RegimeCounts | None = None
 
 
+WHOLE_BASES = frozenset({"cost", "class_size"})
+"""Bases on which a public notice replaces individual notice for everyone a regime counts, not only the
+unreachable (e.g. Cal. Civ. Code 1798.82(j)(3): cost over $250,000 or more than 500,000 people)."""
+
 _CONTACT_PHRASES = ("insufficient contact", "contact information insufficient", "cannot be reached", "no email",
                     "out of date")
 
@@ -154,7 +158,7 @@ def _verdict(regime: str, rule: SubstituteNotice, counts: RegimeCounts) -> Regim
     allowed = bool(basis)
     # Cost or class size: the public notice replaces individual notice for everyone the regime counts;
     # otherwise only for those of them individual notice cannot reach.
-    stands_for = counts.total if {"cost", "class_size"} & set(basis) else counts.unreachable if allowed else 0
+    stands_for = counts.total if WHOLE_BASES & set(basis) else counts.unreachable if allowed else 0
     return RegimeVerdict(regime, required, allowed, stands_for, posting_days(rule), list(rule.components), reasons,
                          rule.citation, basis, toll_free_days(rule), counts)
 

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from app.announcements.decision import Counts, RegimeCounts
+from app.announcements.decision import WHOLE_BASES, Counts, RegimeCounts, RegimeVerdict
 from app.dispatch.models import SubstitutePoolEntry
 from app.incidents import service as incidents
 from app.incidents.schema import IncidentFile
@@ -144,3 +144,27 @@ def regime_counts(session: Session, *, incident_id: int, playbooks: Mapping[str,
     return result | {r: RegimeCounts(sum(n for code, n in estimate.items() if matches(code, list(s.patterns))), 0,
                                      0.0, who=s.who, scope="residents", source="estimate")
                      for r, s in residence.items()}
+
+
+def union_stands_for(session: Session, *, incident_id: int, playbooks: Mapping[str, Playbook],
+                     verdicts: Sequence[RegimeVerdict], overall: Counts) -> int:
+    """People one public notice stands in for across every regime that allows it: the union of the regimes'
+    people, not the largest regime's count (a notice for California's and Texas's unreachable residents stands
+    in for both). A regime whose notice is justified by cost or class size stands in for all its people,
+    otherwise for its unreachable ones (``app.announcements.decision``). 0 when no regime allows it.
+
+    Before any imported person has a resolved jurisdiction, the people cannot be told apart: the largest
+    regime's ``stands_for``."""
+    allowed = [v for v in verdicts if v.allowed and v.regime in playbooks]
+    if not allowed:
+        return 0
+    document = IncidentFile.model_validate(incidents.get(session, incident_id=incident_id).document)
+    scoped = [(scope_of(playbooks[v.regime], document), bool(WHOLE_BASES & set(v.basis))) for v in allowed]
+    if any(scope.everyone and whole for scope, whole in scoped):
+        return overall.total
+    groups = _groups(session, incident_id)
+    if not any(g.jurisdiction is not None for g in groups):
+        return max(v.stands_for for v in allowed)
+    return sum(g.people for g in groups if any(
+        (scope.everyone or matches(g.jurisdiction, list(scope.patterns))) and (whole or g.unreachable)
+        for scope, whole in scoped))

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
 from app.announcements.models import PublicNotice, SubstituteDecision
-from app.announcements.scope import CHANNEL_FLAGS, cheapest, regime_counts
+from app.announcements.scope import CHANNEL_FLAGS, cheapest, regime_counts, union_stands_for
 from app.audit import service as audit
 from app.clock import Clock
 from app.dispatch.models import SubstitutePoolEntry
@@ -90,7 +90,8 @@ def decide_for(session: Session, *, clock: Clock, actor: str, incident_id: int, 
     by_regime = regime_counts(session, incident_id=incident_id, playbooks=playbooks, regimes=regimes,
                               unit_costs=unit_costs, overall=inputs)
     verdicts = decide(playbooks=playbooks, regimes=regimes, counts=inputs, by_regime=by_regime)
-    document = as_document(inputs, verdicts)
+    document = as_document(inputs, verdicts) | {"stands_for": union_stands_for(
+        session, incident_id=incident_id, playbooks=playbooks, verdicts=verdicts, overall=inputs)}
     row = session.execute(select(SubstituteDecision).where(
         col(SubstituteDecision.incident_id) == incident_id)).scalar_one_or_none()
     if (row is not None and row.document == document) or (row is None and not verdicts):
@@ -188,8 +189,8 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     notice.title = (title or "Notice of Data Breach")[:300]
     notice.state, notice.versions = "published", {loc: v.id or 0 for loc, v in versions.items()}
     notice.default_locale = "en" if "en" in versions else sorted(versions)[0]
-    notice.stands_for = max((v["stands_for"] for v in applicable), default=decision.get("inputs", {}).get(
-        "unreachable", 0))
+    notice.stands_for = decision["stands_for"] if applicable and "stands_for" in decision else max(  # else: older
+        (v["stands_for"] for v in applicable), default=decision.get("inputs", {}).get("unreachable", 0))  # decisions
     notice.regimes = [v["regime"] for v in applicable]
     notice.posting_days, notice.published_at, notice.published_by = days, now, actor
     notice.ends_at = now + dt.timedelta(days=days) if days else None
