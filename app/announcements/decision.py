@@ -174,7 +174,7 @@ def decide(*, playbooks: Mapping[str, Playbook], regimes: Sequence[str], counts:
            by_regime: Mapping[str, Counts] | None = None) -> list[RegimeVerdict]:
     """Verdicts for the ``regimes`` that owe individual notice and have a substitute-notice rule.
 
-    ``by_regime``: each regime's own counts (``app.announcements.scope.regime_counts``); a regime missing
+    ``by_regime``: each regime's own counts (``app.announcements.scope.Population.regime_counts``); a regime missing
     from it is decided on the incident-wide ``counts``."""
     verdicts = []
     for regime in sorted(set(regimes)):

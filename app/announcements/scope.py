@@ -116,55 +116,68 @@ def _residents_counts(groups: Sequence[_Group], scope: Scope, unit_costs: Mappin
                         who=scope.who, scope="residents", source="subjects")
 
 
-def regime_counts(session: Session, *, incident_id: int, playbooks: Mapping[str, Playbook], regimes: Sequence[str],
-                  unit_costs: Mapping[str, float], overall: Counts) -> dict[str, RegimeCounts]:
-    """Each of ``regimes``' counts (those without a playbook are left out).
+class Population:
+    """The people of one incident as one substitute-notice decision sees them: each regime's ``Scope`` and the
+    grouped people (``_groups``), each worked out once however many questions the decision asks."""
 
-    A regime that covers everyone gets ``overall`` (``app.announcements.service.counts``: the class size, the
-    unreachable people, the cost of individual notice). A residence-scoped regime gets its residents among
-    the imported people: ``total`` those whose resolved jurisdiction it matches; ``unreachable`` those of
-    them with no usable contact or left in a dispatch run's substitute pool (as ``unreachable_count``);
-    ``individual_cost`` each of them by their cheapest usable channel (as ``individual_cost``). Before any
-    imported person has a resolved jurisdiction it falls back, as the assessment does
-    (``app.incidents.flows.reassess``), to the incident file's ``subjects.by_jurisdiction`` estimate for
-    ``total``, with nobody unreachable and no cost (``source`` ``estimate``).
-    """
-    document = IncidentFile.model_validate(incidents.get(session, incident_id=incident_id).document)
-    scopes = {r: scope_of(playbooks[r], document) for r in regimes if r in playbooks}
-    result = {r: RegimeCounts(overall.total, overall.unreachable, overall.individual_cost)
-              for r, s in scopes.items() if s.everyone}
-    residence = {r: s for r, s in scopes.items() if not s.everyone}
-    if not residence:
-        return result
-    groups = _groups(session, incident_id)
-    if any(g.jurisdiction is not None for g in groups):
-        costs = with_letter_cost(session, incident_id=incident_id, unit_costs=unit_costs)
-        return result | {r: _residents_counts(groups, s, costs) for r, s in residence.items()}
-    estimate = document.subjects.by_jurisdiction
-    return result | {r: RegimeCounts(sum(n for code, n in estimate.items() if matches(code, list(s.patterns))), 0,
-                                     0.0, who=s.who, scope="residents", source="estimate")
-                     for r, s in residence.items()}
+    def __init__(self, session: Session, *, incident_id: int, playbooks: Mapping[str, Playbook],
+                 regimes: Iterable[str]) -> None:
+        self._session, self._incident_id = session, incident_id
+        self.document = IncidentFile.model_validate(incidents.get(session, incident_id=incident_id).document)
+        self.scopes = {r: scope_of(playbooks[r], self.document) for r in regimes if r in playbooks}
+        self._grouped: list[_Group] | None = None
 
+    def groups(self) -> list[_Group]:
+        """The grouped people (one query, on first use)."""
+        if self._grouped is None:
+            self._grouped = _groups(self._session, self._incident_id)
+        return self._grouped
 
-def union_stands_for(session: Session, *, incident_id: int, playbooks: Mapping[str, Playbook],
-                     verdicts: Sequence[RegimeVerdict], overall: Counts) -> int:
-    """People one public notice stands in for across every regime that allows it: the union of the regimes'
-    people, not the largest regime's count (a notice for California's and Texas's unreachable residents stands
-    in for both). A regime whose notice is justified by cost or class size stands in for all its people,
-    otherwise for its unreachable ones (``app.announcements.decision``). 0 when no regime allows it.
+    def resolved(self) -> bool:
+        """True once an imported person has a resolved jurisdiction (before that, people cannot be told apart
+        by where they live)."""
+        return any(g.jurisdiction is not None for g in self.groups())
 
-    Before any imported person has a resolved jurisdiction, the people cannot be told apart: the largest
-    regime's ``stands_for``."""
-    allowed = [v for v in verdicts if v.allowed and v.regime in playbooks]
-    if not allowed:
-        return 0
-    document = IncidentFile.model_validate(incidents.get(session, incident_id=incident_id).document)
-    scoped = [(scope_of(playbooks[v.regime], document), bool(WHOLE_BASES & set(v.basis))) for v in allowed]
-    if any(scope.everyone and whole for scope, whole in scoped):
-        return overall.total
-    groups = _groups(session, incident_id)
-    if not any(g.jurisdiction is not None for g in groups):
-        return max(v.stands_for for v in allowed)
-    return sum(g.people for g in groups if any(
-        (scope.everyone or matches(g.jurisdiction, list(scope.patterns))) and (whole or g.unreachable)
-        for scope, whole in scoped))
+    def regime_counts(self, *, unit_costs: Mapping[str, float], overall: Counts) -> dict[str, RegimeCounts]:
+        """Each regime's counts (those without a playbook are left out).
+
+        A regime that covers everyone gets ``overall`` (``app.announcements.service.counts``: the class size,
+        the unreachable people, the cost of individual notice). A residence-scoped regime gets its residents
+        among the imported people: ``total`` those whose resolved jurisdiction it matches; ``unreachable``
+        those of them with no usable contact or left in a dispatch run's substitute pool (as
+        ``unreachable_count``); ``individual_cost`` each of them by their cheapest usable channel (as
+        ``individual_cost``). Before any imported person has a resolved jurisdiction it falls back, as the
+        assessment does (``app.incidents.flows.reassess``), to the incident file's ``subjects.by_jurisdiction``
+        estimate for ``total``, with nobody unreachable and no cost (``source`` ``estimate``).
+        """
+        result = {r: RegimeCounts(overall.total, overall.unreachable, overall.individual_cost)
+                  for r, s in self.scopes.items() if s.everyone}
+        residence = {r: s for r, s in self.scopes.items() if not s.everyone}
+        if not residence:
+            return result
+        if self.resolved():
+            costs = with_letter_cost(self._session, incident_id=self._incident_id, unit_costs=unit_costs)
+            return result | {r: _residents_counts(self.groups(), s, costs) for r, s in residence.items()}
+        estimate = self.document.subjects.by_jurisdiction
+        return result | {r: RegimeCounts(sum(n for code, n in estimate.items() if matches(code, list(s.patterns))),
+                                         0, 0.0, who=s.who, scope="residents", source="estimate")
+                         for r, s in residence.items()}
+
+    def stands_for(self, verdicts: Sequence[RegimeVerdict], overall: Counts) -> int:
+        """People one public notice stands in for across every regime that allows it: the union of the
+        regimes' people, not the largest regime's count (a notice for California's and Texas's unreachable
+        residents stands in for both). A regime whose notice is justified by cost or class size stands in for
+        all its people, otherwise for its unreachable ones (``app.announcements.decision``). 0 when no regime
+        allows it. Before any imported person has a resolved jurisdiction: the largest regime's
+        ``stands_for``."""
+        allowed = [v for v in verdicts if v.allowed and v.regime in self.scopes]
+        if not allowed:
+            return 0
+        scoped = [(self.scopes[v.regime], bool(WHOLE_BASES & set(v.basis))) for v in allowed]
+        if any(scope.everyone and whole for scope, whole in scoped):
+            return overall.total
+        if not self.resolved():
+            return max(v.stands_for for v in allowed)
+        return sum(g.people for g in self.groups() if any(
+            (scope.everyone or matches(g.jurisdiction, list(scope.patterns))) and (whole or g.unreachable)
+            for scope, whole in scoped))

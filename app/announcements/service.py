@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
 from app.announcements.models import PublicNotice, SubstituteDecision
-from app.announcements.scope import CHANNEL_FLAGS, cheapest, regime_counts, union_stands_for
+from app.announcements.scope import CHANNEL_FLAGS, Population, cheapest
 from app.audit import service as audit
 from app.clock import Clock
 from app.dispatch.models import SubstitutePoolEntry
@@ -83,15 +83,14 @@ def decide_for(session: Session, *, clock: Clock, actor: str, incident_id: int, 
     """Recompute the decision; store it and audit it when it changed; commits. Returns the document.
 
     Each regime is decided on the counts of the people it requires to be notified individually
-    (``app.announcements.scope.regime_counts``: e.g. California's residents under Cal. Civ. Code
+    (``app.announcements.scope.Population``: e.g. California's residents under Cal. Civ. Code
     1798.82(j)(3), everyone under HIPAA 45 CFR 164.404(d)(2)); ``inputs`` stay the incident-wide counts."""
     inputs = counts(session, incident_id=incident_id, unit_costs=unit_costs)
     regimes = _individual_regimes(session, incident_id)
-    by_regime = regime_counts(session, incident_id=incident_id, playbooks=playbooks, regimes=regimes,
-                              unit_costs=unit_costs, overall=inputs)
-    verdicts = decide(playbooks=playbooks, regimes=regimes, counts=inputs, by_regime=by_regime)
-    document = as_document(inputs, verdicts) | {"stands_for": union_stands_for(
-        session, incident_id=incident_id, playbooks=playbooks, verdicts=verdicts, overall=inputs)}
+    people = Population(session, incident_id=incident_id, playbooks=playbooks, regimes=regimes)
+    verdicts = decide(playbooks=playbooks, regimes=regimes, counts=inputs,
+                      by_regime=people.regime_counts(unit_costs=unit_costs, overall=inputs))
+    document = as_document(inputs, verdicts) | {"stands_for": people.stands_for(verdicts, inputs)}
     row = session.execute(select(SubstituteDecision).where(
         col(SubstituteDecision.incident_id) == incident_id)).scalar_one_or_none()
     if (row is not None and row.document == document) or (row is None and not verdicts):
@@ -189,8 +188,8 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     notice.title = (title or "Notice of Data Breach")[:300]
     notice.state, notice.versions = "published", {loc: v.id or 0 for loc, v in versions.items()}
     notice.default_locale = "en" if "en" in versions else sorted(versions)[0]
-    notice.stands_for = decision["stands_for"] if applicable and "stands_for" in decision else max(  # else: older
-        (v["stands_for"] for v in applicable), default=decision.get("inputs", {}).get("unreachable", 0))  # decisions
+    largest = max((v["stands_for"] for v in applicable), default=decision.get("inputs", {}).get("unreachable", 0))
+    notice.stands_for = decision.get("stands_for", largest) if applicable else largest  # older decisions: largest
     notice.regimes = [v["regime"] for v in applicable]
     notice.posting_days, notice.published_at, notice.published_by = days, now, actor
     notice.ends_at = now + dt.timedelta(days=days) if days else None

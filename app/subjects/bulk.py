@@ -88,24 +88,21 @@ def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: 
     left out get their scalar defaults (or the database's)."""
     if not rows:
         return
-    names = list(columns) if columns is not None else list(rows[0])
+    if columns is None:
+        columns = list(rows[0])
+        rows = [tuple(row[name] for name in columns) for row in rows]
+    names = list(columns)
     # raw COPY / executemany skip SQLAlchemy's Python-side defaults: add the scalar ones the rows leave out
     defaults = {c.name: c.default.arg for c in table.columns  # type: ignore[attr-defined]
                 if c.name not in names and c.default is not None and c.default.is_scalar}
-    if defaults and columns is not None and not is_postgres(session):
-        # in the statement, not in every row: tuples in the table's column order then reach the driver as they are
-        db.executemany(session.connection(), _with_defaults(table, defaults), rows, columns=names)
+    if not is_postgres(session):
+        # defaults in the statement, not in every row: tuples in the table's column order reach the driver as built
+        db.executemany(session.connection(), _with_defaults(table, defaults) if defaults else table, rows,
+                       columns=names)
         return
     if defaults:
         extra = tuple(defaults.values())
-        rows = [{**row, **defaults} for row in rows] if columns is None else [(*row, *extra) for row in rows]
-        names += list(defaults) if columns is not None else []
-    if not is_postgres(session):
-        db.executemany(session.connection(), table, rows, columns=names if columns is not None else None)
-        return
-    if columns is None:
-        names = list(rows[0])
-        rows = [[row[n] for n in names] for row in rows]
+        rows, names = [(*row, *extra) for row in rows], names + list(defaults)
     as_json = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
     raw: psycopg.Connection[Any] = session.connection().connection.dbapi_connection  # type: ignore[assignment]
     dumped: dict[int, str] = {}  # JSON text per distinct object (a chunk's subjects share category lists)

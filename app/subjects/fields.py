@@ -113,16 +113,14 @@ def parse_plus_digits(text: str, region: str | None) -> phonenumbers.PhoneNumber
     if country_code == 0:
         return None
     if len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:
-        raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_SHORT_NSN,
-                                                "The string supplied is too short to be a phone number.")
+        raise _too_short()
     metadata = _parse_metadata(country_code, region)
     if metadata is not None:
         _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
         if phonenumberutil._test_number_length(stripped, metadata) not in _KEEP_PREFIX:
             national = stripped
     if len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:  # as in the library, after stripping too
-        raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_SHORT_NSN,
-                                                "The string supplied is too short to be a phone number.")
+        raise _too_short()
     if len(national) > phonenumberutil._MAX_LENGTH_FOR_NSN:
         raise phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_LONG,
                                                 "The string supplied is too long to be a phone number.")
@@ -134,6 +132,12 @@ def parse_plus_digits(text: str, region: str | None) -> phonenumbers.PhoneNumber
 
 
 _MAX_PLUS_DIGITS = 20
+
+
+def _too_short() -> phonenumbers.NumberParseException:
+    """The library's own error for a national number below its minimum length."""
+    return phonenumbers.NumberParseException(phonenumbers.NumberParseException.TOO_SHORT_NSN,
+                                             "The string supplied is too short to be a phone number.")
 _KEEP_PREFIX = (phonenumberutil.ValidationResult.TOO_SHORT, phonenumberutil.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
                 phonenumberutil.ValidationResult.INVALID_LENGTH)
 

@@ -89,10 +89,10 @@ def _file_error(exc: SubjectFileError) -> InvalidInput:
 
 
 def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime, created: set[int],
-                 probes: store.Probes | None = None) -> tuple[list[int], int, int, int]:
-    """Write one chunk (``probes``: its :func:`store.probes`, when the worker sent them); returns (subject ids
-    touched, how many of them (first) are new, duplicates of this import, subjects known before)."""
-    owners = store.lookup_owners(session, store.probes(prepared) if probes is None else probes)
+                 probes: store.Probes) -> tuple[list[int], int, int, int]:
+    """Write one chunk (``probes``: its :func:`store.probes`, sent by the worker); returns (subject ids touched,
+    how many of them (first) are new, duplicates of this import, subjects known before)."""
+    owners = store.lookup_owners(session, probes)
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
     duplicates = before = 0

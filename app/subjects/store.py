@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
@@ -161,14 +161,6 @@ def lookup_owners(session: Session, wanted: Probes) -> dict[str, int]:
 _LOOKUP_SQL = "SELECT subject_id, digest FROM subject_identifier WHERE kind = {mark} AND digest_key {match}"
 _OWNED_SQL = "SELECT subject_id, kind, digest FROM subject_identifier WHERE subject_id {match}"
 _LINKED_SQL = "SELECT subject_id FROM incident_subject WHERE incident_id = {mark} AND subject_id {match}"
-
-
-@dataclass
-class ChunkResult:
-    """Subject ids touched by a chunk, split into new and already-known ones."""
-
-    created: list[int] = field(default_factory=list)
-    matched: list[int] = field(default_factory=list)
 
 
 SUBJECT_COLUMNS = ("id", *FIELD_NAMES, "created_at", "updated_at")
