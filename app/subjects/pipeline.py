@@ -7,9 +7,11 @@ consume the whole input eagerly). Rejections from the reader pass through in the
 from __future__ import annotations
 
 import functools
+import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from multiprocessing.context import BaseContext
 from multiprocessing.pool import AsyncResult
@@ -19,10 +21,33 @@ from app.subjects.model import Outcome, RawRow, Rejection
 from app.subjects.normalise import normalise_chunk
 
 DEFAULT_CHUNK_ROWS = 5000
+BULK_GC_THRESHOLD = 100_000
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+@contextmanager
+def bulk_gc(threshold: int = BULK_GC_THRESHOLD) -> Iterator[None]:
+    """Let the cyclic garbage collector skip what existed before the block and run less often inside it.
+
+    A bulk job allocates a few dozen container objects per row (rows, tuples, dataclasses), nearly all freed
+    by reference counting. With the default threshold (700 allocations) the collector ran about every 20 rows,
+    and every few thousand rows it traversed everything the process had loaded (the app, SQLAlchemy, Flask):
+    15-20% of an import's CPU in the importing process and in its workers (docs/performance.md, 2026-12-05).
+    Inside the block, objects that existed on entry are frozen (``gc.freeze``: never traversed, never freed,
+    as a forked worker's copies of them need not be either) and the youngest generation is collected every
+    ``threshold`` allocations; cycles made inside the block are still collected. Worker processes forked
+    inside the block inherit both settings. On exit the previous threshold is restored and the frozen
+    objects are handed back to the collector (``gc.unfreeze``), so nothing is kept for good.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Consecutive lists of at most ``size`` items."""
     iterator = iter(items)

@@ -27,6 +27,7 @@ from app.subjects import bulk, store
 from app.subjects.errors import SubjectFileError
 from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
+from app.subjects.pipeline import bulk_gc
 from app.subjects.preparing import prepared_chunks
 from app.subjects.reading import open_subject_file
 from app.wording import plural
@@ -156,7 +157,7 @@ def import_file(
     session.flush()
     rejects = _Rejects(rejects_dir / f"import-{run.id}-rejects.csv")
     try:
-        with bulk.page_cache(session, cache_mib):
+        with bulk.page_cache(session, cache_mib), bulk_gc():
             _run(session, run, reader, rejects, keys=keys, now=now, default_country=default_country,
                  processes=processes, progress=progress)
     except SubjectFileError as exc:

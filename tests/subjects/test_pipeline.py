@@ -80,3 +80,27 @@ def test_subjects_prepared_in_workers_match_subjects_prepared_in_process(tmp_pat
     first, second = list(itertools.islice(reader.compact(), 2))
     assert isinstance(first, Rejection) and first.line == 2
     assert second == (3, ["1", "Name\n1", "p1@mail.de", "030 1000001", "DE", "x"])  # the cells, unmapped ones too
+
+
+def test_bulk_gc_freezes_and_restores_the_collector_and_still_collects_cycles() -> None:
+    import gc
+    import weakref
+
+    from app.subjects.pipeline import bulk_gc
+
+    class Node:
+        pass
+
+    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    with bulk_gc(threshold=50):
+        assert gc.get_threshold() == (50, *before[1:])
+        assert gc.get_freeze_count() > frozen_before  # what existed on entry is left alone
+        cycle = Node()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        gone = weakref.ref(cycle)
+        del cycle
+        kept = [Node() for _ in range(200)]  # live allocations past the threshold trigger a young collection
+        assert gone() is None  # a cycle made inside the block is collected
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    assert len(kept) == 200
