@@ -79,8 +79,7 @@ HIPAA_CLINIC: dict[str, Any] = {
 def merge_rows(rows: list[Any], keys: Any) -> tuple[list[Any], int]:
     """The import's own in-chunk merge over normalised rows: encrypt and index each row
     (``store.prepare``), then ``store.merge_groups``; returns ``(prepared subjects, rows merged away)``."""
-    from app.subjects.dedupe import Subject
     from app.subjects.store import merge_groups, prepare
 
     cipher, index = keys.cipher(), keys.blind_index()
-    return merge_groups([prepare(Subject.from_row(row), cipher=cipher, index=index) for row in rows])
+    return merge_groups([prepare(row, cipher=cipher, index=index) for row in rows])

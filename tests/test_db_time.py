@@ -92,3 +92,39 @@ def test_executemany_stores_what_core_execute_stores(session: Session) -> None:
         session.rollback()
         table.drop(session.connection(), checkfirst=True)
         session.commit()
+
+
+def test_executemany_inserts_many_rows_per_statement_in_order_and_fails_whole(session: Session) -> None:
+    """On SQLite, inserts go out as multi-row ``VALUES`` statements of at most ``SQLITE_ROWS_PER_INSERT`` rows
+    and ``SQLITE_MAX_PARAMS`` parameters: every row lands once, in order, with the right count; a bad row in
+    a later statement raises, and the rollback leaves nothing."""
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    from app import db
+
+    wide = [Column(f"c{i}", String(10)) for i in range(12)]
+    table = Table("bulk_rows", MetaData(), Column("id", Integer, primary_key=True), Column("tag", String(20),
+                  unique=True), *wide)
+    table.create(session.connection())
+    session.commit()
+    try:
+        rows = [(f"t{i}", *(f"{i}-{c}" for c in range(12))) for i in range(257)]
+        names = ("tag", *(c.name for c in wide))
+        assert db.executemany(session.connection(), table, rows, columns=names) == 257
+        stored = session.execute(text("SELECT * FROM bulk_rows ORDER BY id")).all()
+        assert [tuple(r[1:]) for r in stored] == rows
+        assert [r[0] for r in stored] == list(range(1, 258))
+        assert db._insert_row_sql("UPDATE t SET a = ? WHERE b IN (SELECT x FROM y VALUES (?))") is None
+        session.rollback()
+        clash = [(f"n{i}", *("x",) * 12) for i in range(160)] + [("n3", *("y",) * 12)]  # duplicate tag, 3rd statement
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):  # the driver's own error
+            db.executemany(session.connection(), table, clash, columns=names)
+        session.rollback()
+        assert session.execute(text("SELECT count(*) FROM bulk_rows")).scalar() == 0
+    finally:
+        session.rollback()
+        table.drop(session.connection(), checkfirst=True)
+        session.commit()

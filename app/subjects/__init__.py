@@ -12,7 +12,7 @@ Typical use (the database layer builds on this)::
 from __future__ import annotations
 
 from app.subjects.columns import CANONICAL_COLUMNS, CONTACT_COLUMNS, HeaderMap, load_mapping, match_headers
-from app.subjects.dedupe import Subject, dedupe_keys, identity_keys
+from app.subjects.dedupe import dedupe_keys, identity_keys
 from app.subjects.errors import SubjectFileError
 from app.subjects.jurisdiction import resolve_jurisdiction
 from app.subjects.model import (
@@ -41,7 +41,6 @@ __all__ = [
     "PostalAddress",
     "RawRow",
     "Rejection",
-    "Subject",
     "SubjectFileError",
     "SubjectReader",
     "dedupe_keys",

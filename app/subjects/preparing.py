@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from app.crypto import Keys
-from app.subjects.dedupe import Subject
 from app.subjects.model import Issue, NormalisedRow, Rejection
 from app.subjects.pipeline import DEFAULT_CHUNK_ROWS, _work, map_chunks
 from app.subjects.reading import CompactItem, expand
@@ -49,7 +48,7 @@ def _prepare_work(default_country: str | None, positions: tuple[tuple[int, str],
     cipher, index = _KEYS[0].cipher(), _KEYS[0].blind_index()
     outcomes = _work(default_country, [expand(item, positions) for item in chunk])
     reported = [(isinstance(item, Rejection), item.issues) for item in outcomes if item.issues]
-    prepared = [prepare(Subject.from_row(item), cipher=cipher, index=index) for item in outcomes
+    prepared = [prepare(item, cipher=cipher, index=index) for item in outcomes
                 if isinstance(item, NormalisedRow)]
     subjects, merged = merge_groups(prepared)
     return [PreparedChunk(len(chunk), reported, subjects, merged, probes(subjects))]

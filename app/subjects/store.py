@@ -1,6 +1,6 @@
 """Writing merged subjects into the registry, one chunk at a time, with set-based SQL.
 
-A chunk of de-duplicated :class:`~app.subjects.dedupe.Subject` values is encrypted, its blind-index keys
+A chunk of checked rows is encrypted and merged (:func:`prepare`, :func:`merge_groups`), its blind-index keys
 looked up in one query per kind, and then: new people are inserted in bulk; people already known get the
 union of their contacts and categories; rows that connect two known subjects merge them into the older one.
 Nothing here commits: the import runs in one transaction.
@@ -21,8 +21,8 @@ from sqlmodel import Session, col
 from app import db
 from app.crypto import BlindIndex, FieldCipher
 from app.subjects import bulk
-from app.subjects.dedupe import Subject, identity_keys
-from app.subjects.model import PostalAddress
+from app.subjects.dedupe import identity_keys
+from app.subjects.model import NormalisedRow, PostalAddress
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, digest_key
 
 ADDRESS_FIELDS = tuple(f.name for f in fields(PostalAddress))
@@ -95,29 +95,32 @@ def shared_categories(categories: frozenset[str]) -> list[str]:
     return sorted(categories)
 
 
-def prepare(subject: Subject, *, cipher: FieldCipher, index: BlindIndex) -> Prepared:
-    """Encrypt and index one merged subject (AES-256-GCM values, HMAC-SHA256 digests)."""
-    shown = [(ext, system or None) for system, ext in subject.external_ids]
-    shown += [(value, None) for value in (*subject.emails, *subject.phones)]
-    plain = [(kind, key, value, source) for (kind, key), (value, source)
-             in zip(identity_keys(subject), shown, strict=True)]
-    plain += [("push", push, push, None) for push in subject.push_subscriptions]
-    for address in subject.addresses:
-        if not (address.line1 or address.line2 or address.city or address.postal_code):
-            continue  # a bare country or region is kept as the jurisdiction, not as a postal contact
-        text = address_text(address)
-        plain.append(("address", text, text, None))
+def prepare(row: NormalisedRow, *, cipher: FieldCipher, index: BlindIndex) -> Prepared:
+    """Encrypt and index one checked row (AES-256-GCM values, HMAC-SHA256 digests).
+
+    Identifiers come in the order external_id, email, phone (those that identify one person, with their
+    ``digest_key``), push subscription, postal address. A bare country or region is the jurisdiction, not a
+    postal contact, so an address without a street, city or postal code is not stored as one.
+    """
+    encrypt = cipher.encrypt
+    present = [(value, source) for value, source in ((row.external_id, row.source_system or None),
+                                                     (row.email, None), (row.phone, None)) if value]
     identifiers: list[Identifier] = []
-    for kind, key, value, source in plain:
-        digest = index.digest(kind, key)
-        identifiers.append((kind, digest, digest_key(kind, digest), cipher.encrypt(value), source))
-    jurisdiction = subject.jurisdiction
+    for (kind, key), (value, source) in zip(identity_keys(row), present, strict=True):
+        digest, prefix = index.digest_and_prefix(kind, key)
+        identifiers.append((kind, digest, prefix, encrypt(value), source))
+    if row.push_subscription:
+        push = row.push_subscription
+        identifiers.append(("push", index.digest("push", push), None, encrypt(push), None))
+    address = row.address
+    if address.line1 or address.line2 or address.city or address.postal_code:
+        text = address_text(address)
+        identifiers.append(("address", index.digest("address", text), None, encrypt(text), None))
+    jurisdiction = row.jurisdiction
     return Prepared(identifiers, (
-        cipher.encrypt(subject.full_names[0]) if subject.full_names else None,
-        subject.preferred_language, jurisdiction.code, jurisdiction.source,
-        shared_categories(frozenset(subject.data_categories)),
-        bool(subject.emails), bool(subject.phones), bool(subject.push_subscriptions),
-        any(a.is_deliverable for a in subject.addresses)))
+        encrypt(row.full_name) if row.full_name else None, row.preferred_language, jurisdiction.code,
+        jurisdiction.source, shared_categories(frozenset(row.data_categories)),
+        bool(row.email), bool(row.phone), bool(row.push_subscription), address.is_deliverable))
 
 
 Probes = dict[str, dict[str, int]]

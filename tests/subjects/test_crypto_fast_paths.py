@@ -41,6 +41,18 @@ def test_blind_index_equals_hmac_of_the_purpose_sub_key(purpose: str) -> None:
         assert differing == []
 
 
+def test_digest_and_prefix_give_the_digest_and_its_indexed_key() -> None:
+    from app.subjects.models import digest_key
+
+    index = BlindIndex(KEY)
+    for value in _values()[:500]:
+        for kind in ("email", "phone", "external_id"):
+            digest, prefix = index.digest_and_prefix(kind, value)
+            assert digest == _reference_digest(KEY, kind, value)
+            assert prefix == digest_key(kind, digest)
+            assert prefix == int(digest[:16], 16) - (1 << 64 if int(digest[0], 16) >= 8 else 0)
+
+
 def test_blind_index_keeps_purposes_apart_in_one_instance() -> None:
     index = BlindIndex(KEY)
     for value in _values()[:200]:
