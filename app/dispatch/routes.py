@@ -220,7 +220,7 @@ def progress_json(incident_id: int) -> Response:
 @ui.get("/incidents/<int:incident_id>/dispatch")
 @requires(READ)
 def page(incident_id: int) -> str:
-    """Plan (when no run is live), progress, and the controls."""
+    """Plan (when no run is live; ``?regime=`` plans that regime's notices), progress, and the controls."""
     session = get_session()
     incident = incidents.get(session, incident_id=incident_id)
     run = runs.latest_run(session, incident_id=incident_id)
@@ -228,7 +228,8 @@ def page(incident_id: int) -> str:
     plan, problem = None, None
     if run is None or run.state not in runs.LIVE_RUN:
         try:
-            plan = runs.plan(session, clock=_clock(), incident_id=incident_id, request=run_request(_app()))
+            plan = runs.plan(session, clock=_clock(), incident_id=incident_id,
+                             request=run_request(_app(), regime=request.args.get("regime") or None))
         except Exception as exc:  # no approved notices or facts yet: say so on the page
             problem = getattr(exc, "message", str(exc))
     return render_template("dispatch/page.html", incident=incident, run=run, progress=current, plan=plan,
@@ -238,8 +239,8 @@ def page(incident_id: int) -> str:
 @ui.post("/incidents/<int:incident_id>/dispatch/start")
 @requires(RESPOND)
 def start(incident_id: int) -> Response:
-    """Start a run with the form's channel order (optional)."""
-    request_ = run_request(_app(), chain=request.form.get("chain") or None, regime=request.form.get("regime"))
+    """Start a run with the form's regime and channel order (both optional)."""
+    request_ = run_request(_app(), chain=request.form.get("chain") or None, regime=request.form.get("regime") or None)
     runs.start(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id, request=request_)
     return redirect(url_for("dispatch_ui.page", incident_id=incident_id))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
@@ -26,6 +26,8 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.notices.models import NoticeFacts, NoticeState, NoticeVersion
 from app.obligations.models import OPEN, ObligationRecord
+from app.playbooks.coverage import matches
+from app.playbooks.schema import Playbook
 from app.subjects.models import DataSubject
 from app.subjects.service import iter_subject_ids
 from app.webhooks.jobs import emit_progress
@@ -38,18 +40,40 @@ LIVE_RUN = ("running", "paused")
 class RunRequest:
     """What to dispatch: ``chain`` (channel order), ``senders`` (channels with a sender), ``rates`` (messages
     per second for the whole system per channel, 0 = unlimited), an optional ``regime`` and the voice
-    ``quiet_hours`` window (None: calls never wait)."""
+    ``quiet_hours`` window (None: calls never wait). ``playbooks`` (by regime id) say whom each regime's
+    notices are for (:func:`regime_scope`); without the run's regime among them, everyone is."""
 
     chain: Sequence[str]
     senders: Sequence[str]
     rates: dict[str, float]
     regime: str | None = None
     quiet_hours: Window | None = None
+    playbooks: Mapping[str, Playbook] = field(default_factory=dict)
 
 
-def choose_versions(session: Session, *, incident_id: int, chain: Sequence[str],
-                    regime: str | None) -> tuple[str, dict[str, dict[str, int]]]:
-    """``(regime, {channel: {locale: version id}})`` of the approved individual notices; ``Conflict`` if none."""
+def regime_scope(session: Session, *, incident_id: int, playbook: Playbook | None) -> tuple[str, ...] | None:
+    """The jurisdiction patterns (``US-CA``, ``DE``, ``US-*``) of the people a regime's individual notices are
+    for, or None when they are for everyone of the incident.
+
+    The same rule the substitute-notice counts use (``app.announcements.scope.scope_of``): a state breach law
+    covers its residents (e.g. Cal. Civ. Code 1798.82(a): "any resident of California"); HIPAA every
+    individual whose PHI was breached (45 CFR 164.404(a)(1)); GDPR everyone when the controller is established
+    where it applies (Art. 3(1)), else the residents there (Art. 3(2)).
+    """
+    from app.announcements.scope import scope_of
+    from app.incidents.schema import IncidentFile
+
+    if playbook is None:
+        return None
+    document = IncidentFile.model_validate(incidents.get(session, incident_id=incident_id).document)
+    scope = scope_of(playbook, document)
+    return None if scope.everyone else scope.patterns
+
+
+def approved_notices(session: Session, *, incident_id: int,
+                     chain: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
+    """``{regime: {channel: {locale: version id}}}`` of the incident's approved individual notices on ``chain``'s
+    channels: the regimes a run can send."""
     rows = session.exec(select(NoticeVersion).where(
         NoticeVersion.incident_id == incident_id, NoticeVersion.audience == "individuals",
         NoticeVersion.state == NoticeState.approved.value)).all()
@@ -57,6 +81,13 @@ def choose_versions(session: Session, *, incident_id: int, chain: Sequence[str],
     for v in rows:
         if v.channel in chain:
             by_regime.setdefault(v.regime, {}).setdefault(v.channel, {})[v.locale] = v.id or 0
+    return by_regime
+
+
+def choose_versions(session: Session, *, incident_id: int, chain: Sequence[str],
+                    regime: str | None) -> tuple[str, dict[str, dict[str, int]]]:
+    """``(regime, {channel: {locale: version id}})`` of the approved individual notices; ``Conflict`` if none."""
+    by_regime = approved_notices(session, incident_id=incident_id, chain=chain)
     if regime is None and by_regime:
         regime = sorted(by_regime, key=lambda r: (-len(by_regime[r]), r))[0]
     if regime is None or regime not in by_regime:
@@ -73,15 +104,21 @@ def _deadline(session: Session, incident_id: int) -> ObligationRecord | None:
 
 
 def pending_batches(session: Session, *, incident_id: int, versions: dict[str, dict[str, int]],
-                    skipped: list[int], requeued: list[int] | None = None) -> Iterator[list[int]]:
+                    skipped: list[int], requeued: list[int] | None = None,
+                    scope: tuple[str, ...] | None = None, outside: list[int] | None = None) -> Iterator[list[int]]:
     """The incident's subject ids in ascending batches, without people who already have a delivery of one of
     ``versions`` (``{channel: {locale: version id}}``) from an earlier run: a later run reaches people found
     since, never the same notice twice. Decided per person: someone whose every delivery of these versions
     was ``skipped`` (a cancelled run never sent them anything, on any channel of their chain) is included
     again; any other delivery (sent, delivered, failed, in flight) keeps them out. ``skipped`` gets one count
-    per batch of the people left out, ``requeued`` one of the people included again."""
+    per batch of the people left out, ``requeued`` one of the people included again.
+
+    ``scope`` (:func:`regime_scope`): only people whose resolved jurisdiction matches a pattern, or is
+    unknown (no jurisdiction, or the country alone for a state law of that country: they may live there, and a
+    notice too many beats none), are included; ``outside`` gets one count per batch of the people left out
+    because they are known to live elsewhere."""
     ids = sorted({v for per_locale in versions.values() for v in per_locale.values()})
-    for batch in iter_subject_ids(session, incident_id=incident_id):
+    for batch in _in_scope(session, iter_subject_ids(session, incident_id=incident_id), scope, outside):
         rows = session.execute(select(col(Delivery.subject_id), col(Delivery.state)).where(
             col(Delivery.subject_id).in_(batch), col(Delivery.notice_version_id).in_(ids))).all()
         done = {sid for sid, state in rows if state != SKIPPED}
@@ -92,13 +129,39 @@ def pending_batches(session: Session, *, incident_id: int, versions: dict[str, d
             yield rest
 
 
+def _in_scope(session: Session, batches: Iterator[list[int]], scope: tuple[str, ...] | None,
+              outside: list[int] | None) -> Iterator[list[int]]:
+    """``batches`` without the people known to live outside ``scope`` (None: everyone stays)."""
+    for batch in batches:
+        if scope is None:
+            yield batch
+            continue
+        rows = session.execute(select(col(DataSubject.id), col(DataSubject.jurisdiction)).where(
+            col(DataSubject.id).in_(batch))).all()
+        elsewhere = {sid for sid, code in rows if _elsewhere(code, scope)}
+        if outside is not None:
+            outside.append(len(elsewhere))
+        if kept := [sid for sid in batch if sid not in elsewhere]:
+            yield kept
+
+
+def _elsewhere(code: str | None, scope: tuple[str, ...]) -> bool:
+    """True when a person's jurisdiction ``code`` is known and outside ``scope``; a country alone (``US``) is
+    not, when the scope is one of its subdivisions (``US-CA``): the state is unknown, they may live there."""
+    if code is None or matches(code, list(scope)):
+        return False
+    return "-" in code or not any(pattern.startswith(f"{code}-") for pattern in scope)
+
+
 def plan(session: Session, *, clock: Clock, incident_id: int, request: RunRequest) -> dict[str, Any]:
     """How long each channel takes at its rate and whether that beats the earliest individuals deadline.
 
     Shape: ``{"regime", "people", "first_channel": {ch: n}, "unreachable", "channels": {ch: {"messages",
     "rate", "seconds"}}, "finish_seconds", "finish_at", "deadline": {"regime", "due_at"} | None,
     "beats_deadline": bool | None, "warnings": [str], "default_locale", "quiet_hours": {"window", "waiting",
-    "opens_at"} | None, "already_sent", "requeued"}``; ``people`` leaves out those an earlier run already sent
+    "opens_at"} | None, "already_sent", "requeued", "outside_scope", "regimes"}`` (``regimes``: those with approved
+    notices, any of which a run can send); ``people`` leaves out those known to live
+    outside the regime's scope (``outside_scope`` of them, :func:`pending_batches`), those an earlier run already sent
     these notices to (``already_sent`` of them) and counts those a cancelled run skipped before reaching them
     (``requeued`` of them: their skipped deliveries are queued again, ``pending_batches``). ``seconds`` is None
     when unlimited; for voice it includes the wait of the people whose first call falls outside the calling
@@ -114,8 +177,10 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     callers: list[int] = []
     skipped: list[int] = []
     requeued: list[int] = []
+    outside: list[int] = []
+    scope = regime_scope(session, incident_id=incident_id, playbook=request.playbooks.get(regime))
     for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=skipped,
-                                 requeued=requeued):
+                                 requeued=requeued, scope=scope, outside=outside):
         for sid, step in first_steps(probe, people(session, batch), senders=request.senders,
                                      default_locale=facts.default_locale):
             firsts["unreachable" if isinstance(step, Exhausted) else step.channel] += 1
@@ -124,7 +189,12 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
                 callers.append(sid)
     doc = _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
                     firsts=firsts, default_locale=facts.default_locale)
-    doc["already_sent"], doc["requeued"] = sum(skipped), sum(requeued)
+    doc["already_sent"], doc["requeued"], doc["outside_scope"] = sum(skipped), sum(requeued), sum(outside)
+    doc["regimes"] = sorted(approved_notices(session, incident_id=incident_id, chain=request.chain))
+    if doc["outside_scope"]:
+        doc["warnings"].append(f"{plural(doc['outside_scope'], 'person lives', 'people live')} outside {regime}'s "
+                               f"scope ({', '.join(scope or ())}): this run leaves them out; dispatch the notices "
+                               "of the regime that covers them")
     if doc["already_sent"]:
         doc["warnings"].append(f"{plural(doc['already_sent'], 'person already has', 'people already have')} "
                                "these notices from an earlier run (sent, delivered, failed or being sent); "
@@ -221,6 +291,9 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
         raise Conflict(f"everyone in incident {incident_id} ({plural(doc['already_sent'], 'person', 'people')}) "
                        "already has these notices from an earlier run; import the people found since, or approve "
                        "a new version to send again")
+    if doc["people"] == 0 and doc["outside_scope"]:
+        raise Conflict(f"nobody in incident {incident_id} is in {doc['regime']}'s scope: "
+                       f"{plural(doc['outside_scope'], 'person lives', 'people live')} elsewhere")
     regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=doc["regime"])
     now = clock.now()
     run = DispatchRun(incident_id=incident_id, state="running", regime=regime, channel_order=list(request.chain),
@@ -228,7 +301,8 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
     session.add(run)
     session.flush()
     created = pooled = requeued = 0
-    for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=[]):
+    scope = regime_scope(session, incident_id=incident_id, playbook=request.playbooks.get(regime))
+    for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=[], scope=scope):
         made, pool, again = insert_first(session, run, batch, senders=request.senders,
                                          default_locale=doc["default_locale"], now=now)
         created, pooled, requeued = created + made, pooled + pool, requeued + again

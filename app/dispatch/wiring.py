@@ -71,7 +71,8 @@ def run_request(app: Flask, *, chain: str | None = None, regime: str | None = No
     except ValueError as exc:
         raise InvalidInput(str(exc), details=[{"path": "chain", "reason": str(exc)}]) from exc
     return RunRequest(chain=order, senders=senders(app), rates={c: r * workers for c, r in settings.rates.items()},
-                      regime=regime or None, quiet_hours=settings.quiet_hours)
+                      regime=regime or None, quiet_hours=settings.quiet_hours,
+                      playbooks=app.extensions.get("playbooks", {}))
 
 
 def make_worker(app: Flask, options: WorkerOptions | None = None) -> Worker:
