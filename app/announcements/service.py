@@ -23,6 +23,7 @@ from app.clock import Clock
 from app.dispatch.models import SubstitutePoolEntry
 from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
+from app.incidents.lifecycle import refuse_if_false_positive
 from app.letters.costs import with_letter_cost
 from app.notices.models import NoticeVersion
 from app.obligations.models import ObligationRecord
@@ -169,9 +170,11 @@ def publish(session: Session, *, clock: Clock, actor: str, incident_id: int, dec
     The posting period is the longest any applicable rule asks for (e.g. 90 days, 45 CFR 164.404(d)(2)(ii)).
     Where a rule asks for a toll-free number (HIPAA, 10 or more unreachable: active at least 90 days, 45 CFR
     164.404(d)(2)(ii)(B)) the approved facts must give ``contact.toll_free_phone``; the notice shows it and
-    tracks its period. Raises ``Conflict`` when no announcement version is approved or the number is missing.
+    tracks its period. Raises ``Conflict`` when no announcement version is approved, the number is missing or
+    the incident is marked false positive.
     """
     incident = incidents.get(session, incident_id=incident_id)
+    refuse_if_false_positive(incident.status, incident_id=incident_id, action="publishing a public notice")
     versions = _approved_announcements(session, incident_id)
     if not versions:
         raise Conflict("no approved announcement notice for the individuals or the public: draft the 'announcement' "

@@ -24,6 +24,7 @@ from app.dispatch.outbox import first_steps, insert_first
 from app.dispatch.quiet import Window, call_zones, opens_at
 from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
+from app.incidents.lifecycle import refuse_if_false_positive
 from app.notices.models import NoticeFacts, NoticeState, NoticeVersion
 from app.obligations.models import OPEN, ObligationRecord
 from app.playbooks.coverage import matches
@@ -278,12 +279,14 @@ def _facts(session: Session, incident_id: int) -> NoticeFacts:
 def start(session: Session, *, clock: Clock, actor: str, incident_id: int, request: RunRequest) -> DispatchRun:
     """Plan, create the run and every person's first delivery (or pool entry); commits once.
 
-    Raises ``Conflict`` while another run of the incident is running or paused, without approved notices, or
+    Raises ``Conflict`` for an incident marked false positive, while another run of the incident is running or
+    paused, without approved notices, or
     when an earlier run already sent these notices to every person (a later run reaches only people found since
     and people a cancelled run had not reached: their skipped deliveries move to this run, ``outbox.place``).
     """
-    live = session.exec(select(DispatchRun).where(DispatchRun.incident_id == incident_id,
-                                                  col(DispatchRun.state).in_(LIVE_RUN))).first()
+    refuse_if_false_positive(incidents.get(session, incident_id=incident_id).status, incident_id=incident_id,
+                             action="dispatch")
+    live = live_run(session, incident_id=incident_id)
     if live is not None:
         raise Conflict(f"dispatch run {live.id} of incident {incident_id} is {live.state}; cancel it first")
     doc = plan(session, clock=clock, incident_id=incident_id, request=request)
@@ -318,6 +321,12 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
     emit_progress(session, clock=clock, run=run)
     session.commit()
     return run
+
+
+def live_run(session: Session, *, incident_id: int) -> DispatchRun | None:
+    """The incident's running or paused run, if any."""
+    return session.exec(select(DispatchRun).where(DispatchRun.incident_id == incident_id,
+                                                  col(DispatchRun.state).in_(LIVE_RUN))).first()
 
 
 def get_run(session: Session, *, run_id: int, incident_id: int | None = None) -> DispatchRun:

@@ -46,3 +46,11 @@ def check_transition(current: str, target: str) -> Status:
         raise Conflict(f"cannot move incident from {source.value} to {goal.value} (allowed: {allowed})",
                        details=[{"path": "status", "reason": f"{source.value} -> {goal.value} not allowed"}])
     return goal
+
+
+def refuse_if_false_positive(status: str, *, incident_id: int, action: str) -> None:
+    """Raise ``Conflict`` when the incident is marked ``false_positive``: no personal data breach happened, so
+    nothing may be sent or published about one (``action`` names what was refused, e.g. "dispatch")."""
+    if status == Status.false_positive.value:
+        raise Conflict(f"incident {incident_id} is marked false_positive (no personal data breach): {action} "
+                       "refused; set its status back to detected first if that was a mistake")

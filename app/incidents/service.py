@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.clock import Clock
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents.lifecycle import Status, check_transition
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.schema import IncidentFile
@@ -132,6 +132,8 @@ def update(
     target = changes.get("status")
     facts = validate_document(_merge(incident.document, fields)) if fields else None
     new_status = check_transition(incident.status, str(target)) if target is not None else None
+    if new_status is Status.false_positive:
+        _refuse_false_positive_while_notifying(session, incident_id)
     before = _summary(incident)
     changed = changed_paths(incident.document, facts.as_document()) if facts is not None else []
     if facts is not None and changed:
@@ -153,6 +155,23 @@ def update(
                  after={**_summary(incident), "changed": changed, "note": bool(note)})
     session.commit()
     return incident
+
+
+def _refuse_false_positive_while_notifying(session: Session, incident_id: int) -> None:
+    """``Conflict`` while a dispatch run is live or a public notice is published: stop those first, so marking
+    the incident a false positive never leaves notices going out about a breach that did not happen."""
+    from app.announcements.models import PublicNotice
+    from app.dispatch.runs import live_run
+
+    run = live_run(session, incident_id=incident_id)
+    if run is not None:
+        raise Conflict(f"dispatch run {run.id} of incident {incident_id} is {run.state}: cancel it before marking "
+                       "the incident a false positive")
+    notice = session.exec(select(PublicNotice).where(PublicNotice.incident_id == incident_id,
+                                                     PublicNotice.state == "published")).first()
+    if notice is not None:
+        raise Conflict(f"incident {incident_id} has a published public notice: withdraw it before marking the "
+                       "incident a false positive")
 
 
 def timeline(session: Session, *, incident_id: int) -> list[TimelineEntry]:

@@ -92,3 +92,29 @@ def test_the_dispatch_page_plans_and_starts_the_chosen_regime(
     run = session.exec(select(runs.DispatchRun)).one()
     assert run.regime == "us-hipaa"  # HIPAA covers every individual, wherever they live (45 CFR 164.404(a)(1))
     assert len(session.exec(select(Delivery).where(Delivery.run_id == run.id)).all()) == 2
+
+
+def test_a_false_positive_incident_sends_nothing_and_cannot_be_marked_so_mid_dispatch(
+    app: Flask, client: FlaskClient, make_user: Any, session: Session, tmp_path: Path
+) -> None:
+    from app.announcements import service as announcements
+    from app.incidents import service as incidents
+
+    incident_id = approved_laptop_incident(client, make_user("privacy_officer"), make_user("privacy_officer"),
+                                           channels=("email",))
+    import_people(app, session, tmp_path, incident_id, [Person("ca-1", "Ann Cal", email="ann@example.org")])
+    clock, request = app.extensions["clock"], run_request(app, chain="email")
+    with app.app_context():
+        run = runs.start(session, clock=clock, actor="test", incident_id=incident_id, request=request)
+        with pytest.raises(Conflict, match=rf"dispatch run {run.id} of incident {incident_id} is running: cancel it"):
+            incidents.update(session, clock=clock, actor="test", incident_id=incident_id,
+                             changes={"status": "false_positive"})
+        assert incidents.get(session, incident_id=incident_id).status == "detected"
+        runs.control(session, clock=clock, actor="test", run_id=run.id or 0, action="cancel")
+        incidents.update(session, clock=clock, actor="test", incident_id=incident_id,
+                         changes={"status": "false_positive"})
+        with pytest.raises(Conflict, match=r"marked false_positive \(no personal data breach\): dispatch refused"):
+            runs.start(session, clock=clock, actor="test", incident_id=incident_id, request=request)
+        with pytest.raises(Conflict, match="publishing a public notice refused"):
+            announcements.publish(session, clock=clock, actor="test", incident_id=incident_id, decision={})
+    assert session.exec(select(runs.DispatchRun)).all() == [run]
