@@ -56,7 +56,7 @@ def bundle_command(report_id: int, out_dir: Path) -> None:
 def verify_command(bundle: Path, key_file: Path | None) -> None:
     """Check every byte, hash and the signature of BUNDLE; exit 1 naming what fails. Needs no database."""
     result = verify_bundle(bundle, trusted_key_pem=key_file.read_bytes() if key_file else None)
-    for line in report_lines(result, bundle):
+    for line in report_lines(result, bundle, trusted=key_file is not None):
         click.echo(line, err=not result.ok)
     if not result.ok:
         sys.exit(1)

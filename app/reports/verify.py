@@ -208,17 +208,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", type=Path, help="trusted public key PEM (from the well-known URL)")
     args = parser.parse_args(argv)
     result = verify_bundle(args.bundle, trusted_key_pem=args.key.read_bytes() if args.key else None)
-    for line in report_lines(result, args.bundle):
+    for line in report_lines(result, args.bundle, trusted=args.key is not None):
         (sys.stdout if result.ok else sys.stderr).write(line + "\n")
     return 0 if result.ok else 1
 
 
-def report_lines(result: Verification, path: Path) -> list[str]:
-    """Human lines for a verification result."""
+def report_lines(result: Verification, path: Path, *, trusted: bool) -> list[str]:
+    """Human lines for a verification result; ``trusted``: whether a trusted key (``--key``) was given.
+
+    Without one, a bundle that verifies is only shown to be intact: its signature was checked with the key it
+    carries itself, which whoever changes a bundle can replace with their own. It is called ``intact (NOT
+    authenticated)``, never ``ok``, and the line says how to check who signed it."""
     if result.ok:
         version = (result.manifest or {}).get("report", {})
-        return [f"bundle ok: {path.name}: {len(result.checked)} files and the signature verify "
-                f"(report {version.get('id')} v{version.get('number')}, key {(result.manifest or {}).get('key_id')})"]
+        detail = (f"{path.name}: {len(result.checked)} files and the signature verify (report {version.get('id')} "
+                  f"v{version.get('number')}, key {(result.manifest or {}).get('key_id')})")
+        if trusted:
+            return [f"bundle ok: {detail} with the trusted key"]
+        return [f"bundle intact (NOT authenticated): {detail} with the key inside the bundle",
+                "  anyone who changes a bundle can sign it again with a key of their own: pass --key with the "
+                "sender's key from https://<their server>/.well-known/breach-notify/signing-key to check who "
+                "signed it"]
     return [f"bundle FAILED: {path.name}"] + [f"  {p}" for p in result.problems]
 
 

@@ -90,9 +90,14 @@ def test_a_resigned_bundle_fails_against_the_published_key(signed: Path, tmp_pat
     assert public_pem(Ed25519PrivateKey.generate()) != published
 
 
-def test_cli_export_verify(signed: Path, tmp_path: Path, runner: FlaskCliRunner) -> None:
+def test_cli_export_verify(signed: Path, tmp_path: Path, runner: FlaskCliRunner, client: FlaskClient) -> None:
     ok = runner.invoke(args=["export", "verify", str(signed)])
-    assert ok.exit_code == 0 and "bundle ok" in ok.output
+    assert ok.exit_code == 0 and "bundle intact (NOT authenticated)" in ok.output and "--key" in ok.output
+    key = tmp_path / "signing-key.pem"
+    key.write_bytes(client.get("/.well-known/breach-notify/signing-key").data)
+    trusted = runner.invoke(args=["export", "verify", str(signed), "--key", str(key)])
+    assert trusted.exit_code == 0 and trusted.output.startswith("bundle ok: ")
+    assert "with the trusted key" in trusted.output
     files = members(signed.read_bytes())
     files["report.pdf"] = flip(files["report.pdf"])
     tampered = tmp_path / "t.zip"
@@ -125,7 +130,8 @@ def test_console_script_verifies_standalone(signed: Path, tmp_path: Path) -> Non
     empty.mkdir()
     ok = subprocess.run([str(script), "export", "verify", str(signed)], cwd=empty, env=env, capture_output=True,
                         text=True, timeout=120, check=False)
-    assert ok.returncode == 0 and ok.stdout.startswith("bundle ok: bundle.zip"), (ok.stdout, ok.stderr)
+    assert ok.returncode == 0 and ok.stdout.startswith("bundle intact (NOT authenticated): bundle.zip"), (
+        ok.stdout, ok.stderr)
     bad = subprocess.run([str(script), "export", "verify", str(tampered)], cwd=empty, env=env, capture_output=True,
                          text=True, timeout=120, check=False)
     assert bad.returncode == 1 and "bundle FAILED: tampered.zip" in bad.stderr, (bad.stdout, bad.stderr)
