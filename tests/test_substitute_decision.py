@@ -25,6 +25,17 @@ def test_hipaa_ten_person_rule(unreachable: int, required: bool) -> None:
     assert _one("us-hipaa", Counts(600, unreachable, 10.0))[0] is required
 
 
+@pytest.mark.parametrize(("unreachable", "label"), [(0, "not needed"), (1, "alternative notice (not public)"),
+                                                   (9, "alternative notice (not public)"), (10, "required")])
+def test_hipaa_under_ten_unreachable_still_need_an_alternative_notice(unreachable: int, label: str) -> None:
+    """45 CFR 164.404(d)(2)(i): fewer than 10 people with insufficient contact information get a substitute
+    notice by alternative written notice, telephone or other means; only 10 or more call for a public one."""
+    (verdict,) = decide(playbooks=PLAYBOOKS, regimes=["us-hipaa"], counts=Counts(600, unreachable, 10.0))
+    assert verdict.label == label
+    assert as_document(Counts(600, unreachable, 10.0), [verdict])["verdicts"][0]["alternative_notice"] is (
+        label.startswith("alternative"))
+
+
 @pytest.mark.parametrize(("cost", "allowed"), [(250_000.0, False), (250_000.01, True)])
 def test_california_cost_over_250k(cost: float, allowed: bool) -> None:
     assert _one("us-ca", Counts(1000, 0, cost))[1] is allowed

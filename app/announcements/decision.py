@@ -80,6 +80,19 @@ class RegimeVerdict:
     basis: list[str]
     toll_free_days: int = 0
     counts: RegimeCounts | None = None
+    alternative_notice: bool = False
+    """Some people are unreachable, but fewer than the rule's public-notice threshold: they must still get a
+    substitute notice, by alternative written notice, telephone or other means, not by a public posting (HIPAA
+    45 CFR 164.404(d)(2)(i): fewer than 10)."""
+
+    @property
+    def label(self) -> str:
+        """``required``, ``allowed``, ``alternative notice (not public)`` or ``not needed``: the verdict in words."""
+        if self.required:
+            return "required"
+        if self.allowed:
+            return "allowed"
+        return "alternative notice (not public)" if self.alternative_notice else "not needed"
 
 
 WHOLE_BASES = frozenset({"cost", "class_size"})
@@ -159,8 +172,9 @@ def _verdict(regime: str, rule: SubstituteNotice, counts: RegimeCounts) -> Regim
     # Cost or class size: the public notice replaces individual notice for everyone the regime counts;
     # otherwise only for those of them individual notice cannot reach.
     stands_for = counts.total if WHOLE_BASES & set(basis) else counts.unreachable if allowed else 0
+    alternative = rule.unreachable_at_least is not None and 0 < counts.unreachable < rule.unreachable_at_least
     return RegimeVerdict(regime, required, allowed, stands_for, posting_days(rule), list(rule.components), reasons,
-                         rule.citation, basis, toll_free_days(rule), counts)
+                         rule.citation, basis, toll_free_days(rule), counts, alternative)
 
 
 def _regime_counts(counts: Counts) -> RegimeCounts:

@@ -114,7 +114,7 @@ def decide_for(session: Session, *, clock: Clock, actor: str, incident_id: int, 
 def _summary(verdicts: list[RegimeVerdict], inputs: Counts) -> str:
     if not verdicts:
         return f"Substitute notice: no rule applies ({inputs.unreachable} unreachable)"
-    parts = [f"{v.regime} {'required' if v.required else 'allowed' if v.allowed else 'not needed'}" for v in verdicts]
+    parts = [f"{v.regime} {v.label}" for v in verdicts]
     return f"Substitute notice decided ({inputs.unreachable} unreachable of {inputs.total}): " + ", ".join(parts)
 
 
