@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Response, current_app, make_response, render_template
 from markupsafe import escape
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -74,10 +74,18 @@ def notice_for(session: Session, *, token: str, key: bytes, public_url: str, cip
     return version.locale, html
 
 
+PRIVATE_PAGE_HEADERS = {"Cache-Control": "no-store, private", "X-Robots-Tag": "noindex, nofollow",
+                        "Referrer-Policy": "no-referrer"}
+"""A personal notice carries the person's name: no shared or browser cache keeps it, no search engine indexes
+it, and no link on it tells another site the token (the link is the credential)."""
+
+
 @bp.get("/n/<token>")
-def show(token: str) -> str:
-    """The person's notice (public; the unguessable, signed token is the credential)."""
+def show(token: str) -> Response:
+    """The person's notice (public; the unguessable, signed token is the credential), never cached or indexed."""
     settings = settings_for(current_app)
     locale, html = notice_for(get_session(), token=token, key=settings.link_key, public_url=settings.public_url,
                               cipher=current_app.extensions["keys"].cipher(), now=current_app.extensions["clock"].now())
-    return render_template("public/personal.html", locale=locale, body=html)
+    response = make_response(render_template("public/personal.html", locale=locale, body=html))
+    response.headers.update(PRIVATE_PAGE_HEADERS)
+    return response

@@ -47,6 +47,8 @@ def test_link_shows_the_persons_notice_only(app: Flask, client: FlaskClient, mak
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Ana Lima" in html and "Bo Berg" not in html
     assert "Notice of Data Breach" in html and "What Happened" in html
+    assert page.headers["Cache-Control"] == "no-store, private"  # it names the person: never cached or indexed
+    assert page.headers["X-Robots-Tag"] == "noindex, nofollow" and page.headers["Referrer-Policy"] == "no-referrer"
     assert web.get(f"/n/{token[:-2]}xx").status_code == 404
     expired = create_app(dict(app.config, **FAST, CLOCK=FixedClock(dt.datetime(2099, 1, 1, tzinfo=dt.UTC))))
     assert expired.test_client().get(f"/n/{token}").status_code == 410
