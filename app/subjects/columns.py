@@ -55,20 +55,26 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "external_id": ("id", "externalid", "customerid", "customernumber", "userid", "subjectid", "recordid"),
     "full_name": ("name", "fullname", "displayname", "customername", "contactname"),
     "given_name": ("givenname", "givennames", "firstname", "firstnames", "fname", "forename", "forenames",
-                   "vorname"),
+                   "vorname", "prénom", "prenom", "nombre", "nome"),
     "middle_name": ("middlename", "middlenames", "middleinitial", "middleinitials"),
-    "family_name": ("familyname", "lastname", "lname", "surname", "surnames", "nachname"),
-    "email": ("email", "e-mail", "emailaddress", "mail", "emailadresse"),
+    "family_name": ("familyname", "lastname", "lname", "surname", "surnames", "nachname", "familienname", "nom",
+                    "nomdefamille", "apellido", "apellidos", "sobrenome"),
+    "email": ("email", "e-mail", "emailaddress", "mail", "emailadresse", "courriel", "correo",
+              "correoelectrónico", "correoelectronico"),
     "phone": ("phone", "phonenumber", "mobile", "mobilephone", "mobilenumber", "cell", "cellphone",
-              "telephone", "tel", "msisdn", "sms"),
+              "telephone", "tel", "msisdn", "sms", "telefon", "telefonnummer", "handy", "handynummer",
+              "mobilnummer", "téléphone", "portable", "teléfono", "telefono", "telefone", "celular", "móvil"),
     "push_subscription": ("push", "pushsubscription", "webpush", "webpushsubscription", "subscription"),
-    "address_line1": ("address", "address1", "addressline1", "street", "streetaddress", "addr1"),
+    "address_line1": ("address", "address1", "addressline1", "street", "streetaddress", "addr1", "adresse",
+                      "anschrift", "strasse", "straße", "rue", "dirección", "direccion", "endereço", "endereco"),
     "address_line2": ("address2", "addressline2", "addr2"),
-    "city": ("city", "town", "locality"),
-    "region": ("region", "state", "province", "county", "stateprovince", "subdivision"),
-    "postal_code": ("postalcode", "zip", "zipcode", "postcode", "plz", "postleitzahl"),
-    "country": ("country", "countrycode", "nation"),
-    "preferred_language": ("preferredlanguage", "language", "lang", "locale"),
+    "city": ("city", "town", "locality", "ort", "stadt", "wohnort", "ville", "ciudad", "cidade"),
+    "region": ("region", "state", "province", "county", "stateprovince", "subdivision", "bundesland", "région",
+               "provincia", "estado"),
+    "postal_code": ("postalcode", "zip", "zipcode", "postcode", "plz", "postleitzahl", "codepostal",
+                    "códigopostal", "codigopostal", "cep"),
+    "country": ("country", "countrycode", "nation", "land", "pays", "país", "pais"),
+    "preferred_language": ("preferredlanguage", "language", "lang", "locale", "sprache", "langue", "idioma"),
     "data_categories": ("datacategories", "categories", "datacategory"),
     "source_system": ("sourcesystem", "source", "system"),
 }
@@ -81,6 +87,7 @@ def header_key(header: str) -> str:
     return _IGNORED.sub("", header.replace("\ufeff", "")).casefold()
 
 
+# English, with the commonest German, French, Spanish and Portuguese headers (GDPR and LGPD controllers' exports)
 SYNONYMS: Mapping[str, str] = MappingProxyType(
     {header_key(s): canonical for canonical, names in _SYNONYMS.items() for s in (canonical, *names)}
 )

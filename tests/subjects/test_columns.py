@@ -75,3 +75,28 @@ def test_mapping_errors_name_the_column(tmp_path: Path) -> None:
     bad.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(SubjectFileError, match=r"bad\.json"):
         load_mapping(bad)
+
+
+def test_no_folded_header_names_two_columns() -> None:
+    from app.subjects.columns import _SYNONYMS, header_key
+
+    owners: dict[str, set[str]] = {}
+    for column, names in _SYNONYMS.items():
+        for name in (column, *names):
+            owners.setdefault(header_key(name), set()).add(column)
+    assert {key: cols for key, cols in owners.items() if len(cols) > 1} == {}
+
+
+def test_a_german_export_with_bom_and_semicolons_keeps_its_contacts(tmp_path: Path) -> None:
+    """The headers of a German CRM export (``Telefon``, ``Land``, ``Straße``...) are matched, not ignored."""
+    path = tmp_path / "kunden.csv"
+    path.write_bytes("\ufeffKundennummer;Vorname;Nachname;E-Mail;Telefon;Straße;PLZ;Ort;Land;Sprache\n"
+                     "K1;Jan;Jung;jan@example.de;030 1234567;Invalidenstraße 116;10115;Berlin;DE;de\n"
+                     .encode("utf-8"))
+    reader = open_subject_file(path)
+    assert reader.header_map.unmapped == ("Kundennummer",)
+    (row,) = list(reader)
+    assert isinstance(row, RawRow)
+    assert row.values == {"given_name": "Jan", "family_name": "Jung", "email": "jan@example.de",
+                          "phone": "030 1234567", "address_line1": "Invalidenstraße 116", "postal_code": "10115",
+                          "city": "Berlin", "country": "DE", "preferred_language": "de"}
