@@ -26,8 +26,10 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _OURS = "_breach_notify_handler"
 # Libraries that log contact data or secrets: aiosmtpd (the sandbox SMTP peer, in-process in `scenario` and the
 # tests) logs every envelope address at INFO; werkzeug's development server logs each raw path at INFO, tokens of
-# personal and regulator links included (our own `request` event names the route pattern instead).
-QUIET = {"mail.log": logging.WARNING, "werkzeug": logging.WARNING}
+# personal and regulator links included (our own `request` event names the route pattern instead). WeasyPrint and
+# fontTools log every step of each PDF (reports, letters) at INFO: noise on a terminal.
+QUIET = {"mail.log": logging.WARNING, "werkzeug": logging.WARNING, "weasyprint": logging.WARNING,
+         "weasyprint.progress": logging.WARNING, "fontTools": logging.WARNING}
 
 
 def configure_logging(*, level: str = "INFO", fmt: str = "json", stream: IO[str] | None = None) -> None:

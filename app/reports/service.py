@@ -108,8 +108,11 @@ def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, regim
     version must be ``initial``; nothing follows an approved ``final``), ``NotFound``.
     """
     if regime not in REGIME_REPORT:
-        raise InvalidInput(f"no regulator report for regime {regime!r}; known: {', '.join(sorted(REGIME_REPORT))}",
-                           details=[{"path": "regime", "reason": "unknown"}])
+        known = ", ".join(sorted(REGIME_REPORT))
+        raise InvalidInput(f"breach-notify has no regulator report format for {regime!r} (it drafts reports for "
+                           f"{known}): notify that regulator by its own form or letter, then record it with "
+                           "`obligations close ID --outcome met`",
+                           details=[{"path": "regime", "reason": f"no report format; one of {known}"}])
     if phase not in Phase.__members__:
         raise InvalidInput(f"phase must be initial, follow_up or final, not {phase!r}",
                            details=[{"path": "phase", "reason": "initial|follow_up|final"}])

@@ -33,6 +33,7 @@ from app.incidents import flows
 from app.incidents.models import Incident
 from app.notices import service as notices
 from app.notices.routes import app_drafting
+from app.ops.logs import QUIET
 from app.sandbox.common import free_port
 from app.sandbox.peers import SandboxPeers
 from app.scenario import hhs
@@ -274,8 +275,8 @@ def run_cases(options: Options, cases: list[Case], *, generated_by: str) -> dict
     fresh_out(options.out, force=options.force)
     if options.database_url:
         require_empty(options.database_url)
-    for noisy in ("werkzeug", "weasyprint", "weasyprint.progress", "mail.log", "fontTools"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for noisy, level in QUIET.items():
+        logging.getLogger(noisy).setLevel(level)
     started = time.perf_counter()
     with SandboxPeers(failure_rate=options.failure_rate, receipt_delay=options.receipt_delay,
                       seed=options.seed) as peers:

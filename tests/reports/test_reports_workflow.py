@@ -47,6 +47,18 @@ def test_drafter_cannot_approve_and_responder_cannot_either(client: FlaskClient,
     assert approved.status_code == 200 and approved.json["approved_by"] == other.user.actor
 
 
+def test_a_regime_without_a_report_format_says_how_to_notify_instead(client: FlaskClient, make_user: Any) -> None:
+    officer = make_user("privacy_officer")
+    incident_id = file_incident(client, officer, GDPR_INCIDENT)
+    answer = draft(client, officer, incident_id, "us-ny")
+    assert answer.status_code == 422
+    assert answer.json["message"].startswith("breach-notify has no regulator report format for 'us-ny' (it drafts "
+                                             "reports for ")
+    assert "obligations close ID --outcome met" in answer.json["message"]
+    assert answer.json["details"][0]["path"] == "regime"
+    assert answer.json["details"][0]["reason"].startswith("no report format; one of ")
+
+
 def test_late_report_needs_a_reason(client: FlaskClient, make_user: Any, clock: FixedClock) -> None:
     drafter, approver = make_user("privacy_officer"), make_user("privacy_officer")
     incident_id = file_incident(client, drafter, GDPR_INCIDENT)  # aware 2026-03-01 08:00 UTC: due +72 h
