@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app.announcements.decision import WHOLE_BASES, Counts, RegimeCounts, RegimeVerdict
-from app.dispatch.models import SubstitutePoolEntry
+from app.dispatch.models import DELIVERED, SENT, Delivery, DispatchRun, SubstitutePoolEntry
 from app.incidents import service as incidents
 from app.incidents.schema import IncidentFile
 from app.letters.costs import with_letter_cost
@@ -89,11 +89,21 @@ class _Group:
     people: int
 
 
+def left_unreached(incident_id: int) -> Any:
+    """A select of the ids (column ``sid``) of people a dispatch run of the incident left to the substitute
+    notice (its pool: no usable contact on the run's channels, or every channel failed) and whom no delivery of
+    any of the incident's runs reached (none ``sent`` or ``delivered``): a person pooled by one regime's run
+    but reached by another's is not unreachable."""
+    reached = select(col(Delivery.subject_id)).join(DispatchRun, col(DispatchRun.id) == col(Delivery.run_id)).where(
+        col(DispatchRun.incident_id) == incident_id, col(Delivery.state).in_((SENT, DELIVERED)))
+    return select(col(SubstitutePoolEntry.subject_id).label("sid")).where(
+        col(SubstitutePoolEntry.incident_id) == incident_id, col(SubstitutePoolEntry.subject_id).not_in(reached))
+
+
 def _groups(session: Session, incident_id: int) -> list[_Group]:
-    """The incident's people grouped by jurisdiction, contact flags and whether a dispatch run left them in
-    the substitute pool: one query, a few rows per jurisdiction."""
-    pooled: Any = select(col(SubstitutePoolEntry.subject_id).label("sid")).where(
-        col(SubstitutePoolEntry.incident_id) == incident_id).distinct().subquery()
+    """The incident's people grouped by jurisdiction, contact flags and whether dispatch left them unreached
+    (:func:`left_unreached`): one query, a few rows per jurisdiction."""
+    pooled: Any = left_unreached(incident_id).distinct().subquery()
     flags = [col(getattr(DataSubject, f)) for _, f in CHANNEL_FLAGS]
     in_pool = pooled.c.sid.is_not(None)
     rows = session.execute(

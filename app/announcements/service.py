@@ -17,10 +17,9 @@ from sqlmodel import Session, col
 
 from app.announcements.decision import Counts, RegimeVerdict, as_document, decide
 from app.announcements.models import PublicNotice, SubstituteDecision
-from app.announcements.scope import CHANNEL_FLAGS, Population, cheapest
+from app.announcements.scope import CHANNEL_FLAGS, Population, cheapest, left_unreached
 from app.audit import service as audit
 from app.clock import Clock
-from app.dispatch.models import SubstitutePoolEntry
 from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
 from app.incidents.lifecycle import refuse_if_false_positive
@@ -41,15 +40,14 @@ REMIND_BEFORE = dt.timedelta(days=7)
 
 
 def unreachable_count(session: Session, *, incident_id: int) -> int:
-    """Distinct people no channel can reach: no usable contact at all, or in a dispatch run's substitute pool."""
+    """Distinct people no channel can reach: no usable contact at all, or left to the substitute notice by a
+    dispatch run and reached by none (``scope.left_unreached``)."""
     no_contact: Any = select(col(DataSubject.id).label("sid")).join(
         IncidentSubject, col(IncidentSubject.subject_id) == col(DataSubject.id)).where(
         col(IncidentSubject.incident_id) == incident_id,
         ~(col(DataSubject.has_email) | col(DataSubject.has_phone) | col(DataSubject.has_push)
           | col(DataSubject.has_postal)))
-    pooled: Any = select(col(SubstitutePoolEntry.subject_id).label("sid")).where(
-        col(SubstitutePoolEntry.incident_id) == incident_id)
-    both = union(no_contact, pooled).subquery()
+    both = union(no_contact, left_unreached(incident_id)).subquery()
     return int(session.execute(select(func.count()).select_from(both)).scalar_one())
 
 

@@ -118,3 +118,35 @@ def test_a_false_positive_incident_sends_nothing_and_cannot_be_marked_so_mid_dis
         with pytest.raises(Conflict, match="publishing a public notice refused"):
             announcements.publish(session, clock=clock, actor="test", incident_id=incident_id, decision={})
     assert session.exec(select(runs.DispatchRun)).all() == [run]
+
+
+def test_someone_one_run_could_not_reach_but_another_did_is_not_unreachable(
+    app: Flask, client: FlaskClient, make_user: Any, session: Session, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from app.announcements.service import unreachable_count
+    from app.dispatch.models import DELIVERED, SubstitutePoolEntry
+
+    incident_id = approved_laptop_incident(client, make_user("privacy_officer"), make_user("privacy_officer"),
+                                           channels=("email", "sms"))
+    import_people(app, session, tmp_path, incident_id, [Person("ca-1", "Ann Cal", phone="+14155550101"),
+                                                        Person("ca-2", "Bo Cal", email="bo@example.org")])
+    clock = app.extensions["clock"]
+    with app.app_context():
+        first = runs.start(session, clock=clock, actor="test", incident_id=incident_id,
+                           request=run_request(app, chain="email"))
+        assert [p.kind for p in session.exec(select(SubstitutePoolEntry)).all()] == ["unreachable"]  # Ann: no email
+        assert unreachable_count(session, incident_id=incident_id) == 1
+        (email,) = session.exec(select(Delivery).where(Delivery.run_id == first.id)).all()  # Bo's
+        session.execute(update(Delivery).where(Delivery.id == email.id).values(state=DELIVERED))  # type: ignore[arg-type]
+        session.commit()
+        runs.control(session, clock=clock, actor="test", run_id=first.id or 0, action="cancel")
+        second = runs.start(session, clock=clock, actor="test", incident_id=incident_id,
+                            request=run_request(app, chain="sms"))
+    (sms,) = session.exec(select(Delivery).where(Delivery.run_id == second.id)).all()
+    assert len(session.exec(select(SubstitutePoolEntry)).all()) == 2  # the SMS run pools Bo (no phone)...
+    assert unreachable_count(session, incident_id=incident_id) == 1  # ...whom the email reached; Ann's SMS is queued
+    session.execute(update(Delivery).where(Delivery.id == sms.id).values(state=DELIVERED))  # type: ignore[arg-type]
+    session.commit()
+    assert unreachable_count(session, incident_id=incident_id) == 0  # the SMS reached her
