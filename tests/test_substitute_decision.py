@@ -36,6 +36,16 @@ def test_hipaa_under_ten_unreachable_still_need_an_alternative_notice(unreachabl
         label.startswith("alternative"))
 
 
+@pytest.mark.parametrize(("count", "who", "said"), [
+    (1, "California residents", "1 California resident"), (2, "people", "2 people"),
+    (1, "unreachable residents where eu-gdpr applies", "1 unreachable resident where eu-gdpr applies"),
+    (1, "residents of US-CA, US-NV", "1 resident of US-CA, US-NV"), (1_000, "people", "1,000 people")])
+def test_people_agree_with_their_number(count: int, who: str, said: str) -> None:
+    from app.announcements.decision import _people
+
+    assert _people(count, who) == said
+
+
 @pytest.mark.parametrize(("cost", "allowed"), [(250_000.0, False), (250_000.01, True)])
 def test_california_cost_over_250k(cost: float, allowed: bool) -> None:
     assert _one("us-ca", Counts(1000, 0, cost))[1] is allowed

@@ -125,10 +125,16 @@ def toll_free_days(rule: SubstituteNotice) -> int:
 
 
 def _people(count: int, who: str) -> str:
-    """``1,000 California residents``, ``1 California resident``, ``1 unreachable person``: the noun agrees
-    as ``app.wording.plural`` decides; the number has thousands separators."""
-    head, _, last = who.rpartition(" ")
-    singular = " ".join(filter(None, [head, "person" if last == "people" else last.removesuffix("s")]))
+    """``1,000 California residents``, ``1 California resident``, ``1 unreachable person``, ``1 resident where
+    eu-gdpr applies``: the noun (the last word before an ``of``/``where`` clause) agrees as
+    ``app.wording.plural`` decides; the number has thousands separators."""
+    phrase, clause = who, ""
+    for word in (" of ", " where "):
+        if word in who:
+            phrase, clause = who.split(word, 1)[0], word + who.split(word, 1)[1]
+            break
+    head, _, last = phrase.rpartition(" ")
+    singular = " ".join(filter(None, [head, "person" if last == "people" else last.removesuffix("s")])) + clause
     return f"{count:,} {plural(count, singular, who).split(' ', 1)[1]}"
 
 

@@ -192,7 +192,8 @@ class _Evaluator:
         if met and part.threshold is not None:
             met, why, over = self._threshold(reg, part.threshold)
             reasons.append(why)
-            recipient = recipient.replace("{over}", ", ".join(over))
+            if over:  # a threshold on the total names no jurisdiction: the general wording below
+                recipient = recipient.replace("{over}", ", ".join(over))
         recipient = recipient.replace("{over}", "each state over the threshold")
         due = None
         if met:

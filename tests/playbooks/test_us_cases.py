@@ -69,6 +69,16 @@ def counts(state: str, n: int) -> dict[str, Any]:
 # --- the HIPAA covered entity's lost laptop, 600 California patients ---------------------------------
 
 
+def test_hipaa_media_recipient_without_a_state_over_500_names_no_empty_place(tmp_path: Path) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump({**LAPTOP, **counts("US-CA", 20)}), encoding="utf-8")
+    result = CliRunner().invoke(assess_command, [str(path), "--format", "json", "--at", "2026-04-02T00:00:00Z"])
+    assert result.exit_code == 0, result.output
+    got = {(o["regime"], o["audience"]): o for o in json.loads(result.stdout)["obligations"]}
+    assert got["us-hipaa", "media"]["required"] is False
+    assert got["us-hipaa", "media"]["recipient"] == "prominent media outlets serving each state over the threshold"
+
+
 def test_laptop_via_cli(tmp_path: Path) -> None:
     path = tmp_path / "laptop.yaml"
     path.write_text(yaml.safe_dump(LAPTOP), encoding="utf-8")
