@@ -144,11 +144,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 SQLITE_IN_BATCH = 500
 """Most values in one SQLite ``IN (?, ...)`` list."""
 ARRAY_BATCH = 10000
+"""Most values in one PostgreSQL array parameter (``= ANY(%s)``)."""
 SQLITE_ROWS_PER_INSERT = 100
 """Rows per multi-row ``INSERT ... VALUES (...), (...)`` in :func:`executemany` on SQLite."""
 SQLITE_MAX_PARAMS = 999
 """Bound parameters per statement on SQLite: the smallest ``SQLITE_MAX_VARIABLE_NUMBER`` of any build."""
-"""Most values in one PostgreSQL array parameter (``= ANY(%s)``)."""
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

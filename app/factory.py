@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from app import config as app_config
 from app import db
+from app.announcements.decision import verdict_label
 from app.clock import SystemClock
 from app.crypto import load_keys
 from app.ops.logs import configure_logging, register_request_logging
@@ -38,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_config_defaults(app)
     register_converters(app)
     app.add_template_filter(plural, "plural")
+    app.add_template_filter(verdict_label, "verdict_label")
     register_extensions(app)
     register_blueprints(app)
     register_handlers(app)

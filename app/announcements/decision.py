@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from app.playbooks.schema import Playbook, SubstituteNotice
 from app.wording import plural
@@ -87,12 +88,20 @@ class RegimeVerdict:
 
     @property
     def label(self) -> str:
-        """``required``, ``allowed``, ``alternative notice (not public)`` or ``not needed``: the verdict in words."""
-        if self.required:
-            return "required"
-        if self.allowed:
-            return "allowed"
-        return "alternative notice (not public)" if self.alternative_notice else "not needed"
+        """The verdict in words (:func:`verdict_label`)."""
+        return verdict_label({"required": self.required, "allowed": self.allowed,
+                              "alternative_notice": self.alternative_notice})
+
+
+def verdict_label(verdict: Mapping[str, Any]) -> str:
+    """``required``, ``allowed``, ``alternative notice (not public)`` or ``not needed``: a verdict in words, from
+    its fields (a decision document's stored verdict; one stored before ``alternative_notice`` existed lacks it).
+    Also the templates' ``verdict_label`` filter."""
+    if verdict.get("required"):
+        return "required"
+    if verdict.get("allowed"):
+        return "allowed"
+    return "alternative notice (not public)" if verdict.get("alternative_notice") else "not needed"
 
 
 WHOLE_BASES = frozenset({"cost", "class_size"})

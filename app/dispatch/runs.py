@@ -88,7 +88,13 @@ def approved_notices(session: Session, *, incident_id: int,
 def choose_versions(session: Session, *, incident_id: int, chain: Sequence[str],
                     regime: str | None) -> tuple[str, dict[str, dict[str, int]]]:
     """``(regime, {channel: {locale: version id}})`` of the approved individual notices; ``Conflict`` if none."""
-    by_regime = approved_notices(session, incident_id=incident_id, chain=chain)
+    return _pick(approved_notices(session, incident_id=incident_id, chain=chain), incident_id, regime)
+
+
+def _pick(by_regime: dict[str, dict[str, dict[str, int]]], incident_id: int,
+          regime: str | None) -> tuple[str, dict[str, dict[str, int]]]:
+    """``regime`` (default: the one with approved versions for the most channels, ties by name) and its
+    versions from :func:`approved_notices`; ``Conflict`` if it has none."""
     if regime is None and by_regime:
         regime = sorted(by_regime, key=lambda r: (-len(by_regime[r]), r))[0]
     if regime is None or regime not in by_regime:
@@ -160,9 +166,10 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     Shape: ``{"regime", "people", "first_channel": {ch: n}, "unreachable", "channels": {ch: {"messages",
     "rate", "seconds"}}, "finish_seconds", "finish_at", "deadline": {"regime", "due_at"} | None,
     "beats_deadline": bool | None, "warnings": [str], "default_locale", "quiet_hours": {"window", "waiting",
-    "opens_at"} | None, "already_sent", "requeued", "outside_scope", "regimes"}`` (``regimes``: those with approved
-    notices, any of which a run can send); ``people`` leaves out those known to live
-    outside the regime's scope (``outside_scope`` of them, :func:`pending_batches`), those an earlier run already sent
+    "opens_at"} | None, "already_sent", "requeued", "outside_scope", "regimes", "scope"}`` (``regimes``: those
+    with approved notices, any of which a run can send; ``scope``: :func:`regime_scope` as a list, None for
+    everyone); ``people`` leaves out those known to live outside the regime's scope (``outside_scope`` of them,
+    :func:`pending_batches`), those an earlier run already sent
     these notices to (``already_sent`` of them) and counts those a cancelled run skipped before reaching them
     (``requeued`` of them: their skipped deliveries are queued again, ``pending_batches``). ``seconds`` is None
     when unlimited; for voice it includes the wait of the people whose first call falls outside the calling
@@ -170,7 +177,8 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     without decrypting numbers).
     """
     facts = _facts(session, incident_id)
-    regime, versions = choose_versions(session, incident_id=incident_id, chain=request.chain, regime=request.regime)
+    approved = approved_notices(session, incident_id=incident_id, chain=request.chain)
+    regime, versions = _pick(approved, incident_id, request.regime)
     probe = DispatchRun(incident_id=incident_id, state="plan", regime=regime, channel_order=list(request.chain),
                         versions=versions, plan={}, created_by="", created_at=clock.now(), updated_at=clock.now())
     firsts: Counter[str] = Counter()
@@ -191,7 +199,7 @@ def plan(session: Session, *, clock: Clock, incident_id: int, request: RunReques
     doc = _plan_doc(session, clock=clock, incident_id=incident_id, regime=regime, request=request, total=total,
                     firsts=firsts, default_locale=facts.default_locale)
     doc["already_sent"], doc["requeued"], doc["outside_scope"] = sum(skipped), sum(requeued), sum(outside)
-    doc["regimes"] = sorted(approved_notices(session, incident_id=incident_id, chain=request.chain))
+    doc["regimes"], doc["scope"] = sorted(approved), None if scope is None else list(scope)
     if doc["outside_scope"]:
         doc["warnings"].append(f"{plural(doc['outside_scope'], 'person lives', 'people live')} outside {regime}'s "
                                f"scope ({', '.join(scope or ())}): this run leaves them out; dispatch the notices "
@@ -304,7 +312,7 @@ def start(session: Session, *, clock: Clock, actor: str, incident_id: int, reque
     session.add(run)
     session.flush()
     created = pooled = requeued = 0
-    scope = regime_scope(session, incident_id=incident_id, playbook=request.playbooks.get(regime))
+    scope = None if doc["scope"] is None else tuple(doc["scope"])
     for batch in pending_batches(session, incident_id=incident_id, versions=versions, skipped=[], scope=scope):
         made, pool, again = insert_first(session, run, batch, senders=request.senders,
                                          default_locale=doc["default_locale"], now=now)

@@ -33,7 +33,7 @@ def bulk_gc(threshold: int = BULK_GC_THRESHOLD) -> Iterator[None]:
     A bulk job allocates a few dozen container objects per row (rows, tuples, dataclasses), nearly all freed
     by reference counting. With the default threshold (700 allocations) the collector ran about every 20 rows,
     and every few thousand rows it traversed everything the process had loaded (the app, SQLAlchemy, Flask):
-    15-20% of an import's CPU in the importing process and in its workers (docs/performance.md, 2026-12-05).
+    15-20% of an import's CPU in the importing process and in its workers (docs/performance.md, 2026-12-04 midday).
     Inside the block, objects that existed on entry are frozen (``gc.freeze``: never traversed, never freed,
     as a forked worker's copies of them need not be either) and the youngest generation is collected every
     ``threshold`` allocations; cycles made inside the block are still collected. Worker processes forked
