@@ -43,6 +43,7 @@ def draft_command(incident_id: int, regime: str, phase: str, extras_file: Path |
     try:
         report = reports.draft(get_session(), clock=_clock(), actor=cli_actor(),
                                incident_id=incident_id, regime=regime, phase=phase,
+                               playbooks=current_app.extensions["playbooks"],
                                extras=read_document(extras_file) if extras_file else None,
                                reason_for_delay=reason_for_delay,
                                substitute=decide_substitute(incident_id, cli_actor()))

@@ -162,12 +162,12 @@ def gdpr(sources: Sources, extras: r.GdprExtras, phase: str, number: int, regime
                   "discovered_by": doc.get("discovered_by")},
         nature=_nature(doc),
         data_subjects={"categories": extras.subject_categories or ["unspecified"],
-                       "approximate_number": counts.people,
+                       "approximate_number": counts.covered, "who": counts.regime_scope or "people",
                        "number_type": "approximate" if counts.is_estimate else "exact",
                        "vulnerable": bool((doc.get("subjects") or {}).get("vulnerable"))},
         personal_data={"categories": list(doc.get("data_categories") or []),
                        "approximate_records": extras.approximate_records if extras.approximate_records is not None
-                       else counts.people, "record_type": extras.record_type or "one record per data subject"},
+                       else counts.covered, "record_type": extras.record_type or "one record per data subject"},
         measures_before_breach=list(extras.measures_before_breach if extras.measures_before_breach is not None
                                     else measures_before(doc)),
         likely_consequences=extras.likely_consequences or default_consequences(doc), severity=extras.severity,
@@ -209,13 +209,13 @@ def hhs(sources: Sources, extras: r.HhsExtras, phase: str, number: int, regime: 
     submitted = extras.submission_date or sources.today
     substitute = public_communication(sources, regime)
     return r.HhsContent(
-        breach_affecting="500 or more" if counts.people >= 500 else "fewer than 500",
+        breach_affecting="500 or more" if counts.covered >= 500 else "fewer than 500",
         report_type="initial" if phase == "initial" else "addendum",
         covered_entity=r.HhsCoveredEntity(name=name, type=entity_type, state=state, address=extras.entity_address,
                                           contact=_contact(doc, extras.entity_contact)),
         business_associate_present=extras.business_associate_present,
         breach=r.HhsBreach(occurred_at=doc.get("occurred_at"), ended_on=extras.breach_end,
-                           discovered_at=doc.get("aware_at"), individuals_affected=counts.people,
+                           discovered_at=doc.get("aware_at"), individuals_affected=counts.covered,
                            type_of_breach=types, location=locations,
                            phi_categories=list(doc.get("data_categories") or []), description=description),
         safeguards=list(extras.safeguards or []), actions_taken=extras.actions_taken or doc.get("measures_taken"),
@@ -224,7 +224,7 @@ def hhs(sources: Sources, extras: r.HhsExtras, phase: str, number: int, regime: 
                            substitute_notice_required=bool(substitute and substitute.decided == "required"),
                            substitute_notice=substitute, media_notice_required=_required(sources, regime, "media")),
         submission_date=submitted,
-        portal_row=hhs_portal_row(name=name, state=state, entity_type=entity_type, individuals=counts.people,
+        portal_row=hhs_portal_row(name=name, state=state, entity_type=entity_type, individuals=counts.covered,
                                   submitted=submitted, types=types, locations=locations,
                                   ba_present=extras.business_associate_present, description=description),
         counts=counts)
@@ -272,8 +272,8 @@ def pipl(sources: Sources, extras: r.PiplExtras, phase: str, number: int, regime
         information_categories=list(doc.get("data_categories") or []), cause=str(doc.get("cause") or "other"),
         description=doc.get("description"), possible_harm=extras.possible_harm or default_consequences(doc),
         remedial_measures=doc.get("measures_taken"), individual_measures=extras.individual_measures,
-        contact=_contact(doc, extras.contact), people_affected=sources.counts.people,
-        cac_report_required=sources.counts.people >= 1_000_000, individuals_notified=sources.dispatch,
+        contact=_contact(doc, extras.contact), people_affected=sources.counts.covered,
+        cac_report_required=sources.counts.covered >= 1_000_000, individuals_notified=sources.dispatch,
         individuals_exempt_reason=extras.individuals_exempt_reason, counts=sources.counts)
 
 

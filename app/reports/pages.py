@@ -54,6 +54,7 @@ def draft(incident_id: int) -> Response:
                                details=[{"path": "extras", "reason": "invalid JSON"}]) from exc
         report = reports.draft(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id,
                                regime=request.form.get("regime", ""), phase=request.form.get("phase", "initial"),
+                               playbooks=current_app.extensions["playbooks"],
                                extras=extras, reason_for_delay=request.form.get("reason_for_delay"),
                                substitute=decide_substitute(incident_id))
     except BreachNotifyError as exc:

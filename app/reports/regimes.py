@@ -41,12 +41,22 @@ class Contact(_Model):
 
 class Counts(_Model):
     """People affected: from the subject registry (``reach`` counts) when subjects are linked, else the
-    incident file's estimate. ``by_jurisdiction``: ISO 3166 code (or ``unknown``) -> people."""
+    incident file's estimate. ``people``: the whole incident; ``by_jurisdiction``: ISO 3166 code (or
+    ``unknown``) -> people; ``regime_people``: those the report's regime covers (``regime_scope``: ``people``
+    for everyone, else e.g. ``California residents``; absent in reports drafted before it was added, which
+    counted everyone)."""
 
     people: int = Field(ge=0)
     is_estimate: bool
     source: Literal["subject_registry", "incident_estimate"]
     by_jurisdiction: dict[str, int]
+    regime_people: int | None = Field(default=None, ge=0)
+    regime_scope: str | None = None
+
+    @property
+    def covered(self) -> int:
+        """The people the regime covers (``regime_people``; ``people`` when it was not recorded)."""
+        return self.people if self.regime_people is None else self.regime_people
 
 
 class DispatchOutcomes(_Model):

@@ -123,6 +123,7 @@ def api_draft(incident_id: int) -> tuple[Response, int]:
                            details=[{"path": k, "reason": "unknown field"} for k in sorted(unknown)])
     report = reports.draft(get_session(), clock=_clock(), actor=g.user.actor, incident_id=incident_id,
                            regime=str(body.get("regime") or ""), phase=str(body.get("phase") or "initial"),
+                           playbooks=current_app.extensions["playbooks"],
                            extras=body.get("extras"), reason_for_delay=body.get("reason_for_delay"),
                            substitute=decide_substitute(incident_id))
     return jsonify(reports.to_json(report)), 201

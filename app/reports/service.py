@@ -27,6 +27,7 @@ from app.audit import service as audit
 from app.clock import Clock
 from app.errors import Conflict, InvalidInput, NotFound
 from app.incidents import service as incidents
+from app.playbooks.schema import Playbook
 from app.reports import content as builder
 from app.reports.models import Phase, RegulatorReport, ReportState
 from app.reports.regimes import REGIME_REPORT, REPORT_TYPES
@@ -95,9 +96,13 @@ def _record(session: Session, *, clock: Clock, actor: str, report: RegulatorRepo
 
 
 def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, regime: str, phase: str = "initial",
-          extras: Any = None, reason_for_delay: str | None = None,
+          playbooks: Mapping[str, Playbook], extras: Any = None, reason_for_delay: str | None = None,
           substitute: Mapping[str, Any] | None = None) -> RegulatorReport:
     """Draft the next version of the incident's ``regime`` report for ``phase``; commits.
+
+    ``playbooks`` (id -> playbook): the regime's playbook sets whom the report counts
+    (``app.announcements.scope.scope_of``: everyone, or the regime's residents); its dispatch figures are the
+    runs that sent that regime's notices.
 
     ``substitute``: the live substitute-notice decision (``app.announcements.service.decide_for``), which
     sets the HHS ``substitute_notice_required`` flag (45 CFR 164.404(d)(2)) and the GDPR public communication
@@ -116,7 +121,8 @@ def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, regim
     if phase not in Phase.__members__:
         raise InvalidInput(f"phase must be initial, follow_up or final, not {phase!r}",
                            details=[{"path": "phase", "reason": "initial|follow_up|final"}])
-    sources = gather(session, clock=clock, incident_id=incident_id, substitute=substitute)
+    sources = gather(session, clock=clock, incident_id=incident_id, regime=regime, playbook=playbooks.get(regime),
+                     substitute=substitute)
     report_type = REGIME_REPORT[regime]
     existing = versions(session, incident_id=incident_id, regime=regime)
     latest = existing[0] if existing else None

@@ -19,25 +19,40 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app.announcements import service as announcements
+from app.announcements.scope import Scope, scope_of
 from app.clock import Clock
 from app.errors import Conflict
 from app.incidents import service as incidents
+from app.incidents.schema import IncidentFile
 from app.notices.models import NoticeState, NoticeVersion
 from app.notices.plaintext import html_lines
 from app.obligations import service as obligations
+from app.playbooks.coverage import matches
+from app.playbooks.schema import Playbook
 from app.reports.content import Sources
 from app.reports.regimes import Counts, DispatchOutcomes
 from app.subjects import service as subjects
 
 
-def dispatch_outcomes(session: Session, *, incident_id: int) -> DispatchOutcomes:
-    """Deliveries of the incident's dispatch runs: ``{channel: {state: n}}`` and distinct people with a
-    ``delivered`` notice. Zeros with ``available=False`` when ``app.dispatch`` is not importable."""
+def _runs(incident_id: int, regime: str | None) -> Any:
+    """A select of the ids of the incident's dispatch runs, of ``regime``'s notices only when given."""
+    from app.dispatch.models import DispatchRun
+
+    runs = select(col(DispatchRun.id)).where(col(DispatchRun.incident_id) == incident_id)
+    return runs if regime is None else runs.where(col(DispatchRun.regime) == regime)
+
+
+def dispatch_outcomes(session: Session, *, incident_id: int, regime: str | None = None) -> DispatchOutcomes:
+    """Deliveries of the incident's dispatch runs that sent ``regime``'s notices (None: every run):
+    ``{channel: {state: n}}`` and distinct people with a ``delivered`` notice. A regulator's report counts its
+    own regime's notices only: a California notice delivered is no HIPAA individual notice (45 CFR
+    164.408(c) asks about the notice of 164.404). Zeros with ``available=False`` when ``app.dispatch`` is not
+    importable."""
     try:
-        from app.dispatch.models import Delivery, DispatchRun
+        from app.dispatch.models import Delivery
     except ImportError:  # the dispatch work is not in this tree: report the field, empty
         return DispatchOutcomes(available=False, by_channel={}, people_notified=0)
-    runs = select(col(DispatchRun.id)).where(col(DispatchRun.incident_id) == incident_id)
+    runs = _runs(incident_id, regime)
     rows = session.execute(select(col(Delivery.channel), col(Delivery.state), func.count())
                            .where(col(Delivery.run_id).in_(runs)).group_by(col(Delivery.channel),
                                                                            col(Delivery.state))).all()
@@ -49,29 +64,41 @@ def dispatch_outcomes(session: Session, *, incident_id: int) -> DispatchOutcomes
     return DispatchOutcomes(available=True, by_channel=by_channel, people_notified=int(people or 0))
 
 
-def first_notice_on(session: Session, *, incident_id: int) -> dt.date | None:
-    """The day (UTC) the first individual notice of the incident was sent (HHS form section 4, individual
-    notice date), or None; None too when ``app.dispatch`` is absent."""
+def first_notice_on(session: Session, *, incident_id: int, regime: str | None = None) -> dt.date | None:
+    """The day (UTC) the first individual notice of ``regime`` (None: any) was sent for the incident (HHS form
+    section 4, individual notice date), or None; None too when ``app.dispatch`` is absent."""
     try:
-        from app.dispatch.models import Delivery, DispatchRun
+        from app.dispatch.models import Delivery
     except ImportError:  # the dispatch work is not in this tree
         return None
-    runs = select(col(DispatchRun.id)).where(col(DispatchRun.incident_id) == incident_id)
+    runs = _runs(incident_id, regime)
     first = session.execute(select(func.min(col(Delivery.sent_at))).where(col(Delivery.run_id).in_(runs))).scalar()
     return first.date() if first is not None else None
 
 
-def counts(session: Session, *, incident_id: int, document: dict[str, Any]) -> Counts:
+def counts(session: Session, *, incident_id: int, document: dict[str, Any], scope: Scope | None = None) -> Counts:
     """People affected (``subjects.affected(...).people``, the dashboard's number): the subject registry's
-    counts when subjects are linked, else the file's estimate."""
+    counts when subjects are linked, else the file's estimate.
+
+    ``scope``: whom the report's regime covers (``app.announcements.scope.scope_of``); ``regime_people`` counts
+    them: everyone, or the residents whose jurisdiction the scope matches (a controller established outside
+    the EU reports its EU residents under GDPR Art. 3(2) and 33(3)(a), not its whole customer base). None
+    (no playbook): everyone."""
     affected = subjects.affected(session, incident_id=incident_id)
     if not affected.is_estimate:
-        reach = subjects.reach(session, incident_id=incident_id)
-        return Counts(people=affected.people, is_estimate=False, source="subject_registry",
-                      by_jurisdiction=dict(reach.by_jurisdiction))
-    est = document.get("subjects") or {}
-    return Counts(people=affected.people, is_estimate=bool(est.get("count_is_estimate", True)),
-                  source="incident_estimate", by_jurisdiction=dict(est.get("by_jurisdiction") or {}))
+        by_jurisdiction = dict(subjects.reach(session, incident_id=incident_id).by_jurisdiction)
+        estimate, source = False, "subject_registry"
+    else:
+        est = document.get("subjects") or {}
+        by_jurisdiction = dict(est.get("by_jurisdiction") or {})
+        estimate, source = bool(est.get("count_is_estimate", True)), "incident_estimate"
+    if scope is None or scope.everyone:
+        regime_people, who = affected.people, "people"
+    else:
+        regime_people = sum(n for code, n in by_jurisdiction.items() if matches(code, list(scope.patterns)))
+        who = scope.who
+    return Counts(people=affected.people, is_estimate=estimate, source=source, by_jurisdiction=by_jurisdiction,
+                  regime_people=regime_people, regime_scope=who)
 
 
 def approved_notices(session: Session, *, incident_id: int) -> dict[str, dict[str, Any]]:
@@ -121,21 +148,23 @@ def public_notice(session: Session, *, incident_id: int) -> dict[str, Any] | Non
             "ends_at": notice.ends_at, "stands_for": notice.stands_for, "regimes": list(notice.regimes)}
 
 
-def gather(session: Session, *, clock: Clock, incident_id: int,
-           substitute: Mapping[str, Any] | None = None) -> Sources:
-    """The ``Sources`` snapshot of an incident now. ``substitute``: the live substitute-notice decision
-    (``app.announcements.service.decide_for``); None reads the stored one. ``NotFound`` when the incident
-    does not exist."""
+def gather(session: Session, *, clock: Clock, incident_id: int, regime: str | None = None,
+           playbook: Playbook | None = None, substitute: Mapping[str, Any] | None = None) -> Sources:
+    """The ``Sources`` snapshot of an incident now, for a report of ``regime`` (its ``playbook`` sets whom the
+    counts cover; dispatch outcomes are that regime's runs). ``substitute``: the live substitute-notice
+    decision (``app.announcements.service.decide_for``); None reads the stored one. ``NotFound`` when the
+    incident does not exist."""
     incident = incidents.get(session, incident_id=incident_id)
     document = dict(incident.document)
+    scope = scope_of(playbook, IncidentFile.model_validate(document)) if playbook is not None else None
     rows = [{"regime": o.regime, "audience": o.audience, "part": o.part, "required": o.required,
              "status": o.status, "due_at": o.due_at}
             for o in obligations.for_incident(session, incident_id=incident_id)]
     return Sources(incident_id=incident_id, document=document,
-                   counts=counts(session, incident_id=incident_id, document=document),
-                   dispatch=dispatch_outcomes(session, incident_id=incident_id), obligations=rows,
+                   counts=counts(session, incident_id=incident_id, document=document, scope=scope),
+                   dispatch=dispatch_outcomes(session, incident_id=incident_id, regime=regime), obligations=rows,
                    notices=approved_notices(session, incident_id=incident_id), today=clock.now().date(),
                    substitute=substitute if substitute is not None else announcements.latest_decision(
                        session, incident_id=incident_id),
                    public_notice=public_notice(session, incident_id=incident_id),
-                   first_notice_on=first_notice_on(session, incident_id=incident_id))
+                   first_notice_on=first_notice_on(session, incident_id=incident_id, regime=regime))

@@ -79,10 +79,12 @@ def export_report(app: Flask, session: Session, *, incident_id: int, drafter: st
     clock = app.extensions["clock"]
     try:
         report = reports.draft(session, clock=clock, actor=drafter, incident_id=incident_id, regime=regime,
+                               playbooks=app.extensions["playbooks"],
                                phase="initial", reason_for_delay=None)
     except InvalidInput:  # past the regulator deadline: a rehearsal of a past incident says so
         session.rollback()
         report = reports.draft(session, clock=clock, actor=drafter, incident_id=incident_id, regime=regime,
+                               playbooks=app.extensions["playbooks"],
                                phase="initial", reason_for_delay="rehearsal of a past incident (scenario mode)")
     reports.submit(session, clock=clock, actor=drafter, report_id=report.id or 0)
     reports.approve(session, clock=clock, actor=approver, report_id=report.id or 0)
