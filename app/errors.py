@@ -42,6 +42,27 @@ class InvalidInput(BreachNotifyError):
         return cls(f"invalid input: {summary}", details=details)
 
 
+    @classmethod
+    def refuse_nul(cls, value: Any) -> None:
+        """Raise one naming every string (keys included) of a parsed JSON/YAML ``value`` that holds a NUL
+        character: no text field means one, and PostgreSQL cannot store it."""
+        if bad := _nul_paths(value):
+            raise cls(f"NUL character (\\u0000) in {', '.join(bad)}",
+                      details=[{"path": path, "reason": "contains a NUL character"} for path in bad])
+
+
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Dotted paths (list items by index) of the strings in ``value`` that hold a NUL character."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [f"{path}.{key}".lstrip(".") for key in value if isinstance(key, str) and "\x00" in key]
+        return found + [p for key, item in value.items() for p in _nul_paths(item, f"{path}.{key}".lstrip("."))]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}".lstrip("."))]
+    return []
+
+
 class NotFound(BreachNotifyError):
     """The record does not exist (or is not visible to the caller)."""
 

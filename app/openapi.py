@@ -300,9 +300,9 @@ class StateQuery(BaseModel):
 
 
 class AuditQuery(BaseModel):
-    """``?incident_id=``: the incident whose events to list."""
+    """``?incident_id=``: the incident whose events to list (required)."""
 
-    incident_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    incident_id: int = Field(ge=1, le=MAX_ID)
 
 
 class LimitQuery(BaseModel):

@@ -12,6 +12,9 @@ from flask.testing import FlaskClient
 from app.accounts import service as accounts
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+AFTER_LAPTOP = dt.datetime(2026, 4, 2, 10, 0, tzinfo=dt.UTC)
+"""The clock of the tests built on the laptop case (``tests.notices.notices_workflow_sample.LAPTOP``, discovered
+2026-04-01 16:00 UTC): an incident is filed once someone knows of it, so never before its ``aware_at``."""
 
 
 def bearer(new_user: accounts.NewUser) -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -24,7 +25,14 @@ from app.subjects.models import IncidentSubject
 from app.webhooks.models import WebhookEvent
 from tests.notices.notices_workflow_sample import CONTACT, LAPTOP, facts
 from tests.substitute_sample import approve_announcement, incident_with
-from tests.support import bearer, login
+from tests.support import AFTER_LAPTOP, bearer, login
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The test clock, frozen the day after the laptop case's discovery (``AFTER_LAPTOP``): incidents are filed
+    once known."""
+    return FixedClock(AFTER_LAPTOP)
 
 
 def _decision(client: FlaskClient, user: Any, incident_id: int) -> dict[str, Any]:

@@ -24,7 +24,14 @@ from app.obligations.models import EscalationEmail, ObligationRecord
 from app.obligations.scheduled import sweep
 from app.sandbox.smtp_peer import ReceivedEmail, SmtpPeer
 from tests.notices.notices_workflow_sample import LAPTOP
-from tests.support import bearer
+from tests.support import AFTER_LAPTOP, bearer
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The test clock, frozen the day after the laptop case's discovery (``AFTER_LAPTOP``): incidents are filed
+    once known."""
+    return FixedClock(AFTER_LAPTOP)
 
 SENDER = "breach-notify@clinic.example"
 PEOPLE = "external_id,full_name,email,phone,country,state\np1,Zoe Example,zoe@people.example,+14155550123,US,CA\n"

@@ -78,6 +78,14 @@ BAD_INPUTS = [
     ({"subjects": {"count": -1}}, "subjects.count"),
     ({"data_categories": ["name", "shoe_size"]}, "data_categories.1"),
     ({"subjects": {"count": 3, "by_jurisdiction": {"Germany!": 3}}}, "subjects.by_jurisdiction.Germany!"),
+    ({"aware_at": "2026-03-02T12:00:00Z"}, "aware_at"),  # the test clock says 10:00 UTC
+    ({"occurred_at": "2026-03-02T09:30:00+01:00"}, "occurred_at"),  # after aware_at (08:00 UTC)
+    ({"occurred_at": "2026-03-03T00:00:00Z"}, "occurred_at"),  # in the future
+    ({"aware_at": "9999-12-31T23:59:59-12:00"}, "aware_at"),  # no UTC time (was a 500)
+    ({"title": "Lost\u0000laptop"}, "title"),  # PostgreSQL cannot store NUL
+    ({"subjects": {"count": 3, "by_jurisdiction": {"ZZ": 3}}}, "subjects.by_jurisdiction.ZZ"),
+    ({"subjects": {"count": 3, "by_jurisdiction": {"US-ZZ": 3}}}, "subjects.by_jurisdiction.US-ZZ"),
+    ({"controller": {"name": "X", "establishment": "UK"}}, "controller.establishment"),
 ]
 
 
@@ -99,6 +107,13 @@ def test_invalid_input_names_field_and_changes_nothing(
     assert stored["version"] == 1
 
 
+def test_times_within_clock_skew_or_at_awareness_are_accepted(client: FlaskClient, responder: Any) -> None:
+    doc = copy.deepcopy(EXAMPLE_INCIDENT) | {"aware_at": "2026-03-02T10:04:00Z", "occurred_at": "2026-03-02T10:04:00Z"}
+    assert client.post("/api/incidents", json=doc, headers=bearer(responder)).status_code == 201
+    late = client.post("/api/incidents", json={**doc, "aware_at": "2026-03-02T10:06:00Z"}, headers=bearer(responder))
+    assert late.status_code == 422 and "in the future (now is 2026-03-02T10:00:00+00:00)" in late.json["message"]
+
+
 def test_unknown_status_and_broken_json(client: FlaskClient, responder: Any, session: Session) -> None:
     incident_id = client.post("/api/incidents", json=EXAMPLE_INCIDENT, headers=bearer(responder)).json["id"]
     before = _counts(session)
@@ -117,6 +132,12 @@ def test_body_over_the_limit_is_413_and_stores_nothing(client: FlaskClient, resp
     assert response.status_code == 413
     assert response.json["error"] == "too_large"
     assert _counts(session)[0] == 0
+
+
+def test_listing_by_an_unknown_status_is_refused(client: FlaskClient, responder: Any) -> None:
+    refused = client.get("/api/incidents?status=bogus", headers=bearer(responder))
+    assert refused.status_code == 422 and refused.json["details"] == [{"path": "status", "reason": "unknown status"}]
+    assert client.get("/api/incidents?status=closed", headers=bearer(responder)).json == {"incidents": []}
 
 
 def test_missing_incident_is_404(client: FlaskClient, responder: Any) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
@@ -19,7 +20,14 @@ from app.clock import FixedClock
 from app.obligations.models import ObligationAlert, ObligationRecord
 from app.obligations.scheduled import sweep
 from tests.notices.notices_workflow_sample import LAPTOP
-from tests.support import bearer
+from tests.support import AFTER_LAPTOP, bearer
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The test clock, frozen an hour after the GDPR case's awareness (27 March 09:00 UTC): incidents are filed
+    once known. The laptop case's tests move it to ``AFTER_LAPTOP`` first."""
+    return FixedClock(dt.datetime(2026, 3, 27, 10, 0, tzinfo=dt.UTC))
 
 OFFSETS = (86400, 21600)
 INITIAL, PHASES = "initial notification", "further information in phases"
@@ -98,8 +106,9 @@ def test_the_parent_follows_its_parts_and_is_not_closed_directly(
 
 
 def test_the_parent_is_met_when_every_required_part_is_met(
-    client: FlaskClient, make_user: Any, session: Session
+    client: FlaskClient, make_user: Any, session: Session, clock: FixedClock
 ) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     responder = make_user("responder")
     _file(client, responder, LAPTOP)
     parent = _record(session, "us-hipaa", "regulator")
@@ -113,6 +122,7 @@ def test_the_parent_is_met_when_every_required_part_is_met(
 def test_hhs_notice_is_reminded_once_for_its_part(
     client: FlaskClient, make_user: Any, session: Session, clock: FixedClock
 ) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     _file(client, make_user("responder"), LAPTOP)
     parent = _record(session, "us-hipaa", "regulator")
     part = _record(session, "us-hipaa", "regulator", "HHS notice (500 or more)")
@@ -130,6 +140,7 @@ def _kinds(session: Session, obligation_id: int | None) -> list[tuple[str, dt.da
 def test_a_deadline_moved_after_its_escalation_is_reminded_and_escalated_again_once(
     client: FlaskClient, make_user: Any, session: Session, clock: FixedClock, app: Flask
 ) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     responder = make_user("responder")
     incident_id = _file(client, responder, LAPTOP)
     first = _record(session, "us-hipaa", "individuals")

@@ -20,7 +20,14 @@ from app.clock import FixedClock, SystemClock
 from app.obligations.models import ObligationAlert, ObligationRecord
 from app.obligations.scheduled import sweep
 from tests.notices.notices_workflow_sample import LAPTOP
-from tests.support import bearer
+from tests.support import AFTER_LAPTOP, bearer
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The test clock, frozen the day after the laptop case's discovery (``AFTER_LAPTOP``): incidents are filed
+    once known."""
+    return FixedClock(AFTER_LAPTOP)
 
 AWARE = dt.datetime(2026, 4, 1, 16, 0, tzinfo=dt.UTC)
 OFFSETS = (86400, 21600)
@@ -214,6 +221,7 @@ def test_scheduler_ticks_keep_a_calendar_day_deadline_across_the_autumn_clock_ch
     """HIPAA's 60 calendar days (45 CFR 164.404(b)) run in America/New_York: from noon EDT on 15 October to
     noon EST on 14 December, which is 17:00 UTC, an hour later in UTC than 60 x 24 h (clocks went back on
     1 November). The scheduler's ticks remind and escalate on that instant, not an hour early."""
+    clock.set(dt.datetime(2026, 10, 15, 17, 0, tzinfo=dt.UTC))  # filed an hour after its discovery
     _file(client, make_user("responder"), dict(LAPTOP, aware_at="2026-10-15T12:00:00-04:00"))
     ob = _hipaa_individuals(session)
     due = dt.datetime(2026, 12, 14, 17, 0, tzinfo=dt.UTC)
@@ -249,7 +257,7 @@ def test_incident_page_shows_obligations_with_countdown(client: FlaskClient, mak
                      "Civ. Code §1798.82(a)", "Civ. Code §1798.82(f)"):
         assert f"<td>{citation}</td>" in html, citation
     assert "2026-05-31 16:00" in html  # HIPAA individual notice due, UTC
-    assert "90 d 6 h 0 min" in html  # countdown from the test clock (2 March 10:00 UTC)
+    assert "59 d 6 h 0 min" in html  # countdown from the test clock (2 April 10:00 UTC)
     assert ("Waive" in html) is False  # only privacy officers see the waiver form
 
 

@@ -13,13 +13,14 @@ from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from app import create_app
+from app.clock import FixedClock
 from app.dispatch.wiring import make_worker
 from app.dispatch.worker import WorkerOptions
 from app.incidents.dashboard import countdown, urgency
 from app.obligations import scheduled
 from tests.dispatch.dispatch_support import FAST, Person, approved_laptop_incident, import_people
 from tests.reports.reports_sample import GDPR_INCIDENT
-from tests.support import T0, bearer, csrf_from, login
+from tests.support import AFTER_LAPTOP, T0, bearer, csrf_from, login
 
 
 def test_every_page_carries_the_policy_and_the_session_cookie_is_locked_down(app: Flask, client: FlaskClient,
@@ -83,7 +84,9 @@ def test_the_dashboard_shows_the_next_deadline_coloured_and_the_counts(client: F
 
 
 def test_the_dispatch_page_data_has_progress_and_cumulative_series(app: Flask, client: FlaskClient, make_user: Any,
-                                                                   session: Session, tmp_path: Path) -> None:
+                                                                   session: Session, tmp_path: Path,
+                                                                   clock: FixedClock) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     officer = make_user("privacy_officer")
     incident_id = approved_laptop_incident(client, officer, make_user("privacy_officer"), channels=("email", "sms"))
     people = [Person(f"h-{i}", f"Hana {i}", email=f"hana{i}@example.org") for i in range(3)] + [

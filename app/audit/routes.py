@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from app.accounts.access import APPROVE, requires
 from app.audit import service
 from app.db import get_session
+from app.errors import InvalidInput
 from app.openapi import AuditQuery, document
 from app.web import MAX_ID
 
@@ -18,9 +19,14 @@ bp = Blueprint("audit", __name__, url_prefix="/api/audit")
 @document(query=AuditQuery, tag="audit", path_params=False)
 @requires(APPROVE)
 def events() -> Response:
-    """Audit events of one incident (``?incident_id=``), oldest first."""
-    incident_id = request.args.get("incident_id", type=int)
-    rows = service.for_incident(get_session(), incident_id) if incident_id and 0 < incident_id <= MAX_ID else []
+    """Audit events of one incident (``?incident_id=``, required), oldest first. 422 naming ``incident_id`` when
+    it is missing or not an id (an empty list would read as "nothing happened")."""
+    raw = request.args.get("incident_id", "")
+    incident_id = int(raw) if raw.isdigit() and len(raw) <= 10 else 0
+    if not 0 < incident_id <= MAX_ID:
+        raise InvalidInput("give ?incident_id= (the incident whose audit events to list; GET /api/audit/verify "
+                           "checks the whole trail)", details=[{"path": "incident_id", "reason": "required: an id"}])
+    rows = service.for_incident(get_session(), incident_id)
     return jsonify({"events": [r.model_dump(mode="json") for r in rows]})
 
 

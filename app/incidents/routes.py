@@ -37,11 +37,14 @@ def _playbooks() -> Any:
 
 
 def json_body() -> Any:
-    """The request body parsed as JSON; ``InvalidInput`` if it is not JSON."""
+    """The request body parsed as JSON; ``InvalidInput`` if it is not JSON or a string in it holds a NUL
+    character (no text field means one, and PostgreSQL cannot store it)."""
     try:
-        return json.loads(request.get_data(cache=False) or b"null")
+        body = json.loads(request.get_data(cache=False) or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"body is not valid JSON: {exc}", details=[{"path": "", "reason": "invalid JSON"}]) from exc
+    InvalidInput.refuse_nul(body)
+    return body
 
 
 @api.post("")

@@ -22,16 +22,29 @@ _JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 def _aware_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("datetime must include a UTC offset, e.g. 2026-03-02T09:00:00+01:00")
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-12:00 has no UTC time
+        raise ValueError("datetime is out of range once converted to UTC") from None
 
 
 AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware_utc)]
 
 
 def _jurisdiction(value: str) -> str:
+    """An ISO 3166-1 alpha-2 code (a country CLDR knows) or ISO 3166-2 code; for the countries whose breach
+    law is per subdivision (US, CA, AU) the subdivision must be one of theirs."""
+    from app.subjects import places  # here: app.subjects imports this module's categories
+
     code = value.strip().upper()
     if not _JURISDICTION.match(code):
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 or ISO 3166-2 code (e.g. DE, US-CA)")
+    country, _, part = code.partition("-")
+    if (known := places.country_code(country)) != country:
+        hint = f" (did you mean {known}?)" if known else ""
+        raise ValueError(f"{country!r} is not an ISO 3166-1 alpha-2 country code{hint}")
+    if part and places.has_subdivisions(country) and places.subdivision_code(country, part) != code:
+        raise ValueError(f"{code!r} is not an ISO 3166-2 subdivision of {country}")
     return code
 
 

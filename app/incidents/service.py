@@ -3,6 +3,7 @@ same transaction as the change itself."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,10 +26,35 @@ def validate_document(data: Any) -> IncidentFile:
     if not isinstance(data, Mapping):
         raise InvalidInput("the incident must be a JSON/YAML object",
                            details=[{"path": "", "reason": "expected an object"}])
+    InvalidInput.refuse_nul(dict(data))
     try:
         return IncidentFile.model_validate(dict(data))
     except PydanticValidationError as exc:
         raise InvalidInput.from_pydantic(exc) from exc
+
+
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How far ahead of our clock an awareness or occurrence time may be (another machine's clock)."""
+
+
+def check_times(facts: IncidentFile, *, now: dt.datetime) -> None:
+    """Refuse times that cannot be true: ``aware_at`` or ``occurred_at`` later than ``now`` (UTC, give or take
+    ``CLOCK_SKEW``), or ``occurred_at`` after ``aware_at``. Awareness starts the legal clock (GDPR Art. 33(1):
+    "after having become aware"; 45 CFR 164.404(a)(2): "discovered"), so a wrong one moves every deadline.
+
+    Raises ``InvalidInput`` naming each field at fault.
+    """
+    problems = []
+    if facts.aware_at > now + CLOCK_SKEW:
+        problems.append({"path": "aware_at", "reason": f"is in the future (now is {now.isoformat()}): give the time "
+                                                       "the organisation became aware, which starts the deadlines"})
+    if facts.occurred_at is not None and facts.occurred_at > now + CLOCK_SKEW:
+        problems.append({"path": "occurred_at", "reason": f"is in the future (now is {now.isoformat()})"})
+    elif facts.occurred_at is not None and facts.occurred_at > facts.aware_at:
+        problems.append({"path": "occurred_at", "reason": "is after aware_at: nobody can be aware of a breach "
+                                                          "before it occurred (check both times and their offsets)"})
+    if problems:
+        raise InvalidInput("; ".join(f"{p['path']} {p['reason']}" for p in problems), details=problems)
 
 
 def _summary(incident: Incident) -> dict[str, Any]:
@@ -64,6 +90,7 @@ def create(session: Session, *, clock: Clock, actor: str, data: Any,
     """
     facts = validate_document(data)
     now = clock.now()
+    check_times(facts, now=now)
     incident = Incident(status=Status.detected.value, created_at=now, updated_at=now, created_by=actor,
                         title="", aware_at=facts.aware_at, controller_name="", cause="", document={})
     _apply(incident, facts)
@@ -89,7 +116,11 @@ def get(session: Session, *, incident_id: int) -> Incident:
 
 
 def list_all(session: Session, *, status: str | None = None, limit: int = 200) -> list[Incident]:
-    """Incidents, newest awareness first, optionally of one status."""
+    """Incidents, newest awareness first, optionally of one status (``InvalidInput`` naming ``status`` for
+    one that does not exist: an empty list would read as "no such incidents")."""
+    if status and status not in Status.__members__:
+        raise InvalidInput(f"status must be one of {', '.join(Status.__members__)}, not {status!r}",
+                           details=[{"path": "status", "reason": "unknown status"}])
     query = select(Incident).order_by(col(Incident.aware_at).desc()).limit(limit)
     if status:
         query = query.where(Incident.status == status)
@@ -131,6 +162,8 @@ def update(
     fields = {k: v for k, v in changes.items() if k != "status"}
     target = changes.get("status")
     facts = validate_document(_merge(incident.document, fields)) if fields else None
+    if facts is not None and {"aware_at", "occurred_at"} & set(fields):
+        check_times(facts, now=clock.now())
     new_status = check_transition(incident.status, str(target)) if target is not None else None
     if new_status is Status.false_positive:
         _refuse_false_positive_while_notifying(session, incident_id)

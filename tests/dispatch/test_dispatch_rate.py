@@ -52,7 +52,10 @@ def test_email_rate_limit_is_kept(app: Flask, client: FlaskClient, make_user: An
         assert len(peers.smtp.messages) == COUNT
     ideal = (COUNT - 1) / RATE  # 2.95 s: the first message goes at once
     arrivals = sorted(m.received_at for m in peers.smtp.messages)
-    assert arrivals[-1] - arrivals[0] >= ideal - 0.1, arrivals[-1] - arrivals[0]  # never faster than the rate
+    # never faster than the rate: arrivals at the peer add each message's latency to its paced start, and the
+    # first one also opens an SMTP connection (on a loaded 2-core machine 0.1-0.2 s more than the last one);
+    # without the limiter all 60 arrive within a fraction of a second
+    assert arrivals[-1] - arrivals[0] >= ideal - 0.25, arrivals[-1] - arrivals[0]
     busiest = max(bisect.bisect_right(arrivals, t + 1.0) - i for i, t in enumerate(arrivals))
     assert busiest <= RATE + 2, busiest  # no second holds more than the rate (+ one edge, + one jitter)
     assert ideal - 0.05 <= elapsed <= ideal + 2.5, elapsed  # and the limiter does not slow it much

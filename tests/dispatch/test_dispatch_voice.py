@@ -176,7 +176,7 @@ def test_each_outcome_maps_to_its_state_and_busy_retries_then_falls_back(
 def test_a_call_due_at_2am_local_waits_until_the_window_opens(
     app: Flask, client: FlaskClient, make_user: Any, session: Session, tmp_path: Path, clock: FixedClock
 ) -> None:
-    # the test clock says 2026-03-02 10:00 UTC: 02:00 in California (PST), 11:00 in Berlin
+    clock.set(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC))  # 02:00 in California (PDT), 11:00 in Berlin (CEST)
     incident_id = approved_incident(client, make_user("privacy_officer"), make_user("privacy_officer"),
                                     channels=("voice",))
     people = [Person("q-ca", "Quinn Night", phone="+14155550188"),
@@ -192,7 +192,7 @@ def test_a_call_due_at_2am_local_waits_until_the_window_opens(
                 run = runs.start(session, clock=clock, actor="test", incident_id=incident_id, request=request)
                 worker = make_worker(live, WorkerOptions(once=True, sweep_every=0.2, poll=0.05))
             assert plan["quiet_hours"] == {"window": "08:00-21:00", "waiting": 1,
-                                           "opens_at": "2026-03-02T16:00:00+00:00"}
+                                           "opens_at": "2026-04-02T15:00:00+00:00"}
             assert plan["channels"]["voice"]["seconds"] == 6 * 3600.0
             assert any("wait for the calling window" in w for w in plan["warnings"])
             worker.run()
@@ -201,15 +201,15 @@ def test_a_call_due_at_2am_local_waits_until_the_window_opens(
             waiting = next(d for d in session.exec(select(Delivery).where(Delivery.run_id == run.id)).all()
                            if d.state != "sent" and d.state != "delivered")
             assert (waiting.state, waiting.attempts) == ("queued", 0)
-            assert waiting.next_attempt_at == dt.datetime(2026, 3, 2, 16, 0, tzinfo=dt.UTC)  # 08:00 PST
+            assert waiting.next_attempt_at == dt.datetime(2026, 4, 2, 15, 0, tzinfo=dt.UTC)  # 08:00 PDT
             deferred = _attempts(session, waiting.id or 0)
             assert [a.outcome for a in deferred] == ["deferred"]
             assert "America/Los_Angeles" in (deferred[0].error_message or "") and "08:00-21:00" in (
                 deferred[0].error_message or "")
-            clock.set(dt.datetime(2026, 3, 2, 15, 59, tzinfo=dt.UTC))  # 07:59 local: still waiting
+            clock.set(dt.datetime(2026, 4, 2, 14, 59, tzinfo=dt.UTC))  # 07:59 local: still waiting
             worker.run()
             assert len(peers.twilio.calls.calls) == 1
-            clock.set(dt.datetime(2026, 3, 2, 16, 0, tzinfo=dt.UTC))  # 08:00 local: the window opens
+            clock.set(dt.datetime(2026, 4, 2, 15, 0, tzinfo=dt.UTC))  # 08:00 local: the window opens
             worker.run()
             assert [c.to for c in peers.twilio.calls.calls] == ["+4915112345678", "+14155550188"]
             assert len(peers.twilio.calls.wait_for_statuses(2, timeout=20)) == 2

@@ -13,9 +13,11 @@ from typing import Any
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
+from app.clock import FixedClock
 from app.reports.verify import verify_bytes
 from tests.notices.notices_workflow_sample import LAPTOP, act, draft, put_facts
 from tests.reports.reports_sample import approved_report, bundle, file_incident, members
+from tests.support import AFTER_LAPTOP
 
 HEADINGS = ("Notice of Data Breach", "What Happened", "What Information Was Involved", "What We Are Doing",
             "What You Can Do", "For More Information")
@@ -28,7 +30,9 @@ def pdf_text(pdf: bytes, tmp_path: Path, name: str) -> str:
     return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
 
 
-def test_sample_notice_is_plain_text_and_its_own_pdf(client: FlaskClient, make_user: Any, tmp_path: Path) -> None:
+def test_sample_notice_is_plain_text_and_its_own_pdf(client: FlaskClient, make_user: Any, tmp_path: Path,
+                                                     clock: FixedClock) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     drafter, approver = make_user("privacy_officer"), make_user("privacy_officer")
     incident_id = file_incident(client, drafter, {**LAPTOP, "subjects": {
         "count": 600, "count_is_estimate": False, "by_jurisdiction": {"US-CA": 400, "US-FL": 200}}})

@@ -8,14 +8,16 @@ from typing import Any
 
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from app.clock import FixedClock
 from tests.reports.reports_sample import GDPR_INCIDENT, draft, file_incident
 from tests.substitute_sample import approve_announcement, incident_with
-from tests.support import bearer
+from tests.support import AFTER_LAPTOP, bearer
 
 
 def test_hhs_report_says_substitute_notice_is_required_with_twelve_unreachable(
-    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, clock: FixedClock
 ) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     drafter, officer = make_user("responder"), make_user("privacy_officer")
     incident_id = incident_with(client, runner, drafter, tmp_path, 12)
     notice = draft(client, drafter, incident_id, "us-hipaa").json["content"]["notice"]
@@ -30,8 +32,9 @@ def test_hhs_report_says_substitute_notice_is_required_with_twelve_unreachable(
 
 
 def test_hhs_report_says_not_required_with_nine_unreachable(
-    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, clock: FixedClock
 ) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     drafter = make_user("responder")
     incident_id = incident_with(client, runner, drafter, tmp_path, 9)
     notice = draft(client, drafter, incident_id, "us-hipaa").json["content"]["notice"]

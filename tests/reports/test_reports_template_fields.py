@@ -13,11 +13,13 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.clock import FixedClock
 from app.dispatch.models import Delivery, DispatchRun
 from app.notices.models import NoticeVersion
 from app.subjects.models import IncidentSubject
 from tests.reports.reports_sample import GDPR_INCIDENT, draft, file_incident
 from tests.substitute_sample import approve_announcement, incident_with
+from tests.support import AFTER_LAPTOP
 
 
 def test_gdpr_report_has_the_edpb_sections_3_9_11_and_14(client: FlaskClient, make_user: Any) -> None:
@@ -46,8 +48,9 @@ def test_gdpr_report_has_the_edpb_sections_3_9_11_and_14(client: FlaskClient, ma
 
 
 def test_hhs_report_has_notice_date_breach_end_and_entity_address_and_contact(
-    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session
+    client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session, clock: FixedClock
 ) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     drafter, officer = make_user("responder"), make_user("privacy_officer")
     incident_id = incident_with(client, runner, drafter, tmp_path, 12)
     content = draft(client, drafter, incident_id, "us-hipaa").json["content"]

@@ -25,7 +25,7 @@ from app.webhooks.models import WebhookDelivery, WebhookEvent
 from tests.dispatch.dispatch_support import Person, approved_laptop_incident, import_people
 from tests.notices.notices_workflow_sample import LAPTOP
 from tests.reports.reports_sample import GDPR_INCIDENT, approved_report, bundle, file_incident
-from tests.support import bearer
+from tests.support import T0, bearer
 
 PUBLIC = "https://93.184.215.14/hook"  # an address literal: no DNS lookup, and public
 
@@ -102,7 +102,9 @@ def test_notice_dispatch_events_carry_ids_and_counts_only(
     assert "Person" not in text and "+1415555" not in text
 
 
-def test_report_exported_and_incident_events(client: FlaskClient, make_user: Any, session: Session) -> None:
+def test_report_exported_and_incident_events(client: FlaskClient, make_user: Any, session: Session,
+                                            clock: FixedClock) -> None:
+    clock.set(T0)  # the GDPR case's report is on time (aware 1 March, due 4 March)
     _subscribe(client, make_user("admin"), ["report.exported", "incident.created"])
     drafter, approver = make_user("privacy_officer"), make_user("privacy_officer")
     incident_id = file_incident(client, drafter, GDPR_INCIDENT)
