@@ -101,6 +101,7 @@ POLICY = {
     "subjects_api.api_reach": "reporter+",
     "subjects_ui.page": "reporter+",
     "subjects_ui.rejects": "reporter+",
+    "subjects_api.api_rejects": "reporter+",
     "webhooks_api.api_change": "admin",
     "webhooks_api.api_create": "admin",
     "webhooks_api.api_deliveries": "admin",

@@ -16,9 +16,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, text
 from sqlmodel import Session
 
+from app.clock import FixedClock
 from app.subjects import service
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, SubjectImport, digest_key
-from tests.support import EXAMPLE_INCIDENT, bearer
+from tests.support import AFTER_LAPTOP, EXAMPLE_INCIDENT, bearer
 
 MESSY = (
     "External ID,Full Name,E-Mail,Mobile,Street,City,State,ZIP,Country,Categories,Source\n"
@@ -185,8 +186,9 @@ def test_no_plaintext_contact_data_in_the_database(client: FlaskClient, make_use
 
 
 def test_imported_jurisdictions_drive_obligations(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
-                                                  tmp_path: Path) -> None:
+                                                  tmp_path: Path, clock: FixedClock) -> None:
     user = make_user("responder")
+    clock.set(AFTER_LAPTOP)  # filed after its discovery
     doc = {"title": "Lost laptop", "aware_at": "2026-04-01T09:00:00-07:00", "cause": "loss",
            "controller": {"name": "Clinic", "establishment": "US-CA", "sector": "health", "hipaa_covered_entity": True},
            "confidentiality": {"affected": True, "recipients": "unknown", "exfiltrated": "unknown"},
@@ -260,8 +262,21 @@ def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: A
                            content_type="multipart/form-data")
     assert response.status_code == 201, response.json
     assert response.json["imported"] == 5 and response.json["rejected"] == 1
+    report_url = response.json["rejects_file"]  # where to fetch it, not a path on the server
+    assert report_url == f"/api/incidents/{incident_id}/subjects/imports/{response.json['import_id']}/rejects.csv"
+    report = client.get(report_url, headers=bearer(user))
+    assert report.status_code == 200 and report.data.startswith(b"line,column,kind,reason")
     counts = client.get(f"/api/incidents/{incident_id}/subjects", headers=bearer(user)).json
     assert counts["total"] == 5 and counts["unreachable"] == 2
+    unknown = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                          data={"file": (io.BytesIO(MESSY.encode()), "messy.csv"), "default_country": "XX"},
+                          content_type="multipart/form-data")
+    assert unknown.status_code == 422 and unknown.json["details"] == [
+        {"path": "default_country", "reason": "unknown country"}]
+    assert client.get(f"/api/incidents/{incident_id}/subjects", headers=bearer(user)).json["total"] == 5
+    empty = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                        data={"file": (io.BytesIO(b""), "../Patients 2026.CSV")}, content_type="multipart/form-data")
+    assert empty.status_code == 422 and empty.json["message"] == "Patients_2026.csv is empty"  # their file, made safe
     app.config["UPLOAD_MAX_BYTES"] = 200
     big = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                       data={"file": (io.BytesIO(b"email\n" + b"z@example.org\n" * 100), "big.csv")},

@@ -19,12 +19,24 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def web_address(value: str | None) -> str | None:
+    """``value`` if it is an absolute ``http``/``https`` address with a host, kept as written (it is printed
+    in notices and becomes a link in their HTML, so ``javascript:`` or ``data:`` must never pass)."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("must be a web address starting with https:// or http://, e.g. https://example.org/help")
+    return value
 
 
 class Contact(_Strict):
@@ -39,6 +51,11 @@ class Contact(_Strict):
     hours: str | None = None
     website: str | None = None
     postal_address: str | None = None
+
+    @field_validator("website")
+    @classmethod
+    def _web(cls, value: str | None) -> str | None:
+        return web_address(value)
 
     @model_validator(mode="after")
     def _reachable(self) -> Contact:
@@ -58,6 +75,11 @@ class Remedy(_Strict):
     duration_months: int | None = Field(default=None, ge=1)
     enrolment_url: str | None = None
     enrol_by: dt.date | None = None
+
+    @field_validator("enrolment_url")
+    @classmethod
+    def _web(cls, value: str | None) -> str | None:
+        return web_address(value)
 
 
 class IncidentFacts(_Strict):

@@ -75,6 +75,22 @@ def _parse_facts(data: Any) -> FactsInput:
         raise InvalidInput.from_pydantic(exc) from exc
 
 
+def check_dates(facts: IncidentFacts, *, today: dt.date) -> None:
+    """Refuse dates a notice must not state: a discovery or breach date after ``today`` (UTC), or a remedy whose
+    ``enrol_by`` has passed (people would be offered what they can no longer take up).
+
+    Raises ``InvalidInput`` naming each field (``facts.discovered_on``, ``facts.remedies.0.enrol_by``...).
+    """
+    problems = [{"path": f"facts.{name}", "reason": f"is after today ({today.isoformat()})"}
+                for name in ("discovered_on", "breach_start", "breach_end")
+                if (value := getattr(facts, name)) is not None and value > today]
+    problems += [{"path": f"facts.remedies.{i}.enrol_by",
+                  "reason": f"has passed (today is {today.isoformat()}): give a date people can still enrol by"}
+                 for i, remedy in enumerate(facts.remedies) if remedy.enrol_by is not None and remedy.enrol_by < today]
+    if problems:
+        raise InvalidInput("; ".join(f"{p['path']} {p['reason']}" for p in problems), details=problems)
+
+
 def get_facts(session: Session, *, incident_id: int) -> NoticeFacts | None:
     """The incident's notice facts, or None when none were saved yet."""
     return session.exec(select(NoticeFacts).where(NoticeFacts.incident_id == incident_id)).first()
@@ -97,6 +113,7 @@ def save_facts(session: Session, *, clock: Clock, actor: str, incident_id: int, 
     """
     parsed = _parse_facts(data)
     incidents.get(session, incident_id=incident_id)
+    check_dates(parsed.facts, today=clock.now().date())
     values = {"facts": parsed.facts.model_dump(mode="json"), "sender_name": parsed.sender_name,
               "sender_address": str(parsed.sender_address), "reply_to": str(parsed.reply_to or "") or None}
     row = get_facts(session, incident_id=incident_id)

@@ -57,7 +57,8 @@ def _run_import(path: Path, incident_id: int | None, mapping: Path | None, defau
                                incident_id=incident_id, playbooks=app.extensions["playbooks"])
         except BreachNotifyError as exc:
             fail(exc)
-    _print(summary.as_dict() | {"warnings_detail": "see rejects_file"}, fmt)
+    _print(summary.as_dict() | {"warnings_detail": "records kept with a value dropped, reinterpreted or doubtful: "
+                                                   "see rejects_file (kind per column)"}, fmt)
 
 
 def _print(data: dict[str, Any], fmt: str) -> None:

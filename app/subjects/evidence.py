@@ -20,7 +20,7 @@ from app.clock import Clock
 from app.crypto import Keys
 from app.errors import InvalidInput
 from app.incidents import service as incidents
-from app.subjects import store
+from app.subjects import places, store
 from app.subjects.columns import SYNONYMS, header_key
 from app.subjects.dedupe import KEY_SEPARATOR
 from app.subjects.encoding import detect_encoding, sniff_delimiter
@@ -98,6 +98,7 @@ def identify(
     """
     if key not in KEYS:
         raise InvalidInput(f"--key must be one of {', '.join(KEYS)}", details=[{"path": "key", "reason": key}])
+    default_country = places.checked_country(default_country)
     incidents.get(session, incident_id=incident_id)
     index, now = keys.blind_index(), clock.now()
     records = matched = invalid = linked = 0

@@ -27,6 +27,10 @@ from app.subjects.jurisdiction import resolve_jurisdiction
 from app.subjects.model import Issue, IssueKind, NormalisedRow, Outcome, PostalAddress, RawRow, Rejection
 from app.subjects.places import country_code, has_subdivisions, language_tag, subdivision_code
 
+MAX_TEXT_CHARS = 300
+"""Longest name or address part kept: they go into email headers (To: display name), letters' address
+blocks and SMS greetings, where longer text is refused or cut by the provider."""
+LIMITED_COLUMNS = ("full_name", *NAME_PART_COLUMNS, "address_line1", "address_line2", "city", "region")
 UNREACHABLE = "no usable contact channel (email, phone, push or postal address): substitute notice"
 
 
@@ -61,6 +65,10 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
     if not any(text.values()):
         return Rejection.of(raw.line, "empty record")
     issues = _Issues(raw.line)
+    for column in LIMITED_COLUMNS:
+        if (value := text.get(column)) is not None and len(value) > MAX_TEXT_CHARS:
+            issues.add(column, IssueKind.rejected, f"longer than {MAX_TEXT_CHARS} characters ({len(value)})")
+            text[column] = None
     country = _country(text.get("country"), issues)
     address = _address(text, country, issues)
     phone = _phone(text.get("phone"), country, default_country, issues)

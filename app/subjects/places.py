@@ -13,6 +13,7 @@ from functools import cache
 from babel import Locale
 from babel.core import get_global
 
+from app.errors import InvalidInput
 from app.subjects.subdivisions import SUBDIVISION_NAMES
 
 _NAME_LOCALES = ("en", "de", "fr", "es")
@@ -52,6 +53,19 @@ def _country_table() -> dict[str, str]:
 def country_code(value: str) -> str | None:
     """ISO 3166-1 alpha-2 for a code (alpha-2/alpha-3/numeric) or a country name, else None."""
     return _country_table().get(fold(value))
+
+
+def checked_country(value: str | None) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a ``--default-country`` (a code, alpha-3 or a name), None when not given.
+    Raises ``InvalidInput`` naming ``default_country`` for a value that is no country: ignoring it would reject
+    every national-format phone number with advice to give the option that was given."""
+    if value is None or not value.strip():
+        return None
+    code = country_code(value.strip())
+    if code is None:
+        raise InvalidInput(f"default_country {value!r} is not a country (give an ISO 3166-1 code such as US or DE)",
+                           details=[{"path": "default_country", "reason": "unknown country"}])
+    return code
 
 
 @cache

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, send_file, url_for
 from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 from app.accounts.access import READ, RESPOND, requires
@@ -44,7 +45,8 @@ def uploaded(field: str = "file") -> Iterator[tuple[Path, str]]:
                                                                                       "reason": "missing"}])
     suffix = Path(upload.filename).suffix.lower()[:10]
     with tempfile.TemporaryDirectory(prefix="bn-upload-") as folder:
-        path = Path(folder) / f"upload{suffix}"
+        # the sender's own file name (made safe), so errors such as "patients.csv is empty" name their file
+        path = Path(folder) / ((Path(secure_filename(upload.filename)).stem[:90] or "upload") + suffix)
         upload.save(path)
         yield path, upload.filename
 
@@ -74,8 +76,13 @@ def _import(incident_id: int) -> service.ImportSummary:
 @document(form=ImportForm, ok=201, tag="subjects")
 @requires(RESPOND)
 def api_import(incident_id: int) -> tuple[Response, int]:
-    """Multipart ``file`` (CSV/JSONL) [+ ``default_country``] -> the import summary (201)."""
-    return jsonify(_import(incident_id).as_dict()), 201
+    """Multipart ``file`` (CSV/JSONL) [+ ``default_country``] -> the import summary (201); its
+    ``rejects_file`` is where to download the rejects report (:func:`api_rejects`), not a path on the server."""
+    summary = _import(incident_id).as_dict()
+    if summary.get("rejects_file"):
+        summary["rejects_file"] = url_for("subjects_api.api_rejects", incident_id=incident_id,
+                                          import_id=summary["import_id"])
+    return jsonify(summary), 201
 
 
 @api.post("/<int:incident_id>/subjects/identify")
@@ -133,8 +140,21 @@ def page(incident_id: int) -> str | Response:
 @requires(READ)
 def rejects(import_id: int) -> Response:
     """Download an import's rejects report (line, column, kind, reason; no contact data)."""
+    return _rejects_file(import_id)
+
+
+@api.get("/<int:incident_id>/subjects/imports/<int:import_id>/rejects.csv")
+@document(tag="subjects")
+@requires(READ)
+def api_rejects(incident_id: int, import_id: int) -> Response:
+    """Download the rejects report of one of the incident's imports (CSV: line, column, kind, reason)."""
+    return _rejects_file(import_id, incident_id=incident_id)
+
+
+def _rejects_file(import_id: int, *, incident_id: int | None = None) -> Response:
     run = get_session().get(SubjectImport, import_id)
-    if run is None or not run.rejects_file or not Path(run.rejects_file).exists():
+    if (run is None or not run.rejects_file or not Path(run.rejects_file).exists()
+            or (incident_id is not None and run.incident_id != incident_id)):
         raise NotFound(f"no rejects report for import {import_id}")
     return send_file(run.rejects_file, mimetype="text/csv", as_attachment=True,
                      download_name=f"import-{import_id}-rejects.csv")

@@ -23,7 +23,7 @@ from app.clock import Clock
 from app.crypto import Keys
 from app.errors import InvalidInput
 from app.incidents import service as incidents
-from app.subjects import bulk, store
+from app.subjects import bulk, places, store
 from app.subjects.errors import SubjectFileError
 from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
@@ -142,8 +142,13 @@ def import_file(
     ``processes``: worker processes that normalise, encrypt and index rows (1: this process).
     ``cache_mib``: SQLite page cache for the import's connection (:func:`app.subjects.bulk.page_cache`).
 
-    Raises ``InvalidInput`` (header problems, unreadable file: nothing written) or ``NotFound``.
+    ``default_country``: a country code or name for national-format phones
+    (:func:`app.subjects.places.checked_country`).
+
+    Raises ``InvalidInput`` (an unknown ``default_country``, header problems, unreadable file: nothing
+    written) or ``NotFound``.
     """
+    default_country = places.checked_country(default_country)
     if incident_id is not None:
         incidents.get(session, incident_id=incident_id)
     try:

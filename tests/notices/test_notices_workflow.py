@@ -219,6 +219,20 @@ def test_invalid_input_is_named(client: FlaskClient, make_user: Any) -> None:
                      json=facts(contact={"name": "Privacy Office"}, extra=1))
     assert bad.status_code == 422
     assert {d["path"] for d in bad.json["details"]} == {"facts.contact", "facts.extra"}
+    unsafe = client.put(f"/api/incidents/{incident_id}/notices/facts", headers=bearer(user), json=facts(
+        contact={"name": "Privacy Office", "website": "javascript:alert(1)"},
+        remedies=[{"kind": "credit_monitoring", "description": "Two years", "enrolment_url": "enrol.example.com"}]))
+    assert unsafe.status_code == 422  # both become links in the HTML notices
+    assert {d["path"] for d in unsafe.json["details"]} == {"facts.contact.website", "facts.remedies.0.enrolment_url"}
+    # the test clock says 2026-04-02
+    dated = client.put(f"/api/incidents/{incident_id}/notices/facts", headers=bearer(user), json=facts(
+        discovered_on="2026-04-03", remedies=[{"kind": "credit_monitoring", "description": "Two years",
+                                               "enrol_by": "2026-04-01"}]))
+    assert dated.status_code == 422 and dated.json["details"] == [
+        {"path": "facts.discovered_on", "reason": "is after today (2026-04-02)"},
+        {"path": "facts.remedies.0.enrol_by",
+         "reason": "has passed (today is 2026-04-02): give a date people can still enrol by"}]
+    assert client.get(f"/api/incidents/{incident_id}/notices/facts", headers=bearer(user)).status_code == 404
     put_facts(client, user, incident_id)
     for body, path in (({"channels": ["fax"]}, "channels"), ({"regimes": ["xx"]}, "regimes"),
                        ({"locales": ["../x"]}, "locales"), ({"audience": "press"}, "audience")):

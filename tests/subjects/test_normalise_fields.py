@@ -142,3 +142,11 @@ def test_empty_and_unidentifiable_records_are_rejections() -> None:
 def test_name_whitespace_collapsed_and_nfc() -> None:
     row = normalised({"email": "a@mail.de", "full_name": "  Jose\u0301   Mu\u0308ller "})
     assert row.full_name == "José Müller"
+
+
+def test_names_and_address_parts_over_300_characters_are_rejected_with_their_length() -> None:
+    row = normalised({"email": "a@mail.de", "full_name": "N" * 301, "city": "C" * 300, "address_line1": "x" * 5000})
+    assert row.full_name is None and row.address.city == "C" * 300 and row.address.line1 is None
+    assert reasons(row, "full_name") == ["longer than 300 characters (301)"]
+    assert reasons(row, "address_line1") == ["longer than 300 characters (5000)"]
+    assert [i.kind for i in row.issues if i.column == "full_name"] == [IssueKind.rejected]
