@@ -59,7 +59,12 @@ def _contact(doc: Mapping[str, Any], override: r.Contact | None) -> r.Contact:
 
 
 def _in(counts: r.Counts, prefix: str) -> int:
-    return sum(n for code, n in counts.by_jurisdiction.items() if code == prefix or code.startswith(prefix + "-"))
+    return _in_map(counts.by_jurisdiction, prefix)
+
+
+def _in_map(by_jurisdiction: Mapping[str, int], prefix: str) -> int:
+    """People of ``by_jurisdiction`` (ISO 3166 code -> n) in ``prefix`` or its subdivisions."""
+    return sum(n for code, n in by_jurisdiction.items() if code == prefix or code.startswith(prefix + "-"))
 
 
 def _required(sources: Sources, regime: str, audience: str) -> bool:
@@ -237,7 +242,8 @@ def ca(sources: Sources, extras: r.CaExtras, phase: str, number: int, regime: st
         residents_affected=_in(sources.counts, "US-CA"), sample_notice=sources.notices.get(regime),
         law_enforcement={"breach_dates": [doc.get("occurred_at")] if doc.get("occurred_at") else [],
                          "discovery_dates": [doc.get("aware_at")],
-                         "consumer_notice_dates": [d.isoformat() for d in extras.consumer_notice_dates or []],
+                         "consumer_notice_dates": [d.isoformat() for d in extras.consumer_notice_dates or (
+                             [sources.first_notice_on] if sources.first_notice_on else [])],
                          "personal_information_types": list(doc.get("data_categories") or []),
                          "small_business": extras.small_business},
         counts=sources.counts)
@@ -247,8 +253,8 @@ def tx(sources: Sources, extras: r.TxExtras, phase: str, number: int, regime: st
     """Texas AG: Texans affected and notified (by mail or email), measures, law enforcement."""
     doc = sources.document
     texans = _in(sources.counts, "US-TX")
-    notified = extras.texans_notified if extras.texans_notified is not None else min(
-        texans, sources.dispatch.people_notified)
+    notified = extras.texans_notified if extras.texans_notified is not None else _in_map(
+        sources.dispatch.notified_by_jurisdiction, "US-TX")
     return r.TxContent(description=doc.get("description"), texans_affected=texans, texans_notified=notified,
                        notified_by=list(extras.notified_by or []), measures_taken=doc.get("measures_taken"),
                        measures_planned=extras.measures_planned,

@@ -61,12 +61,14 @@ class Counts(_Model):
 
 class DispatchOutcomes(_Model):
     """Individual-notice dispatch: ``by_channel`` channel -> state -> deliveries; ``people_notified``:
-    distinct people with a delivered notice. ``available`` is false (all zeros) when the dispatch module
-    is absent."""
+    distinct people with a delivered notice; ``notified_by_jurisdiction``: those people by ISO 3166 code (or
+    ``unknown``; empty in reports drafted before it was added). ``available`` is false (all zeros) when the
+    dispatch module is absent."""
 
     available: bool
     by_channel: dict[str, dict[str, int]]
     people_notified: int = Field(ge=0)
+    notified_by_jurisdiction: dict[str, int] = Field(default_factory=dict)
 
 
 class PublicCommunication(_Model):

@@ -32,6 +32,7 @@ from app.playbooks.schema import Playbook
 from app.reports.content import Sources
 from app.reports.regimes import Counts, DispatchOutcomes
 from app.subjects import service as subjects
+from app.subjects.models import DataSubject
 
 
 def _runs(incident_id: int, regime: str | None) -> Any:
@@ -44,8 +45,9 @@ def _runs(incident_id: int, regime: str | None) -> Any:
 
 def dispatch_outcomes(session: Session, *, incident_id: int, regime: str | None = None) -> DispatchOutcomes:
     """Deliveries of the incident's dispatch runs that sent ``regime``'s notices (None: every run):
-    ``{channel: {state: n}}`` and distinct people with a ``delivered`` notice. A regulator's report counts its
-    own regime's notices only: a California notice delivered is no HIPAA individual notice (45 CFR
+    ``{channel: {state: n}}`` (deliveries, so a person's email and letter are two), distinct people with a
+    ``delivered`` notice and those people by jurisdiction (ISO 3166 code or ``unknown``). A regulator's report
+    counts its own regime's notices only: a California notice delivered is no HIPAA individual notice (45 CFR
     164.408(c) asks about the notice of 164.404). Zeros with ``available=False`` when ``app.dispatch`` is not
     importable."""
     try:
@@ -59,9 +61,14 @@ def dispatch_outcomes(session: Session, *, incident_id: int, regime: str | None 
     by_channel: dict[str, dict[str, int]] = {}
     for channel, state, n in rows:
         by_channel.setdefault(str(channel), {})[str(state)] = int(n)
-    people = session.execute(select(func.count(func.distinct(col(Delivery.subject_id))))
-                             .where(col(Delivery.run_id).in_(runs), col(Delivery.state) == "delivered")).scalar()
-    return DispatchOutcomes(available=True, by_channel=by_channel, people_notified=int(people or 0))
+    notified = select(col(Delivery.subject_id)).where(col(Delivery.run_id).in_(runs),
+                                                      col(Delivery.state) == "delivered").distinct().subquery()
+    by_place = session.execute(select(col(DataSubject.jurisdiction), func.count())
+                               .join(notified, notified.c.subject_id == col(DataSubject.id))
+                               .group_by(col(DataSubject.jurisdiction))).all()
+    places = {str(code or "unknown"): int(n) for code, n in by_place}
+    return DispatchOutcomes(available=True, by_channel=by_channel, people_notified=sum(places.values()),
+                            notified_by_jurisdiction=dict(sorted(places.items())))
 
 
 def first_notice_on(session: Session, *, incident_id: int, regime: str | None = None) -> dt.date | None:
@@ -77,27 +84,30 @@ def first_notice_on(session: Session, *, incident_id: int, regime: str | None = 
 
 
 def counts(session: Session, *, incident_id: int, document: dict[str, Any], scope: Scope | None = None) -> Counts:
-    """People affected (``subjects.affected(...).people``, the dashboard's number): the subject registry's
-    counts when subjects are linked, else the file's estimate.
+    """People affected: the class size (``subjects.affected(...).class_size``, the larger of the imported
+    people and the incident file's count, as the legal size tests use it), so a partial import never understates
+    the number a regulator is given; ``is_estimate`` while it rests on the file's estimate (nobody imported and
+    the file says ``count_is_estimate``, or fewer imported than the file estimates). ``by_jurisdiction``: the
+    subject registry's people when subjects are linked, else the file's estimate.
 
     ``scope``: whom the report's regime covers (``app.announcements.scope.scope_of``); ``regime_people`` counts
     them: everyone, or the residents whose jurisdiction the scope matches (a controller established outside
     the EU reports its EU residents under GDPR Art. 3(2) and 33(3)(a), not its whole customer base). None
     (no playbook): everyone."""
     affected = subjects.affected(session, incident_id=incident_id)
+    est = document.get("subjects") or {}
     if not affected.is_estimate:
         by_jurisdiction = dict(subjects.reach(session, incident_id=incident_id).by_jurisdiction)
-        estimate, source = False, "subject_registry"
+        estimate, source = affected.imported < affected.estimate, "subject_registry"
     else:
-        est = document.get("subjects") or {}
         by_jurisdiction = dict(est.get("by_jurisdiction") or {})
         estimate, source = bool(est.get("count_is_estimate", True)), "incident_estimate"
     if scope is None or scope.everyone:
-        regime_people, who = affected.people, "people"
+        regime_people, who = affected.class_size, "people"
     else:
         regime_people = sum(n for code, n in by_jurisdiction.items() if matches(code, list(scope.patterns)))
         who = scope.who
-    return Counts(people=affected.people, is_estimate=estimate, source=source, by_jurisdiction=by_jurisdiction,
+    return Counts(people=affected.class_size, is_estimate=estimate, source=source, by_jurisdiction=by_jurisdiction,
                   regime_people=regime_people, regime_scope=who)
 
 

@@ -12,12 +12,15 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.clock import FixedClock
 from app.dispatch.models import Delivery, DispatchRun
 from app.notices.models import NoticeVersion
-from app.subjects.models import IncidentSubject
+from app.subjects.models import DataSubject, IncidentSubject
+from tests.notices.notices_workflow_sample import draft as draft_notices
+from tests.notices.notices_workflow_sample import facts, put_facts
 from tests.reports.reports_sample import GDPR_INCIDENT, draft, file_incident
 from tests.substitute_sample import approve_announcement, incident_with
-from tests.support import bearer
+from tests.support import AFTER_LAPTOP, bearer
 
 # 5 people: 3 living in the EU (DE, DE, AT), 2 in California.
 PEOPLE = ("external_id,full_name,email,country,state\n"
@@ -28,13 +31,17 @@ PEOPLE = ("external_id,full_name,email,country,state\n"
           "u-2,Leo Park,leo@example.org,US,CA\n")
 
 
-def _with_people(client: FlaskClient, user: Any, establishment: str) -> int:
+def _with_people(client: FlaskClient, user: Any, establishment: str, people: str = PEOPLE,
+                 estimate: int = 5) -> int:
+    """The GDPR incident of a controller established in ``establishment``, ``people`` (CSV) imported; the
+    file estimates ``estimate`` people."""
     incident_id = file_incident(client, user, {**GDPR_INCIDENT, "controller": {
-        **GDPR_INCIDENT["controller"], "establishment": establishment}})
+        **GDPR_INCIDENT["controller"], "establishment": establishment},
+        "subjects": {"count": estimate, "by_jurisdiction": {}}})
     imported = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
-                           data={"file": (io.BytesIO(PEOPLE.encode()), "people.csv")},
+                           data={"file": (io.BytesIO(people.encode()), "people.csv")},
                            content_type="multipart/form-data")
-    assert imported.status_code == 201 and imported.json["linked"] == 5, imported.json
+    assert imported.status_code == 201 and imported.json["linked"] == people.count("\n") - 1, imported.json
     return incident_id
 
 
@@ -52,12 +59,22 @@ def test_gdpr_report_counts_eu_residents_when_the_controller_is_established_outs
     established = _with_people(client, officer, "DE")  # Art. 3(1): everyone, wherever they live
     content = draft(client, officer, established, "eu-gdpr").json["content"]
     assert content["data_subjects"]["approximate_number"] == 5 and content["data_subjects"]["who"] == "people"
-    assert content["counts"]["regime_people"] == 5
+    assert content["counts"]["regime_people"] == 5 and content["data_subjects"]["number_type"] == "exact"
 
 
-def _run(session: Session, incident_id: int, regime: str, channel: str, sent: dt.datetime) -> None:
-    """A finished run of ``regime`` that delivered on ``channel`` to every person of the incident (the notice: any
-    version of the incident; the report reads the run's regime)."""
+def test_a_partial_import_never_understates_the_number_reported(client: FlaskClient, make_user: Any) -> None:
+    officer = make_user("privacy_officer")
+    incident_id = _with_people(client, officer, "DE", estimate=1200)  # 5 of the 1,200 estimated imported so far
+    content = draft(client, officer, incident_id, "eu-gdpr").json["content"]
+    assert (content["data_subjects"]["approximate_number"], content["data_subjects"]["number_type"]) == (
+        1200, "approximate")
+    assert (content["counts"]["people"], content["counts"]["is_estimate"]) == (1200, True)
+
+
+def _run(session: Session, incident_id: int, regime: str, channel: str, sent: dt.datetime,
+         only: set[int] | None = None) -> None:
+    """A finished run of ``regime`` that delivered on ``channel`` to every person of the incident (``only``:
+    those subject ids); the notice is any version of the incident (the report reads the run's regime)."""
     version_id = session.execute(select(NoticeVersion.id).where(NoticeVersion.incident_id == incident_id)).scalar()
     run = DispatchRun(incident_id=incident_id, state="finished", regime=regime, channel_order=[channel],
                       versions={}, plan={}, created_by="test", created_at=sent, updated_at=sent)
@@ -65,13 +82,17 @@ def _run(session: Session, incident_id: int, regime: str, channel: str, sent: dt
     session.flush()
     for subject_id in session.execute(select(IncidentSubject.subject_id).where(
             IncidentSubject.incident_id == incident_id)).scalars():
+        if only is not None and subject_id not in only:
+            continue
         session.add(Delivery(run_id=run.id or 0, notice_version_id=version_id or 0, subject_id=subject_id,
                              channel=channel, state="delivered", next_attempt_at=sent, created_at=sent, sent_at=sent))
     session.commit()
 
 
 def test_hhs_report_counts_only_the_hipaa_notices_delivered(
-        client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session) -> None:
+        client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session,
+        clock: FixedClock) -> None:
+    clock.set(AFTER_LAPTOP)  # the laptop case is filed after its discovery
     drafter, officer = make_user("responder"), make_user("privacy_officer")
     incident_id = incident_with(client, runner, drafter, tmp_path, 12)
     approve_announcement(client, drafter, officer, incident_id)
@@ -87,3 +108,23 @@ def test_hhs_report_counts_only_the_hipaa_notices_delivered(
     assert notice["individual_notice"]["people_notified"] == len(people)
     assert notice["individual_notice"]["by_channel"] == {"email": {"delivered": len(people)}}
     assert notice["individual_notice_date"] == "2026-04-18"
+
+
+def test_texas_report_counts_the_texans_its_notice_reached(
+        client: FlaskClient, make_user: Any, session: Session) -> None:
+    officer, drafter = make_user("privacy_officer"), make_user("responder")
+    people = ("external_id,full_name,email,country,state\n"
+              "t-1,Ava Reed,ava@example.org,US,TX\n"
+              "t-2,Ben Hale,,US,TX\n"  # no contact: never reached
+              "x-1,Cal Moss,cal@example.org,,\n")  # residence unknown: the Texas run sends to them too
+    incident_id = _with_people(client, officer, "US-TX", people, estimate=3)
+    ids = dict(session.execute(select(DataSubject.jurisdiction, DataSubject.id).join(
+        IncidentSubject, IncidentSubject.subject_id == DataSubject.id).where(
+        IncidentSubject.incident_id == incident_id, DataSubject.has_email)).all())
+    put_facts(client, drafter, incident_id, facts(discovered_on="2026-03-01", breach_start="2026-02-28"))
+    draft_notices(client, drafter, incident_id, channels=["email"], regimes=["us-tx"])
+    _run(session, incident_id, "us-tx", "email", dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC),
+         only={ids["US-TX"], ids[None]})
+    content = draft(client, officer, incident_id, "us-tx").json["content"]
+    assert (content["texans_affected"], content["texans_notified"]) == (2, 1)
+    assert content["communication_to_subjects"]["notified_by_jurisdiction"] == {"US-TX": 1, "unknown": 1}
