@@ -40,5 +40,11 @@ def check_approver(record: FourEyes, *, name: str, noun: str, actor: str, refusa
     submitted {noun} can be approved``), ``Forbidden`` with ``refusal`` when ``actor`` drafted or submitted it."""
     if record.state != "submitted":
         raise Conflict(f"{name} is {record.state}; only a submitted {noun} can be approved")
-    if actor in (record.drafted_by, record.submitted_by):
+    if is_own(record, actor):
         raise Forbidden(refusal)
+
+
+def is_own(record: FourEyes, actor: str) -> bool:
+    """True when ``actor`` drafted or submitted ``record``: four eyes, so they may not approve it (the pages
+    then show who may instead of a button that would be refused)."""
+    return actor in (record.drafted_by, record.submitted_by)

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from app import config as app_config
 from app import db
 from app.announcements.decision import verdict_label
+from app.approval import FourEyes, is_own
 from app.clock import SystemClock
 from app.crypto import load_keys
 from app.ops.logs import configure_logging, register_request_logging
@@ -40,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_converters(app)
     app.add_template_filter(plural, "plural")
     app.add_template_filter(verdict_label, "verdict_label")
+    app.add_template_global(_own_work, "own_work")
     register_extensions(app)
     register_blueprints(app)
     register_handlers(app)
@@ -135,3 +137,8 @@ def register_handlers(app: Flask) -> None:
     register_migration_gate(app)
     register_security_headers(app)
     register_cli(app)
+
+
+def _own_work(record: FourEyes) -> bool:
+    """Template global ``own_work(record)``: the signed-in user drafted or submitted ``record`` (four eyes)."""
+    return is_own(record, current_user.actor)

@@ -53,6 +53,8 @@ def test_pages_draft_submit_and_approve_with_four_eyes(app: Flask, make_user: An
     assert "Notice of Data Breach" in page and "Submit for approval" in page
     assert client.post(f"{url}/submit", data={"csrf_token": token}).status_code == 302
     assert client.post(f"{url}/submit", data={}).status_code == 400  # CSRF
+    own = client.get(url).get_data(as_text=True)  # the submitter is offered no button the rule would refuse
+    assert "Approve and lock" not in own and "another privacy officer approves it (four eyes)" in own
     refused = client.post(f"{url}/approve", data={"csrf_token": token})
     assert refused.status_code == 403 and "other than its drafter" in refused.get_data(as_text=True)
     preview = client.post(f"{url}/preview", data={"csrf_token": token, "full_name": "Maria Example",
@@ -61,7 +63,9 @@ def test_pages_draft_submit_and_approve_with_four_eyes(app: Flask, make_user: An
 
     other = app.test_client()
     login(other, second)
-    other_token = csrf_from(other.get(url).get_data(as_text=True))
+    theirs = other.get(url).get_data(as_text=True)
+    assert "Approve and lock" in theirs and "four eyes" not in theirs
+    other_token = csrf_from(theirs)
     assert other.post(f"{url}/approve", data={"csrf_token": other_token}).status_code == 302
     assert "approved" in other.get(url).get_data(as_text=True)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.clock import FixedClock
-from tests.reports.reports_sample import GDPR_INCIDENT, api, approved_report, bundle, file_incident
+from tests.reports.reports_sample import GDPR_INCIDENT, api, approved_report, bundle, draft, file_incident
 from tests.support import bearer, login
 
 
@@ -103,3 +104,18 @@ def test_staff_pages_show_the_report_section(client: FlaskClient, make_user: Any
     report_id = client.get(api(incident_id), headers=bearer(officer)).json["reports"][0]["id"]
     detail = client.get(f"/incidents/{incident_id}/reports/{report_id}").get_data(as_text=True)
     assert "likely_consequences" in detail and "Export signed bundle" in detail
+
+
+def test_the_report_page_offers_approval_only_to_someone_else(app: Flask, client: FlaskClient, make_user: Any) -> None:
+    drafter, approver = make_user("privacy_officer"), make_user("privacy_officer")
+    incident_id = file_incident(client, drafter, GDPR_INCIDENT)
+    report_id = draft(client, drafter, incident_id, "eu-gdpr").json["id"]
+    assert client.post(f"{api(incident_id)}/{report_id}/submit", headers=bearer(drafter)).status_code == 200
+    url = f"/incidents/{incident_id}/reports/{report_id}"
+    login(client, drafter)
+    own = client.get(url).get_data(as_text=True)
+    assert "Approve (privacy officer" not in own and "another privacy officer approves it (four eyes)" in own
+    other = app.test_client()
+    login(other, approver)
+    theirs = other.get(url).get_data(as_text=True)
+    assert "Approve (privacy officer, not the drafter)" in theirs and "four eyes" not in theirs
