@@ -46,7 +46,7 @@ class InvalidInput(BreachNotifyError):
     def refuse_nul(cls, value: Any) -> None:
         """Raise one naming every string (keys included) of a parsed JSON/YAML ``value`` that holds a NUL
         character: no text field means one, and PostgreSQL cannot store it."""
-        if bad := _nul_paths(value):
+        if bad := [path.replace("\x00", "\\u0000") for path in _nul_paths(value)]:
             raise cls(f"NUL character (\\u0000) in {', '.join(bad)}",
                       details=[{"path": path, "reason": "contains a NUL character"} for path in bad])
 

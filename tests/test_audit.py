@@ -29,9 +29,10 @@ def test_every_step_is_chained_and_verifies(client: FlaskClient, make_user: Any,
                                              "incident.updated", "obligations.assessed"]
     assert '"status":"detected"' in events[2]["before"] and '"status":"triaged"' in events[2]["after"]
     assert all(e["actor"].startswith(f"user:{officer.user.id}:") for e in events)
-    for query in ("", "?incident_id=abc", "?incident_id=0", "?incident_id=99999999999"):
+    for query in ("", "?incident_id=abc", "?incident_id=0", "?incident_id=99999999999", "?incident_id=²"):
         refused = client.get(f"/api/audit{query}", headers=bearer(officer))
         assert refused.status_code == 422 and refused.json["details"][0]["path"] == "incident_id", query
+    assert client.get("/api/audit?incident_id=999", headers=bearer(officer)).status_code == 404
     report = audit.verify(session)
     assert report.ok and report.checked == 7  # user.created, token.issued, and the five above
     result = runner.invoke(args=["audit", "verify"])

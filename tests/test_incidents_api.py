@@ -86,6 +86,7 @@ BAD_INPUTS = [
     ({"subjects": {"count": 3, "by_jurisdiction": {"ZZ": 3}}}, "subjects.by_jurisdiction.ZZ"),
     ({"subjects": {"count": 3, "by_jurisdiction": {"US-ZZ": 3}}}, "subjects.by_jurisdiction.US-ZZ"),
     ({"controller": {"name": "X", "establishment": "UK"}}, "controller.establishment"),
+    ({"subjects": {"count": 8, "by_jurisdiction": {"us-ca": 3, "US-CA": 5}}}, "subjects.by_jurisdiction"),
 ]
 
 

@@ -9,6 +9,7 @@ from app.accounts.access import APPROVE, requires
 from app.audit import service
 from app.db import get_session
 from app.errors import InvalidInput
+from app.incidents import service as incidents
 from app.openapi import AuditQuery, document
 from app.web import MAX_ID
 
@@ -22,10 +23,11 @@ def events() -> Response:
     """Audit events of one incident (``?incident_id=``, required), oldest first. 422 naming ``incident_id`` when
     it is missing or not an id (an empty list would read as "nothing happened")."""
     raw = request.args.get("incident_id", "")
-    incident_id = int(raw) if raw.isdigit() and len(raw) <= 10 else 0
+    incident_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
     if not 0 < incident_id <= MAX_ID:
         raise InvalidInput("give ?incident_id= (the incident whose audit events to list; GET /api/audit/verify "
                            "checks the whole trail)", details=[{"path": "incident_id", "reason": "required: an id"}])
+    incidents.get(get_session(), incident_id=incident_id)  # NotFound (404) for an incident that does not exist
     rows = service.for_incident(get_session(), incident_id)
     return jsonify({"events": [r.model_dump(mode="json") for r in rows]})
 

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 MAX_COUNT = 2**31 - 1
 """Largest head count accepted: counts are stored in INTEGER columns (32-bit on PostgreSQL)."""
@@ -200,6 +200,19 @@ class Subjects(_Strict):
     count_is_estimate: bool = True
     by_jurisdiction: dict[JurisdictionCode, Annotated[int, Field(ge=0, le=MAX_COUNT)]] = Field(default_factory=dict)
     vulnerable: bool = False
+
+    @field_validator("by_jurisdiction", mode="before")
+    @classmethod
+    def _one_key_per_code(cls, value: Any) -> Any:
+        """Refuse two keys naming one code (``us-ca`` and ``US-CA``): one count would silently replace the other."""
+        if isinstance(value, dict):
+            seen: dict[str, str] = {}
+            for key in value:
+                folded = str(key).strip().upper()
+                if folded in seen:
+                    raise ValueError(f"{seen[folded]!r} and {key!r} name the same jurisdiction: give one count")
+                seen[folded] = str(key)
+        return value
 
 
 class IncidentFile(_Strict):

@@ -113,6 +113,8 @@ class IncidentFacts(_Strict):
     def _dates(self) -> IncidentFacts:
         if self.breach_start and self.breach_end and self.breach_end < self.breach_start:
             raise ValueError("breach_end is before breach_start")
+        if self.breach_start and self.discovered_on < self.breach_start:
+            raise ValueError("discovered_on is before breach_start: a breach is discovered once it has begun")
         return self
 
 

@@ -76,14 +76,15 @@ def _parse_facts(data: Any) -> FactsInput:
 
 
 def check_dates(facts: IncidentFacts, *, today: dt.date) -> None:
-    """Refuse dates a notice must not state: a discovery or breach date after ``today`` (UTC), or a remedy whose
-    ``enrol_by`` has passed (people would be offered what they can no longer take up).
+    """Refuse dates a notice must not state: a discovery or breach date after ``today`` (UTC; a day later is
+    allowed, as the date is written where the organisation is, up to UTC+14), or a remedy whose ``enrol_by``
+    has passed (people would be offered what they can no longer take up). Checked on saving and drafting.
 
     Raises ``InvalidInput`` naming each field (``facts.discovered_on``, ``facts.remedies.0.enrol_by``...).
     """
     problems = [{"path": f"facts.{name}", "reason": f"is after today ({today.isoformat()})"}
                 for name in ("discovered_on", "breach_start", "breach_end")
-                if (value := getattr(facts, name)) is not None and value > today]
+                if (value := getattr(facts, name)) is not None and value > today + dt.timedelta(days=1)]
     problems += [{"path": f"facts.remedies.{i}.enrol_by",
                   "reason": f"has passed (today is {today.isoformat()}): give a date people can still enrol by"}
                  for i, remedy in enumerate(facts.remedies) if remedy.enrol_by is not None and remedy.enrol_by < today]
@@ -240,6 +241,7 @@ def draft(session: Session, *, clock: Clock, actor: str, incident_id: int, audie
     facts = get_facts(session, incident_id=incident_id)
     if facts is None:
         raise Conflict(f"incident {incident_id} has no notice facts yet: save them first")
+    check_dates(IncidentFacts.model_validate(facts.facts), today=clock.now().date())
     if not regimes:
         raise InvalidInput("name at least one regime", details=[{"path": "regimes", "reason": "empty"}])
     chans = channels_for(audience, channels)

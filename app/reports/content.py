@@ -242,8 +242,9 @@ def ca(sources: Sources, extras: r.CaExtras, phase: str, number: int, regime: st
         residents_affected=_in(sources.counts, "US-CA"), sample_notice=sources.notices.get(regime),
         law_enforcement={"breach_dates": [doc.get("occurred_at")] if doc.get("occurred_at") else [],
                          "discovery_dates": [doc.get("aware_at")],
-                         "consumer_notice_dates": [d.isoformat() for d in extras.consumer_notice_dates or (
-                             [sources.first_notice_on] if sources.first_notice_on else [])],
+                         "consumer_notice_dates": [d.isoformat() for d in (
+                             extras.consumer_notice_dates if extras.consumer_notice_dates is not None
+                             else [sources.first_notice_on] if sources.first_notice_on else [])],
                          "personal_information_types": list(doc.get("data_categories") or []),
                          "small_business": extras.small_business},
         counts=sources.counts)

@@ -88,7 +88,8 @@ def counts(session: Session, *, incident_id: int, document: dict[str, Any], scop
     people and the incident file's count, as the legal size tests use it), so a partial import never understates
     the number a regulator is given; ``is_estimate`` while it rests on the file's estimate (nobody imported and
     the file says ``count_is_estimate``, or fewer imported than the file estimates). ``by_jurisdiction``: the
-    subject registry's people when subjects are linked, else the file's estimate.
+    subject registry's people when subjects are linked (after a partial import, per place the larger of them
+    and the file's estimate), else the file's estimate.
 
     ``scope``: whom the report's regime covers (``app.announcements.scope.scope_of``); ``regime_people`` counts
     them: everyone, or the residents whose jurisdiction the scope matches (a controller established outside
@@ -99,6 +100,10 @@ def counts(session: Session, *, incident_id: int, document: dict[str, Any], scop
     if not affected.is_estimate:
         by_jurisdiction = dict(subjects.reach(session, incident_id=incident_id).by_jurisdiction)
         estimate, source = affected.imported < affected.estimate, "subject_registry"
+        if estimate:  # a partial import: no place's number falls below the file's estimate for it either
+            filed = {str(code): int(n) for code, n in (est.get("by_jurisdiction") or {}).items()}
+            by_jurisdiction = {code: max(by_jurisdiction.get(code, 0), filed.get(code, 0))
+                               for code in sorted(set(by_jurisdiction) | set(filed))}
     else:
         by_jurisdiction = dict(est.get("by_jurisdiction") or {})
         estimate, source = bool(est.get("count_is_estimate", True)), "incident_estimate"

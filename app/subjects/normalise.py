@@ -76,7 +76,7 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
         line=raw.line,
         external_id=_external_id(text.get("external_id"), issues),
         source_system=text.get("source_system"),
-        full_name=text.get("full_name") or _joined_name(text),
+        full_name=text.get("full_name") or _joined_name(text, issues),
         email=_checked("email", text.get("email"), check_email, issues),
         phone=phone,
         push_subscription=_checked("push_subscription", text.get("push_subscription"),
@@ -107,9 +107,15 @@ def _with_issues(row: NormalisedRow, issues: list[Issue]) -> NormalisedRow:
                          row.jurisdiction, tuple(issues))
 
 
-def _joined_name(text: dict[str, str | None]) -> str | None:
-    """``given middle family`` from the parts present (each already whitespace-collapsed), or None."""
-    return " ".join(part for column in NAME_PART_COLUMNS if (part := text.get(column))) or None
+def _joined_name(text: dict[str, str | None], issues: _Issues) -> str | None:
+    """``given middle family`` from the parts present (each already whitespace-collapsed), or None; rejected
+    (reported on ``full_name``) when the joined name is longer than ``MAX_TEXT_CHARS``."""
+    joined = " ".join(part for column in NAME_PART_COLUMNS if (part := text.get(column))) or None
+    if joined is not None and len(joined) > MAX_TEXT_CHARS:
+        issues.add("full_name", IssueKind.rejected,
+                   f"joined from its parts, longer than {MAX_TEXT_CHARS} characters ({len(joined)})")
+        return None
+    return joined
 
 
 def _checked(column: str, value: str | None, check: Callable[[str], Checked], issues: _Issues) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +16,11 @@ from sqlmodel import Session, select
 from app import create_app
 from app.audit import service as audit
 from app.audit.models import AuditEvent
+from app.clock import FixedClock
 from app.notices import service
 from app.notices.models import LockedNoticeError, NoticeVersion
 from tests.notices.notices_workflow_sample import CONTACT, act, draft, facts, file_incident, put_facts
-from tests.support import EXAMPLE_INCIDENT, bearer
+from tests.support import AFTER_LAPTOP, EXAMPLE_INCIDENT, bearer
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "notices"
 
@@ -210,7 +212,7 @@ def test_preview_renders_for_a_recipient_with_sms_segments(client: FlaskClient, 
     assert bad.status_code == 422 and bad.json["details"][0]["path"] == "recipient.personal_link"
 
 
-def test_invalid_input_is_named(client: FlaskClient, make_user: Any) -> None:
+def test_invalid_input_is_named(client: FlaskClient, make_user: Any, clock: FixedClock) -> None:
     user = make_user("responder")
     incident_id = file_incident(client, user)
     no_facts = client.post(f"/api/incidents/{incident_id}/notices/draft", json={}, headers=bearer(user))
@@ -226,14 +228,21 @@ def test_invalid_input_is_named(client: FlaskClient, make_user: Any) -> None:
     assert {d["path"] for d in unsafe.json["details"]} == {"facts.contact.website", "facts.remedies.0.enrolment_url"}
     # the test clock says 2026-04-02
     dated = client.put(f"/api/incidents/{incident_id}/notices/facts", headers=bearer(user), json=facts(
-        discovered_on="2026-04-03", remedies=[{"kind": "credit_monitoring", "description": "Two years",
+        discovered_on="2026-04-04", remedies=[{"kind": "credit_monitoring", "description": "Two years",
                                                "enrol_by": "2026-04-01"}]))
     assert dated.status_code == 422 and dated.json["details"] == [
         {"path": "facts.discovered_on", "reason": "is after today (2026-04-02)"},
         {"path": "facts.remedies.0.enrol_by",
          "reason": "has passed (today is 2026-04-02): give a date people can still enrol by"}]
     assert client.get(f"/api/incidents/{incident_id}/notices/facts", headers=bearer(user)).status_code == 404
+    late = client.put(f"/api/incidents/{incident_id}/notices/facts", headers=bearer(user),
+                      json=facts(discovered_on="2026-03-29"))  # before breach_start (2026-03-30)
+    assert late.status_code == 422 and late.json["details"][0]["path"] == "facts"
     put_facts(client, user, incident_id)
+    clock.set(dt.datetime(2026, 8, 15, 12, 0, tzinfo=dt.UTC))  # the remedy's enrol_by (31 July) has passed
+    expired = client.post(f"/api/incidents/{incident_id}/notices/draft", json={}, headers=bearer(user))
+    assert expired.status_code == 422 and expired.json["details"][0]["path"] == "facts.remedies.0.enrol_by"
+    clock.set(AFTER_LAPTOP)
     for body, path in (({"channels": ["fax"]}, "channels"), ({"regimes": ["xx"]}, "regimes"),
                        ({"locales": ["../x"]}, "locales"), ({"audience": "press"}, "audience")):
         response = client.post(f"/api/incidents/{incident_id}/notices/draft", json=body, headers=bearer(user))

@@ -119,3 +119,6 @@ def test_the_report_page_offers_approval_only_to_someone_else(app: Flask, client
     login(other, approver)
     theirs = other.get(url).get_data(as_text=True)
     assert "Approve (privacy officer, not the drafter)" in theirs and "four eyes" not in theirs
+    responder = app.test_client()
+    login(responder, make_user("responder"))
+    assert "Approve (privacy officer" not in responder.get(url).get_data(as_text=True)  # the role may not

@@ -32,12 +32,12 @@ PEOPLE = ("external_id,full_name,email,country,state\n"
 
 
 def _with_people(client: FlaskClient, user: Any, establishment: str, people: str = PEOPLE,
-                 estimate: int = 5) -> int:
+                 estimate: int = 5, places: dict[str, int] | None = None) -> int:
     """The GDPR incident of a controller established in ``establishment``, ``people`` (CSV) imported; the
-    file estimates ``estimate`` people."""
+    file estimates ``estimate`` people (``places``: its ``by_jurisdiction``)."""
     incident_id = file_incident(client, user, {**GDPR_INCIDENT, "controller": {
         **GDPR_INCIDENT["controller"], "establishment": establishment},
-        "subjects": {"count": estimate, "by_jurisdiction": {}}})
+        "subjects": {"count": estimate, "by_jurisdiction": places or {}}})
     imported = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                            data={"file": (io.BytesIO(people.encode()), "people.csv")},
                            content_type="multipart/form-data")
@@ -69,6 +69,11 @@ def test_a_partial_import_never_understates_the_number_reported(client: FlaskCli
     assert (content["data_subjects"]["approximate_number"], content["data_subjects"]["number_type"]) == (
         1200, "approximate")
     assert (content["counts"]["people"], content["counts"]["is_estimate"]) == (1200, True)
+    # residents too: 3 EU residents imported of the 1,000 Germans the file estimates
+    outside = _with_people(client, officer, "US-CA", estimate=1200, places={"DE": 1000, "US-CA": 200})
+    content = draft(client, officer, outside, "eu-gdpr").json["content"]
+    assert content["data_subjects"]["approximate_number"] == 1001  # DE 1000 (estimate) + AT 1 (imported)
+    assert content["cross_border"] == {"AT": 1, "DE": 1000, "US-CA": 200}
 
 
 def _run(session: Session, incident_id: int, regime: str, channel: str, sent: dt.datetime,

@@ -150,3 +150,9 @@ def test_names_and_address_parts_over_300_characters_are_rejected_with_their_len
     assert reasons(row, "full_name") == ["longer than 300 characters (301)"]
     assert reasons(row, "address_line1") == ["longer than 300 characters (5000)"]
     assert [i.kind for i in row.issues if i.column == "full_name"] == [IssueKind.rejected]
+
+
+def test_a_name_joined_from_parts_over_300_characters_is_rejected() -> None:
+    row = normalised({"email": "a@mail.de", "given_name": "G" * 200, "family_name": "F" * 200})
+    assert row.full_name is None
+    assert reasons(row, "full_name") == ["joined from its parts, longer than 300 characters (401)"]
