@@ -17,7 +17,7 @@ bp = Blueprint("audit", __name__, url_prefix="/api/audit")
 
 
 @bp.get("")
-@document(query=AuditQuery, tag="audit", path_params=False)
+@document(query=AuditQuery, tag="audit", path_params=False, errors=(404,))
 @requires(APPROVE)
 def events() -> Response:
     """Audit events of one incident (``?incident_id=``, required), oldest first. 422 naming ``incident_id`` when

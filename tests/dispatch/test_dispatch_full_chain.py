@@ -96,7 +96,7 @@ def test_email_sms_voice_letter_then_substitute_notice_with_every_attempt_in_the
     # receipts and call outcomes come half a second after the send, as real ones do, so each attempt row
     # follows its send (a receipt overtaking the send's commit is test_dispatch_receipt_race's case)
     with SandboxPeers(receipt_delay=0.5) as peers:
-        peers.twilio.calls.ring_seconds = 0.5
+        peers.twilio.calls.ring_seconds = 1.5  # a call's outcome well after its send's commit, even on a loaded machine
         import_people(app, session, tmp_path, incident_id, [p for g in GROUPS for p in groups[g]])
         _script(peers, groups)
         settings = {**peers.settings(), **ALWAYS, "LETTER_DROP": str(drop)}
