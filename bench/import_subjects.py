@@ -8,7 +8,8 @@ each in its own process so peak RSS is that run's alone:
   * ``ceiling``: csv.reader + executemany of the raw strings into a plain table (10k rows per batch);
   * ``import``: ``app.subjects.service.import_file`` into a migrated database (normalise, encrypt, index,
     de-duplicate, link to an incident).
-Prints one JSON line per run: rows, seconds, rows/s, peak RSS (MiB), rejected, and our/ceiling ratio.
+Prints one JSON line per run: rows, seconds, rows/s, peak RSS (MiB), rejected, our/ceiling ratio, CPU seconds of
+the importing process, its workers and (PostgreSQL) the server process serving it.
 PostgreSQL: BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); a database is created
 and dropped per run.
 """
@@ -19,6 +20,7 @@ import argparse
 import csv
 import json
 import multiprocessing as mp
+import os
 import random
 import resource
 import shutil
@@ -140,16 +142,36 @@ def ours(path: str, kind: str, processes: int, queue: Any) -> None:
         incident = incidents.create(session, clock=clock, actor="bench", data={
             "title": "bench", "aware_at": "2026-03-02T09:00:00Z", "controller": {"name": "Bench"},
             "subjects": {"count": 1}})
-        start, cpu = time.perf_counter(), _cpu()
+        backend = _backend_pid(session)
+        start, cpu, server = time.perf_counter(), _cpu(), _server_cpu(backend)
         summary = service.import_file(session, clock=clock, actor="bench", path=Path(path), keys=keys,
                                       rejects_dir=folder, incident_id=incident.id, processes=processes)
         seconds = time.perf_counter() - start
         main_cpu, workers_cpu = (after - before for after, before in zip(_cpu(), cpu, strict=True))
+        server = _server_cpu(backend) - server
     engine.dispose()
     _drop(handle)
     queue.put({"seconds": seconds, "rejected": summary.rejected, "imported": summary.imported,
                "merged_duplicates": summary.merged_duplicates, "main_cpu_s": round(main_cpu, 2),
-               "workers_cpu_s": round(workers_cpu, 2)})
+               "workers_cpu_s": round(workers_cpu, 2),
+               **({"server_cpu_s": round(server, 2)} if backend else {})})
+
+
+def _backend_pid(session: Any) -> int | None:
+    """The PostgreSQL server process serving ``session`` (None on SQLite, whose work is in our process)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    from sqlalchemy import text
+
+    return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _server_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of server process ``pid`` so far, from /proc (the server is local)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu() -> tuple[float, float]:
@@ -189,6 +211,8 @@ def main() -> None:
             run["ratio_to_ceiling"] = round(base["seconds"] / run["seconds"], 3)
             run["processes"] = args.processes
             run["cpu_us_per_row"] = round((run["main_cpu_s"] + run["workers_cpu_s"]) / rows * 1e6)
+            if "server_cpu_s" in run:
+                run["server_cpu_us_per_row"] = round(run["server_cpu_s"] / rows * 1e6)
             print(json.dumps(base), flush=True)
             print(json.dumps(run), flush=True)
 

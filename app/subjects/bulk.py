@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,17 +75,27 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     if count <= 0:
         return []
     if is_postgres(session):
-        rows = session.execute(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
-                               {"table": table.name, "n": count})
-        return [int(value) for value in rows.scalars()]
+        # the sequence's oid looked up once (per row it would be looked up by name); ids as one text value
+        sequence = session.execute(text("SELECT CAST(CAST(pg_get_serial_sequence(:table, 'id') AS regclass) AS oid)"),
+                                   {"table": table.name}).scalar_one()
+        drawn = session.execute(text("SELECT string_agg(nextval(CAST(CAST(:oid AS oid) AS regclass))::text, ',') "
+                                     "FROM generate_series(1, :n)"), {"oid": int(sequence), "n": count}).scalar_one()
+        return sorted(map(int, drawn.split(",")))
     last = session.execute(select(func.max(table.c.id))).scalar() or 0
     return list(range(last + 1, last + count + 1))
 
 
-def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: Sequence[str] | None = None) -> None:
+def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: Sequence[str] | None = None,
+               references_locked: bool = False) -> None:
     """Insert ``rows`` into ``table``: column name -> Python value mappings with the same keys in every row,
     or, with ``columns``, tuples of values in that order (the import's hot path: no dict per row). Columns
-    left out get their scalar defaults (or the database's)."""
+    left out get their scalar defaults (or the database's).
+
+    ``references_locked``: the caller guarantees every row's foreign keys, in this transaction (the rows they
+    name were written by it, or are locked ``FOR KEY SHARE`` by it: :func:`lock_rows`). On PostgreSQL the
+    ``COPY`` then runs without its per-row foreign-key triggers when the role may do so
+    (:func:`skipping_row_triggers`); otherwise it changes nothing.
+    """
     if not rows:
         return
     if columns is None:
@@ -97,8 +107,7 @@ def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: 
                 if c.name not in names and c.default is not None and c.default.is_scalar}
     if not is_postgres(session):
         # defaults in the statement, not in every row: tuples in the table's column order reach the driver as built
-        db.executemany(session.connection(), _with_defaults(table, defaults) if defaults else table, rows,
-                       columns=names)
+        db.executemany(session.connection(), _insert_statement(table, defaults), rows, columns=names)
         return
     if defaults:
         extra = tuple(defaults.values())
@@ -106,7 +115,8 @@ def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: 
     as_json = [i for i, name in enumerate(names) if isinstance(table.c[name].type, JSON)]
     raw: psycopg.Connection[Any] = session.connection().connection.dbapi_connection  # type: ignore[assignment]
     dumped: dict[int, str] = {}  # JSON text per distinct object (a chunk's subjects share category lists)
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+    with (skipping_row_triggers(session) if references_locked else nullcontext(),
+          raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy):
         for row in rows:
             if as_json:
                 row = list(row)
@@ -119,18 +129,96 @@ def write_rows(session: Session, table: Table, rows: Sequence[Any], *, columns: 
             copy.write_row(row)
 
 
-_DEFAULTED: dict[tuple[Table, tuple[tuple[str, Any], ...]], Any] = {}
+def may_skip_row_triggers(session: Session) -> bool:
+    """True on PostgreSQL when the session's role may set ``session_replication_role`` (a superuser, or from
+    PostgreSQL 15 a role granted ``SET`` on that parameter); False on SQLite and for other roles."""
+    if not is_postgres(session):
+        return False
+    if session.execute(text("SELECT current_setting('is_superuser')")).scalar() == "on":
+        return True
+    version = session.get_bind().dialect.server_version_info or (0,)
+    return version >= (15,) and bool(session.execute(
+        text("SELECT has_parameter_privilege('session_replication_role', 'SET')")).scalar())
 
 
-def _with_defaults(table: Table, defaults: dict[str, Any]) -> Any:
-    """``insert(table)`` with ``defaults`` in the statement (booleans as SQL ``true``/``false``, other values
-    bound once), kept for the process: ``db.executemany`` compiles a statement once per statement object."""
+@contextmanager
+def skipping_row_triggers(session: Session) -> Iterator[bool]:
+    """Within the block, PostgreSQL fires no ordinary triggers, foreign-key checks included
+    (``session_replication_role = replica`` for the transaction, as ``pg_restore --disable-triggers`` does),
+    when the role may (:func:`may_skip_row_triggers`); yields whether it does. The previous value comes back
+    when the block ends normally; after an error the transaction is aborted and its rollback restores it.
+
+    Why: ``COPY`` queues one foreign-key check per row (an SPI ``SELECT ... FOR KEY SHARE`` each, with its own
+    executor start-up): about a third of the server's CPU in a subject import (docs/performance.md,
+    2026-12-04 evening). The import checks its references per chunk instead: the rows it names are its own
+    (written earlier in the transaction, invisible to others) or locked in one query (:func:`lock_rows`).
+    The schema has no other triggers.
+    """
+    if not may_skip_row_triggers(session):
+        yield False
+        return
+    before = session.execute(text("SELECT current_setting('session_replication_role')")).scalar_one()
+    session.execute(text("SELECT set_config('session_replication_role', 'replica', true)"))
+    yield True
+    session.execute(text("SELECT set_config('session_replication_role', :before, true)"), {"before": before})
+
+
+def lock_rows(session: Session, table: Table, ids: Sequence[int]) -> set[int]:
+    """Lock the rows of ``table`` with these ids against deletion and key changes until the transaction ends
+    (``FOR KEY SHARE``, the lock a foreign-key check takes; SQLite's write transaction already excludes every
+    other writer); returns the ids that exist. One query per batch of ids."""
+    if not ids:
+        return set()
+    found: set[int] = set()
+    for match in in_batches(session, table.c.id, ids):  # SQLite renders no FOR clause
+        found.update(session.execute(select(table.c.id).where(match).with_for_update(key_share=True)).scalars())
+    return found
+
+
+_STATEMENTS: dict[tuple[Table, tuple[tuple[str, Any], ...]], Any] = {}
+
+
+def _insert_statement(table: Table, defaults: dict[str, Any]) -> Any:
+    """``INSERT OR ROLLBACK`` into ``table`` (SQLite) with ``defaults`` in the statement (booleans as SQL
+    ``true``/``false``, other values bound once), kept for the process: ``db.executemany`` compiles a
+    statement once per statement object.
+
+    ``OR ROLLBACK``: a constraint violation rolls the whole transaction back (the import's rollback would
+    anyway), so SQLite keeps no statement journal. With the default ``ABORT`` and multi-row inserts, it
+    copied every page a statement touched into a journal file first, to undo that statement alone: about nine
+    write system calls per imported person (docs/performance.md, 2026-12-04 evening)."""
     key = (table, tuple(defaults.items()))
-    statement = _DEFAULTED.get(key)
+    statement = _STATEMENTS.get(key)
     if statement is None:
-        statement = _DEFAULTED[key] = insert(table).values({name: true() if value is True else false() if value is False
-                                                            else value for name, value in defaults.items()})
+        statement = _STATEMENTS[key] = insert(table).prefix_with("OR ROLLBACK", dialect="sqlite").values(
+            {name: true() if value is True else false() if value is False else value
+             for name, value in defaults.items()})
     return statement
+
+
+@contextmanager
+def references_per_chunk(session: Session) -> Iterator[bool]:
+    """On SQLite, foreign-key enforcement off on the session's connection while the block runs, when no
+    transaction is open on it yet (``PRAGMA foreign_keys`` is ignored inside one); yields whether it is off.
+    The pool turns it back on when the connection is checked in (:data:`app.db.FOREIGN_KEYS_OFF`), after the
+    block's commit or rollback. Nothing on PostgreSQL (see :func:`skipping_row_triggers`).
+
+    For bulk writes whose references the caller checks per chunk (:func:`lock_rows`): with enforcement on,
+    SQLite journals every page a multi-row insert touches (see :func:`_insert_statement`), even with
+    ``OR ROLLBACK`` or deferred constraints. SQLite has one writer, so rows found by the check stay there
+    until the transaction ends.
+    """
+    if is_postgres(session):
+        yield False
+        return
+    fairy = session.connection().connection
+    raw: Any = fairy.dbapi_connection
+    if raw.in_transaction:
+        yield False
+        return
+    raw.execute("PRAGMA foreign_keys=OFF")
+    fairy.info[db.FOREIGN_KEYS_OFF] = True
+    yield True
 
 
 def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:

@@ -16,10 +16,12 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from app import db
 from app.crypto import BlindIndex, FieldCipher
+from app.errors import Conflict
+from app.incidents.models import Incident
 from app.subjects import bulk
 from app.subjects.dedupe import identity_keys
 from app.subjects.model import NormalisedRow, PostalAddress
@@ -29,6 +31,7 @@ ADDRESS_FIELDS = tuple(f.name for f in fields(PostalAddress))
 SUBJECTS = DataSubject.__table__  # type: ignore[attr-defined]
 IDENTIFIERS = SubjectIdentifier.__table__  # type: ignore[attr-defined]
 LINKS = IncidentSubject.__table__  # type: ignore[attr-defined]
+INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
 _RANK = {"address": 0, "inferred": 1, "unknown": 2}
 _SORTED_ADDRESS_FIELDS = tuple(sorted(ADDRESS_FIELDS))
 
@@ -178,7 +181,7 @@ def insert_new(session: Session, prepared: Sequence[Prepared], now: dt.datetime)
     bulk.write_rows(session, SUBJECTS, [(sid, *p.fields, now, now) for sid, p in zip(ids, prepared, strict=True)],
                     columns=SUBJECT_COLUMNS)
     rows = [(sid, *ident) for sid, p in zip(ids, prepared, strict=True) for ident in p.identifiers]
-    bulk.write_rows(session, IDENTIFIERS, rows, columns=IDENTIFIER_ROW)
+    bulk.write_rows(session, IDENTIFIERS, rows, columns=IDENTIFIER_ROW, references_locked=True)  # ours
     return ids
 
 
@@ -240,13 +243,17 @@ def _merged_fields(mine: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[tuple[A
 def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: dt.datetime) -> None:
     """Give known subjects the union of what the new rows add; writes nothing when nothing is new.
 
-    Core statements only (no ORM objects): nothing of the session's identity map is read or left stale."""
+    The subjects are read and locked ``FOR KEY SHARE`` in one query per batch, so their new identifiers are
+    written with the per-row foreign-key checks off where the database allows it; raises ``Conflict`` if one
+    no longer exists. Core statements only (no ORM objects): nothing of the session's identity map is read or
+    left stale."""
     if not pairs:
         return
     ids = sorted({sid for sid, _ in pairs})
-    wanted = select(SUBJECTS.c.id, *(SUBJECTS.c[name] for name in FIELD_NAMES))
+    wanted = select(SUBJECTS.c.id, *(SUBJECTS.c[name] for name in FIELD_NAMES)).with_for_update(key_share=True)
     current = {row[0]: tuple(row[1:]) for match in bulk.in_batches(session, SUBJECTS.c.id, ids)
-               for row in session.execute(wanted.where(match))}
+               for row in session.execute(wanted.where(match))}  # locked: the identifiers below refer to them
+    _require(ids, current, "data subject")
     owned = _owned(session, ids)
     new_identifiers = []
     for sid, prepared in pairs:
@@ -257,7 +264,15 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
             if (sid, ident[0], ident[1]) not in owned:
                 owned.add((sid, ident[0], ident[1]))
                 new_identifiers.append((sid, *ident))
-    bulk.write_rows(session, IDENTIFIERS, new_identifiers, columns=IDENTIFIER_ROW)
+    bulk.write_rows(session, IDENTIFIERS, new_identifiers, columns=IDENTIFIER_ROW, references_locked=True)
+
+
+def _require(wanted: Iterable[int], found: Iterable[int], what: str) -> None:
+    """Raise ``Conflict`` naming the ids of ``wanted`` missing from ``found`` (deleted since they were read)."""
+    missing = sorted(set(wanted).difference(found))
+    if missing:
+        raise Conflict(f"{what} {', '.join(map(str, missing[:5]))} no longer exists (deleted during this write)",
+                       details=[{"path": what.replace(" ", "_"), "reason": f"ids {missing[:20]} not found"}])
 
 
 def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt.datetime) -> None:
@@ -282,7 +297,21 @@ def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt
             session.execute(update(IncidentSubject).where(col(IncidentSubject.id) == link.id).values(subject_id=target))
     for other in session.execute(select(DataSubject).where(col(DataSubject.id).in_(others))).scalars():
         update_known(session, [(target, Prepared([], tuple(getattr(other, k) for k in FIELD_NAMES)))], now)
+    _require_unreferenced(session, others)
     session.execute(delete(DataSubject).where(col(DataSubject.id).in_(others)))
+
+
+def _require_unreferenced(session: Session, subject_ids: Sequence[int]) -> None:
+    """Raise ``Conflict`` if a row of any table other than identifiers and incident links (which a merge
+    moves) refers to one of ``subject_ids``: a merge must not leave dispatch records pointing nowhere. Checked
+    here because an import may write with SQLite's foreign-key enforcement off (:func:`bulk.references_per_chunk`)."""
+    for table in SQLModel.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table is not SUBJECTS or table is IDENTIFIERS or table is LINKS:
+                continue
+            if session.execute(select(key.parent).where(key.parent.in_(subject_ids)).limit(1)).first():
+                raise Conflict(f"these people cannot be merged: {table.name} records refer to one of them",
+                               details=[{"path": table.name, "reason": "refers to a subject the merge removes"}])
 
 
 def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], added_by: str, now: dt.datetime,
@@ -291,10 +320,17 @@ def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], adde
 
     ``unlinked``: ids the caller knows are linked to nothing yet (created in this transaction and not linked
     since), written without a look-up.
+
+    The incident and the other subjects are locked ``FOR KEY SHARE`` in one query each (on PostgreSQL) and
+    must exist: raises ``Conflict`` naming what is missing. The links are then written with the per-row
+    foreign-key checks off where the database allows it (:func:`app.subjects.bulk.write_rows`).
     """
     fresh = set(unlinked)
     wanted = sorted(set(subject_ids) - fresh)
+    # the links' references, checked and locked as a set (per-row foreign-key checks may be off: bulk.write_rows)
+    _require([incident_id], bulk.lock_rows(session, INCIDENTS, [incident_id]), "incident")
+    _require(wanted, bulk.lock_rows(session, SUBJECTS, wanted), "data subject")
     have = {row[0] for row in db.driver_rows(session.connection(), _LINKED_SQL, (incident_id,), wanted)}
     rows = [(incident_id, sid, added_by, now) for sid in sorted(fresh.union(wanted)) if sid not in have]
-    bulk.write_rows(session, LINKS, rows, columns=LINK_COLUMNS)
+    bulk.write_rows(session, LINKS, rows, columns=LINK_COLUMNS, references_locked=True)
     return len(rows)
