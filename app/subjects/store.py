@@ -15,7 +15,7 @@ from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, SQLModel, col
 
 from app import db
@@ -256,15 +256,25 @@ def update_known(session: Session, pairs: Sequence[tuple[int, Prepared]], now: d
     _require(ids, current, "data subject")
     owned = _owned(session, ids)
     new_identifiers = []
+    changed: dict[int, tuple[Any, ...]] = {}
     for sid, prepared in pairs:
         current[sid], changes = _merged_fields(current[sid], prepared.fields)
         if changes:
-            session.execute(update(SUBJECTS).where(SUBJECTS.c.id == sid).values(**changes, updated_at=now))
+            changed[sid] = current[sid]
         for ident in prepared.identifiers:
             if (sid, ident[0], ident[1]) not in owned:
                 owned.add((sid, ident[0], ident[1]))
                 new_identifiers.append((sid, *ident))
+    db.executemany(session.connection(), _UPDATE_FIELDS, [(sid, *fields, now) for sid, fields in changed.items()],
+                   columns=_UPDATE_KEYS)
     bulk.write_rows(session, IDENTIFIERS, new_identifiers, columns=IDENTIFIER_ROW, references_locked=True)
+
+
+_UPDATE_KEYS = tuple(f"b_{name}" for name in ("id", *FIELD_NAMES, "updated_at"))  # a column's own name is reserved
+_UPDATE_FIELDS = update(SUBJECTS).where(SUBJECTS.c.id == bindparam("b_id")).values(
+    {name: bindparam(f"b_{name}") for name in (*FIELD_NAMES, "updated_at")})
+"""Every ``data_subject`` field of one subject, for ``db.executemany``: one statement for all the subjects a chunk
+changes (one ``UPDATE`` per subject cost about 0.15 ms each on PostgreSQL, most of it round trips)."""
 
 
 def _require(wanted: Iterable[int], found: Iterable[int], what: str) -> None:
