@@ -6,8 +6,11 @@ input order."""
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 
 from app.crypto import Keys
 from app.subjects.model import Issue, NormalisedRow, Rejection
@@ -61,5 +64,20 @@ def prepared_chunks(items: Iterable[CompactItem], *, keys: Keys, default_country
     or its :meth:`~app.subjects.reading.SubjectReader.compact` records with its ``positions``."""
     work = functools.partial(_prepare_work, default_country, positions)
     for results in map_chunks(items, work, processes=processes, chunk_rows=chunk_rows, initializer=_init,
-                              initargs=(keys,)):
+                              initargs=(keys,), context=pool_context()):
         yield from results
+
+
+def pool_context() -> BaseContext | None:
+    """The import's worker processes are forked on Linux, whatever the process's default start method.
+
+    A forked worker starts at once with the importing process's state: the app's modules already imported,
+    the collector settings of :func:`app.subjects.pipeline.bulk_gc` (frozen objects, a higher threshold). A
+    spawned one imports the app again and collects garbage with the default thresholds: its CPU per row was a
+    third higher (docs/performance.md, 2026-12-04 evening). The default is ``spawn`` in a process that was
+    itself spawned (``multiprocessing`` passes its start method on) and ``forkserver`` from Python 3.14. None
+    (the platform's default) elsewhere: macOS and Windows do not fork safely or at all.
+    """
+    if sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None

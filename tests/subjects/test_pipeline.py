@@ -135,3 +135,18 @@ def test_chunks_fed_by_a_thread_keep_order_and_pass_on_a_reading_error() -> None
     assert next(early) == [0, 2, 4, 6, 8]
     early.close()  # an endless input: returns only if the feeder thread stops
     assert not [t for t in __import__("threading").enumerate() if t.name == "import-feeder"]
+
+
+def test_import_workers_are_forked_on_linux_whatever_the_default_start_method() -> None:
+    """A process that was itself spawned defaults to spawning (and Python 3.14 to a fork server): the import
+    still forks its workers on Linux, so they start with the importing process's modules and collector
+    settings."""
+    import sys
+
+    from app.subjects.preparing import pool_context
+
+    context = pool_context()
+    if sys.platform == "linux":
+        assert context is not None and context.get_start_method() == "fork"
+    else:
+        assert context is None
