@@ -145,7 +145,12 @@ def test_import_workers_are_forked_on_linux_whatever_the_default_start_method() 
 
     from app.subjects.preparing import pool_context
 
-    context = pool_context()
+    default = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("spawn", force=True)  # as in a spawned process
+    try:
+        context = pool_context()
+    finally:
+        multiprocessing.set_start_method(default, force=True)
     if sys.platform == "linux":
         assert context is not None and context.get_start_method() == "fork"
     else:
