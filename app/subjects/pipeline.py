@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 import gc
 import multiprocessing
-import queue
-import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -87,51 +86,13 @@ def map_chunks(
         return
     limit = max_in_flight or 2 * processes
     with (context or multiprocessing.get_context()).Pool(processes, initializer, initargs) as pool:
-        yield from _fed(chunked(items, chunk_rows), functools.partial(pool.apply_async, work), limit)
-
-
-_DONE = object()
-
-
-def _fed(chunks: Iterator[list[T]], submit: Callable[[tuple[list[T]]], AsyncResult[list[R]]],
-         limit: int) -> Iterator[list[R]]:
-    """Results of ``submit(chunk)`` per chunk, in order, with the chunks read and submitted by a feeder thread.
-
-    Why a thread: the consumer (the import's writer) spends much of its time waiting for the database
-    (PostgreSQL's reply, or SQLite's engine, which releases the GIL), and reading and pickling the next
-    chunks (the CSV parser, about a tenth of the importing process's CPU) can run in those waits instead of
-    between them. At most ``limit`` chunks are submitted and not yet consumed, so memory stays flat. An error
-    in reading reaches the consumer in its place; when the consumer stops early, the feeder stops too.
-    """
-    slots = threading.Semaphore(limit)
-    handed: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def feed() -> None:
-        try:
-            for chunk in chunks:
-                slots.acquire()
-                if stop.is_set():
-                    return
-                handed.put(submit((chunk,)))
-        except BaseException as exc:
-            handed.put(exc)
-        else:
-            handed.put(_DONE)
-
-    feeder = threading.Thread(target=feed, name="import-feeder", daemon=True)
-    feeder.start()
-    try:
-        while (item := handed.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            result = item.get()
-            slots.release()
-            yield result
-    finally:
-        stop.set()
-        slots.release()
-        feeder.join()
+        pending: deque[AsyncResult[list[R]]] = deque()
+        for chunk in chunked(items, chunk_rows):
+            pending.append(pool.apply_async(work, (chunk,)))
+            if len(pending) >= limit:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def normalise_stream(
