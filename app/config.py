@@ -68,8 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker processes normalising, encrypting and indexing rows during an import; 1 works in the importing "
             "process. `auto`: the CLI uses 2 for a file of 8 MiB (about 50,000 rows) or more on a machine with 2 "
             "or more CPUs, else 1 (starting workers costs about a second); API uploads stay in the server "
-            "process unless a number is set. Imports into the registry run one at a time (a second waits for the "
-            "first to commit, then de-duplicates against its people). On PostgreSQL a role that may set "
+            "process unless a number is set. On PostgreSQL a role that may set "
             "`session_replication_role` (a superuser, or `GRANT SET ON PARAMETER session_replication_role` from "
             "PostgreSQL 15) imports faster: references are checked per chunk instead of per row "
             "(docs/performance.md).", AutoCount),

@@ -191,19 +191,3 @@ def test_locked_rows_exist_and_cannot_be_deleted_by_another_transaction(session:
         other.execute(text("SET lock_timeout = '200ms'"))
         assert other.execute(text("DELETE FROM data_subject WHERE id = :id"), {"id": sid}).rowcount == 1
         other.commit()
-
-
-def test_imports_into_the_registry_run_one_at_a_time(session: Session, engine: Engine) -> None:
-    """PostgreSQL: an import holds an advisory lock until its transaction ends, so a second one starts after
-    the first's people are committed (and loaded into its key set). SQLite: the import's first write already
-    holds the database's one write lock."""
-    bulk.one_import_at_a_time(session)
-    if not bulk.is_postgres(session):
-        session.rollback()
-        return
-    with engine.connect() as other:
-        assert other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": bulk.IMPORT_LOCK}).scalar() is False
-        other.rollback()
-        session.rollback()
-        assert other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": bulk.IMPORT_LOCK}).scalar() is True
-        other.rollback()

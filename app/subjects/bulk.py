@@ -70,20 +70,6 @@ def page_cache(session: Session, mib: int) -> Iterator[None]:
             conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
-IMPORT_LOCK = 7733002
-"""PostgreSQL advisory lock key of subject imports (the audit chain's is 7733001)."""
-
-
-def one_import_at_a_time(session: Session) -> None:
-    """Wait until no other import into the registry is writing, and hold that until this transaction ends.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, as the import has already written
-    (its run record) and so holds the database's one write lock. Imports that overlapped could each miss the
-    other's uncommitted people and store duplicates; serialised, the second sees the first's."""
-    if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
-
-
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` fresh primary keys for ``table``, ascending."""
     if count <= 0:

@@ -25,7 +25,6 @@ from app.errors import InvalidInput
 from app.incidents import service as incidents
 from app.subjects import bulk, places, store
 from app.subjects.errors import SubjectFileError
-from app.subjects.keyset import KeySet, registry_keys
 from app.subjects.model import Issue
 from app.subjects.models import DataSubject, IncidentSubject, SubjectImport
 from app.subjects.pipeline import bulk_gc
@@ -91,13 +90,10 @@ def _file_error(exc: SubjectFileError) -> InvalidInput:
 
 
 def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime, created: set[int],
-                 probes: store.Probes, known_keys: KeySet | None) -> tuple[list[int], int, int, int]:
+                 probes: store.Probes) -> tuple[list[int], int, int, int]:
     """Write one chunk (``probes``: its :func:`store.probes`, sent by the worker); returns (subject ids touched,
-    how many of them (first) are new, duplicates of this import, subjects known before). ``known_keys``: the
-    keys that exist (:mod:`.keyset`; None: look every key up), updated with the chunk's."""
-    owners = store.lookup_owners(session, probes if known_keys is None else store.narrowed(probes, known_keys))
-    if known_keys is not None:
-        known_keys.add(key for digests in probes.values() for key in digests.values())
+    how many of them (first) are new, duplicates of this import, subjects known before)."""
+    owners = store.lookup_owners(session, probes)
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
     duplicates = before = 0
@@ -203,14 +199,11 @@ def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *
          default_country: str | None, processes: int, progress: Progress | None) -> None:
     created: set[int] = set()
     statistics = bulk.Statistics()
-    bulk.one_import_at_a_time(session)  # before reading the registry's keys: another import's are then committed
-    known_keys = registry_keys(session)
     for chunk in prepared_chunks(reader.compact(), keys=keys, default_country=default_country, processes=processes,
                                  chunk_rows=CHUNK_ROWS, positions=reader.positions):
         for rejected, issues in chunk.reported:
             rejects.add(rejected, issues)
-        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created, chunk.probes,
-                                                        known_keys)
+        touched, new, duplicates, before = _store_chunk(session, chunk.subjects, now, created, chunk.probes)
         run.rows_read += chunk.rows
         run.merged_duplicates += chunk.merged + duplicates
         run.already_known += before

@@ -24,7 +24,6 @@ from app.errors import Conflict
 from app.incidents.models import Incident
 from app.subjects import bulk
 from app.subjects.dedupe import identity_keys
-from app.subjects.keyset import KeySet
 from app.subjects.model import NormalisedRow, PostalAddress
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier, digest_key
 
@@ -140,16 +139,6 @@ def probes(subjects: Iterable[Prepared]) -> Probes:
             if ident[2] is not None:
                 found.setdefault(ident[0], {})[ident[1]] = ident[2]
     return found
-
-
-def narrowed(wanted: Probes, known: KeySet) -> Probes:
-    """``wanted`` without the identifiers whose ``digest_key`` is not in ``known``: they have no owner."""
-    pairs = [(kind, digest, key) for kind, digests in wanted.items() for digest, key in digests.items()]
-    kept: Probes = {}
-    for (kind, digest, key), hit in zip(pairs, known.contains([p[2] for p in pairs]), strict=True):
-        if hit:
-            kept.setdefault(kind, {})[digest] = key
-    return kept
 
 
 def lookup(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
