@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -23,6 +23,7 @@ from app.incidents import service as incidents
 from app.subjects import bulk, service, store
 from app.subjects.models import DataSubject, IncidentSubject, SubjectIdentifier
 from tests.support import AFTER_LAPTOP, EXAMPLE_INCIDENT
+from tests.test_subjects_db import _count
 
 NOW = dt.datetime(2026, 4, 2, 10, 0, tzinfo=dt.UTC)
 
@@ -38,10 +39,6 @@ def _incident(session: Session) -> int:
     incident = incidents.create(session, clock=FixedClock(AFTER_LAPTOP), actor="test", data=EXAMPLE_INCIDENT)
     assert incident.id is not None
     return incident.id
-
-
-def _count(session: Session, model: Any) -> int:
-    return int(session.execute(select(func.count()).select_from(model)).scalar_one())
 
 
 def test_links_to_a_missing_incident_or_subject_are_refused(session: Session) -> None:
@@ -90,17 +87,15 @@ def test_a_merge_never_removes_a_subject_other_records_refer_to(session: Session
 
 
 def test_sqlite_enforcement_is_off_only_for_the_import_and_back_after(session: Session, tmp_path: Path) -> None:
-    """SQLite: inside the block the connection's foreign keys are off; the next transaction has them on again and
-    refuses an orphan. With a transaction already open the block cannot turn them off and says so."""
+    """SQLite: after the call the connection's foreign keys are off; the next transaction has them on again and
+    refuses an orphan. With a transaction already open the call cannot turn them off and says so."""
     if bulk.is_postgres(session):
-        with bulk.references_per_chunk(session) as off:
-            assert off is False
+        assert bulk.references_per_chunk(session) is False
         return
     conn = session.connection()
-    with bulk.references_per_chunk(session) as off:
-        assert off is True
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
-        _subject(session)
+    assert bulk.references_per_chunk(session) is True
+    assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+    _subject(session)
     session.commit()
     conn = session.connection()
     assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -109,9 +104,8 @@ def test_sqlite_enforcement_is_off_only_for_the_import_and_back_after(session: S
                              "VALUES (31337, 31337, 'x', '2026-04-02 10:00:00')")
     session.rollback()
     _subject(session)  # a write: the transaction is open
-    with bulk.references_per_chunk(session) as off:
-        assert off is False
-        assert session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert bulk.references_per_chunk(session) is False
+    assert session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     session.rollback()
 
 

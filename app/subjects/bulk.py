@@ -196,12 +196,11 @@ def _insert_statement(table: Table, defaults: dict[str, Any]) -> Any:
     return statement
 
 
-@contextmanager
-def references_per_chunk(session: Session) -> Iterator[bool]:
-    """On SQLite, foreign-key enforcement off on the session's connection while the block runs, when no
-    transaction is open on it yet (``PRAGMA foreign_keys`` is ignored inside one); yields whether it is off.
-    The pool turns it back on when the connection is checked in (:data:`app.db.FOREIGN_KEYS_OFF`), after the
-    block's commit or rollback. Nothing on PostgreSQL (see :func:`skipping_row_triggers`).
+def references_per_chunk(session: Session) -> bool:
+    """On SQLite, turn foreign-key enforcement off on the session's connection for its next transaction, when
+    none is open on it yet (``PRAGMA foreign_keys`` is ignored inside one); returns whether it is off. The pool
+    turns it back on when the connection is checked in (:data:`app.db.FOREIGN_KEYS_OFF`), after that
+    transaction's commit or rollback. Nothing on PostgreSQL (see :func:`skipping_row_triggers`).
 
     For bulk writes whose references the caller checks per chunk (:func:`lock_rows`): with enforcement on,
     SQLite journals every page a multi-row insert touches (see :func:`_insert_statement`), even with
@@ -209,16 +208,14 @@ def references_per_chunk(session: Session) -> Iterator[bool]:
     until the transaction ends.
     """
     if is_postgres(session):
-        yield False
-        return
+        return False
     fairy = session.connection().connection
     raw: Any = fairy.dbapi_connection
     if raw.in_transaction:
-        yield False
-        return
+        return False
     raw.execute("PRAGMA foreign_keys=OFF")
     fairy.info[db.FOREIGN_KEYS_OFF] = True
-    yield True
+    return True
 
 
 def in_batches(session: Session, column: Any, values: Sequence[Any]) -> Iterable[ColumnElement[bool]]:

@@ -155,15 +155,7 @@ def import_file(
         reader = open_subject_file(path, mapping=mapping)
     except SubjectFileError as exc:
         raise _file_error(exc) from exc
-    with bulk.references_per_chunk(session):  # before the first write: see there
-        return _import(session, reader, clock=clock, actor=actor, path=path, keys=keys, rejects_dir=rejects_dir,
-                       incident_id=incident_id, default_country=default_country, processes=processes,
-                       progress=progress, filename=filename, cache_mib=cache_mib)
-
-
-def _import(session: Session, reader: Any, *, clock: Clock, actor: str, path: Path, keys: Keys, rejects_dir: Path,
-            incident_id: int | None, default_country: str | None, processes: int, progress: Progress | None,
-            filename: str | None, cache_mib: int) -> ImportSummary:
+    bulk.references_per_chunk(session)  # before the first write: see there
     now = clock.now()
     run = SubjectImport(incident_id=incident_id, filename=(filename or path.name)[:300], file_format=reader.format,
                         encoding=reader.encoding, actor=actor, started_at=now)
