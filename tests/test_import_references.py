@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,46 @@ def test_an_import_leaves_enforcement_on_and_its_rows_consistent(session: Sessio
         else:
             assert conn.execute(text("SELECT current_setting('session_replication_role')")).scalar() == "origin"
     assert _count(session, DataSubject) == 60
+
+
+def test_two_imports_at_once_store_each_person_once(session: Session, engine: Engine, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first import has written its people and waits before committing while a second import of the same
+    file starts. The second must not look the people up until the first has committed (PostgreSQL: the import's
+    advisory lock; SQLite: its write lock): before, each stored every person once, so the registry held them
+    twice."""
+    incident_id = _incident(session)
+    session.commit()
+    path = tmp_path / "people.csv"
+    path.write_text("external_id,email,phone,country\n" + "".join(
+        f"c{i},p{i}@example.org,+1 415 555 {i:04d},US\n" for i in range(40)), encoding="utf-8")
+    keys, written, release = load_keys(None, tmp_path), threading.Event(), threading.Event()
+    record = service._record
+
+    def first_waits(*args: Any, **kwargs: Any) -> None:
+        if not written.is_set():
+            written.set()
+            assert release.wait(30)
+        record(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_record", first_waits)
+    summaries: list[service.ImportSummary] = []
+
+    def run() -> None:
+        with Session(engine) as own:
+            summaries.append(service.import_file(own, clock=FixedClock(AFTER_LAPTOP), actor="test", path=path,
+                                                 keys=keys, rejects_dir=tmp_path, incident_id=incident_id))
+
+    first, second = threading.Thread(target=run), threading.Thread(target=run)
+    first.start()
+    assert written.wait(30)
+    second.start()
+    second.join(1.0)  # without the lock, the second import finished here
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert sorted((s.imported, s.already_known) for s in summaries) == [(0, 40), (40, 0)]
+    assert _count(session, DataSubject) == 40 and _count(session, IncidentSubject) == 40
 
 
 def test_a_failing_multi_row_insert_rolls_back_the_whole_transaction(session: Session) -> None:

@@ -119,10 +119,31 @@ def test_bridging_row_merges_two_known_subjects(client: FlaskClient, make_user: 
     _import(runner, incident_id, _write(tmp_path, "a.csv", "email,country\na@example.org,DE\n"))
     _import(runner, incident_id, _write(tmp_path, "b.csv", "phone,country,data_categories\n+49 30 1234567,DE,health\n"))
     assert _count(session, DataSubject) == 2
-    _import(runner, incident_id, _write(tmp_path, "c.csv", "email,phone\na@example.org,+493012345 67\n"))
+    bridged = _import(runner, incident_id, _write(tmp_path, "c.csv", "email,phone\na@example.org,+493012345 67\n"))
+    assert (bridged["merged_duplicates"], bridged["already_known"]) == (1, 1)  # the registry had them twice
     session.expire_all()
     subjects = session.execute(select(DataSubject)).scalars().all()
     assert len(subjects) == 1 and subjects[0].data_categories == ["health"]
+    assert _count(session, IncidentSubject) == 1
+
+
+def test_a_row_for_a_subject_that_a_later_row_merges_away(client: FlaskClient, make_user: Any,
+                                                          runner: FlaskCliRunner, tmp_path: Path,
+                                                          session: Session) -> None:
+    """Row 1 adds to Bob; row 2 shows Bob and Alice are one person and merges Bob into Alice (the older id).
+    Row 1's addition goes to Alice; the import used to fail with "data subject N no longer exists"."""
+    incident_id = _incident(client, make_user("responder"))
+    _import(runner, incident_id, _write(tmp_path, "a.csv", "external_id,full_name,email,phone,country\n"
+                                        "1,Alice A,alice@example.com,+4915112345678,DE\n"
+                                        "2,Bob B,bob@example.com,+4915112345679,DE\n"))
+    summary = _import(runner, incident_id, _write(tmp_path, "order.csv", "email,phone,data_categories\n"
+                                                  "bob@example.com,,health\nalice@example.com,+4915112345679,\n"))
+    assert (summary["imported"], summary["merged_duplicates"], summary["already_known"]) == (0, 1, 2)
+    session.expire_all()
+    [alice] = session.execute(select(DataSubject)).scalars().all()
+    assert alice.data_categories == ["health"]
+    kinds = session.execute(select(SubjectIdentifier.kind).where(SubjectIdentifier.subject_id == alice.id)).scalars()
+    assert sorted(kinds) == ["email", "email", "external_id", "external_id", "phone", "phone"]
     assert _count(session, IncidentSubject) == 1
 
 

@@ -70,6 +70,22 @@ def page_cache(session: Session, mib: int) -> Iterator[None]:
             conn.exec_driver_sql(f"PRAGMA cache_size = {before}")
 
 
+IMPORT_LOCK = 7733002
+"""PostgreSQL advisory lock key of subject imports (the audit chain's is 7733001)."""
+
+
+def one_import_at_a_time(session: Session) -> None:
+    """Wait until no other import into the registry is writing, and hold that until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock. Two imports that overlapped each missed the other's
+    uncommitted people and stored the same person twice (found by a concurrent-import trial, 2026-12-04); the
+    second now starts its look-ups after the first has committed, and under READ COMMITTED each look-up sees
+    what was committed. SQLite: nothing to do, as an import's first write takes the database's one write lock.
+    """
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+
+
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` fresh primary keys for ``table``, ascending."""
     if count <= 0:

@@ -96,6 +96,7 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
     owners = store.lookup_owners(session, probes)
     fresh: list[store.Prepared] = []
     known: list[tuple[int, store.Prepared]] = []
+    moved: dict[int, int] = {}  # subject merged away in this chunk -> the subject it was merged into
     duplicates = before = 0
     for item in prepared:
         ids = sorted({owners[i[1]] for i in item.identifiers if i[1] in owners})
@@ -106,11 +107,13 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
         if len(ids) > 1:
             store.merge_subjects(session, target, ids[1:], now)
             owners.update({k: target for k, v in owners.items() if v in ids})
-            folded = created.intersection(ids[1:])  # people this import had created twice: one was a duplicate
-            created.difference_update(folded)
-            duplicates += len(folded)
+            moved.update({k: target for k, v in moved.items() if v in ids} | dict.fromkeys(ids[1:], target))
+            created.difference_update(ids[1:])
+            duplicates += len(ids) - 1  # one person stored more than once (by this import or before it)
         known.append((target, item))
         duplicates, before = duplicates + (target in created), before + (target not in created)
+    # rows queued for a subject that a later row of the chunk merged away go to the subject that kept it
+    known = [(moved.get(sid, sid), item) for sid, item in known]
     store.update_known(session, known, now)
     new_ids = store.insert_new(session, fresh, now)
     created.update(new_ids)
@@ -156,6 +159,7 @@ def import_file(
     except SubjectFileError as exc:
         raise _file_error(exc) from exc
     bulk.references_per_chunk(session)  # before the first write: see there
+    bulk.one_import_at_a_time(session)  # before any look-up of the registry's people
     now = clock.now()
     run = SubjectImport(incident_id=incident_id, filename=(filename or path.name)[:300], file_format=reader.format,
                         encoding=reader.encoding, actor=actor, started_at=now)
