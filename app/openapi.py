@@ -268,7 +268,8 @@ class ImportForm(BaseModel):
 
 
 class IdentifyForm(BaseModel):
-    """Multipart: an evidence ``file`` with ``key`` (external_id|email|phone), or ``source_system`` alone."""
+    """Multipart: an evidence ``file`` with ``key`` (external_id|email|phone), or ``source_system`` alone (with a
+    file and ``key`` external_id: the system whose ids the evidence lists, for records naming none)."""
 
     file: bytes | None = None
     key: str | None = None

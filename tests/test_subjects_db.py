@@ -275,6 +275,46 @@ def test_identify_from_evidence_and_source_system(client: FlaskClient, make_user
     assert service.reach(session, incident_id=incident_id).total == 3
 
 
+def test_source_systems_reach_rows_without_external_ids_and_scope_evidence(
+        client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session) -> None:
+    """A system's rows without an external id are selected by it too; evidence of bare external ids is matched
+    within ``--source-system``; a JSONL line that is not an object is refused by its record number."""
+    registry = ("external_id,email,phone,source_system\n,s1@example.com,,billing\n,,+4915112345678,billing\n"
+                "C1,c1@example.com,,crm\n")
+    result = runner.invoke(args=["subjects", "import-registry", str(_write(tmp_path, "reg.csv", registry))])
+    assert result.exit_code == 0, result.output
+    incident_id = _incident(client, make_user("responder"))
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "billing"])
+    assert "linked 2 subjects" in out.output
+    ids = _write(tmp_path, "ids.csv", "external_id\nC1\nC2\n")
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "external_id"])
+    assert json.loads(out.output)["matched"] == 0  # an external id means nothing without its system
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "external_id",
+                              "--source-system", "CRM"])
+    assert json.loads(out.output) == {"records": 2, "matched": 1, "unmatched": 1, "invalid": 0, "linked": 1}
+    bad = _write(tmp_path, "bad.jsonl", '{"email": "s1@example.com"}\n[1]\n')
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(bad), "--key", "email"])
+    assert out.exit_code != 0 and "unreadable at record 2: a JSON list, not an object" in out.output
+
+
+def test_values_a_column_cannot_hold_are_dropped_per_row(client: FlaskClient, make_user: Any,
+                                                         runner: FlaskCliRunner, tmp_path: Path,
+                                                         session: Session) -> None:
+    """A NUL character (PostgreSQL text cannot hold one) or a source system over 100 characters (its column's
+    size) used to abort the whole import on PostgreSQL; now the value is dropped and reported by line."""
+    incident_id = _incident(client, make_user("responder"))
+    body = ("external_id,full_name,email,source_system\n1,Al\x00ice,a@example.com,crm\n"
+            f"2,Bob,b@example.com,{'S' * 150}\n3,Cy,c@example.com,cr\x00m\n")
+    summary = _import(runner, incident_id, _write(tmp_path, "nul.csv", body))
+    assert (summary["imported"], summary["rejected"], summary["warnings"]) == (3, 0, 3)
+    report = Path(summary["rejects_file"]).read_text().splitlines()
+    assert "2,full_name,rejected,contains a NUL character (binary data?): value dropped" in report
+    assert "3,source_system,rejected,longer than 100 characters (150)" in report
+    assert "4,source_system,rejected,contains a NUL character (binary data?): value dropped" in report
+    names = session.execute(select(DataSubject.full_name_enc)).scalars().all()
+    assert sum(name is None for name in names) == 1
+
+
 def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: Any, session: Session) -> None:
     user = make_user("responder")
     incident_id = _incident(client, user)

@@ -109,7 +109,8 @@ def import_registry(file: Path, mapping: Path | None, default_country: str | Non
 @click.argument("incident_id", type=int)
 @click.argument("evidence_file", type=FILE, required=False)
 @click.option("--key", type=click.Choice(evidence.KEYS), help="Which identifier the evidence lists.")
-@click.option("--source-system", help="Select every registry subject from this system instead.")
+@click.option("--source-system", help="Alone: select every registry subject from this system. With EVIDENCE_FILE "
+              "and --key external_id: the system whose ids the evidence lists (where a record names none).")
 @click.option("--default-country", help="ISO country for national-format phone numbers.")
 @with_appcontext
 def identify(incident_id: int, evidence_file: Path | None, key: str | None, source_system: str | None,
@@ -124,7 +125,7 @@ def identify(incident_id: int, evidence_file: Path | None, key: str | None, sour
         elif evidence_file is not None and key:
             result = evidence.identify(session, clock=app.extensions["clock"], actor=cli_actor(),
                                        incident_id=incident_id, keys=app.extensions["keys"], path=evidence_file,
-                                       key=key, default_country=default_country)
+                                       key=key, default_country=default_country, source_system=source_system)
             click.echo(json.dumps(result.__dict__))
         else:
             raise click.UsageError("give EVIDENCE_FILE with --key, or --source-system")

@@ -61,6 +61,8 @@ def _records(path: Path, key: str) -> Iterator[tuple[str, str]]:
             for line in [first, *handle]:
                 if line.strip():
                     obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise ValueError(f"a JSON {type(obj).__name__}, not an object")
                     field = _column(list(obj), key)
                     yield str(obj.get(field) or ""), str(obj.get("source_system") or "")
             return
@@ -90,9 +92,12 @@ def _plain(key: str, value: str, system: str, default_country: str | None) -> st
 
 def identify(
     session: Session, *, clock: Clock, actor: str, incident_id: int, keys: Keys, path: Path, key: str,
-    default_country: str | None = None,
+    default_country: str | None = None, source_system: str | None = None,
 ) -> IdentifySummary:
     """Link to the incident every registry subject found in the evidence file by ``key``; commits.
+
+    ``source_system``: for ``key`` ``external_id``, the system whose ids the evidence lists, for records that
+    name none (an external id is unique only within its system, and is matched with it).
 
     Raises ``InvalidInput`` for an unknown key or a file without that column, ``NotFound``.
     """
@@ -115,7 +120,7 @@ def identify(
     try:
         for value, system in _records(path, key):
             records += 1
-            plain = _plain(key, value, system, default_country)
+            plain = _plain(key, value, system or source_system or "", default_country)
             if plain is None:
                 invalid += 1
                 continue
@@ -123,7 +128,7 @@ def identify(
             if len(digests) >= BATCH:
                 flush()
         flush()
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+    except (ValueError, csv.Error) as exc:  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
         session.rollback()
         raise InvalidInput(f"evidence file unreadable at record {records + 1}: {exc}",
                            details=[{"path": f"file:{records + 1}", "reason": str(exc)}]) from exc

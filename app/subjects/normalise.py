@@ -31,6 +31,11 @@ MAX_TEXT_CHARS = 300
 """Longest name or address part kept: they go into email headers (To: display name), letters' address
 blocks and SMS greetings, where longer text is refused or cut by the provider."""
 LIMITED_COLUMNS = ("full_name", *NAME_PART_COLUMNS, "address_line1", "address_line2", "city", "region")
+SOURCE_SYSTEM_CHARS = 100
+"""Longest ``source_system`` kept (its column is ``VARCHAR(100)``: PostgreSQL refused a longer one and with it
+the whole import)."""
+LIMITS = {**dict.fromkeys(LIMITED_COLUMNS, MAX_TEXT_CHARS), "source_system": SOURCE_SYSTEM_CHARS}
+NUL_REASON = "contains a NUL character (binary data?): value dropped"
 UNREACHABLE = "no usable contact channel (email, phone, push or postal address): substitute notice"
 
 
@@ -65,9 +70,13 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
     if not any(text.values()):
         return Rejection.of(raw.line, "empty record")
     issues = _Issues(raw.line)
-    for column in LIMITED_COLUMNS:
-        if (value := text.get(column)) is not None and len(value) > MAX_TEXT_CHARS:
-            issues.add(column, IssueKind.rejected, f"longer than {MAX_TEXT_CHARS} characters ({len(value)})")
+    for column, limit in LIMITS.items():
+        if (value := text.get(column)) is not None and len(value) > limit:
+            issues.add(column, IssueKind.rejected, f"longer than {limit} characters ({len(value)})")
+            text[column] = None
+    if any("\x00" in value for value in text.values() if value):  # PostgreSQL text cannot hold NUL
+        for column in [column for column, value in text.items() if value and "\x00" in value]:
+            issues.add(column, IssueKind.rejected, NUL_REASON)
             text[column] = None
     country = _country(text.get("country"), issues)
     address = _address(text, country, issues)

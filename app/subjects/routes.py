@@ -100,7 +100,8 @@ def api_identify(incident_id: int) -> Response:
         with uploaded() as (path, _name):
             result = evidence.identify(session, clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
                                        keys=_ext("keys"), path=path, key=form.get("key", ""),
-                                       default_country=(form.get("default_country") or None)).__dict__
+                                       default_country=(form.get("default_country") or None),
+                                       source_system=(form.get("source_system") or None)).__dict__
     flows.reassess(session, clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
                    playbooks=_ext("playbooks"))
     return jsonify(result)

@@ -104,14 +104,17 @@ def prepare(row: NormalisedRow, *, cipher: FieldCipher, index: BlindIndex) -> Pr
     Identifiers come in the order external_id, email, phone (those that identify one person, with their
     ``digest_key``), push subscription, postal address. A bare country or region is the jurisdiction, not a
     postal contact, so an address without a street, city or postal code is not stored as one.
+
+    The row's ``source_system`` goes on its first identifier (the external id when there is one), so a
+    selection by source system (:func:`app.subjects.evidence.select_source_system`) finds every person the
+    system's file named, with or without an external id.
     """
     encrypt = cipher.encrypt
-    present = [(value, source) for value, source in ((row.external_id, row.source_system or None),
-                                                     (row.email, None), (row.phone, None)) if value]
+    present = [value for value in (row.external_id, row.email, row.phone) if value]
     identifiers: list[Identifier] = []
-    for (kind, key), (value, source) in zip(identity_keys(row), present, strict=True):
+    for (kind, key), value in zip(identity_keys(row), present, strict=True):
         digest, prefix = index.digest_and_prefix(kind, key)
-        identifiers.append((kind, digest, prefix, encrypt(value), source))
+        identifiers.append((kind, digest, prefix, encrypt(value), None))
     if row.push_subscription:
         push = row.push_subscription
         identifiers.append(("push", index.digest("push", push), None, encrypt(push), None))
@@ -119,6 +122,8 @@ def prepare(row: NormalisedRow, *, cipher: FieldCipher, index: BlindIndex) -> Pr
     if address.line1 or address.line2 or address.city or address.postal_code:
         text = address_text(address)
         identifiers.append(("address", index.digest("address", text), None, encrypt(text), None))
+    if row.source_system and identifiers:
+        identifiers[0] = (*identifiers[0][:4], row.source_system)
     jurisdiction = row.jurisdiction
     return Prepared(identifiers, (
         encrypt(row.full_name) if row.full_name else None, row.preferred_language, jurisdiction.code,
