@@ -315,6 +315,20 @@ def test_values_a_column_cannot_hold_are_dropped_per_row(client: FlaskClient, ma
     assert sum(name is None for name in names) == 1
 
 
+def test_a_file_with_a_swallowing_quote_imports_nothing(client: FlaskClient, make_user: Any,
+                                                       runner: FlaskCliRunner, tmp_path: Path, session: Session,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broken record comes after a whole chunk has been written: the import is rolled back, names the lines."""
+    monkeypatch.setattr(service, "CHUNK_ROWS", 2)
+    incident_id = _incident(client, make_user("responder"))
+    rows = [f"{i},p{i}@example.com,DE" for i in range(8)]
+    rows[5] = '5,"p5@example.com,DE'
+    result = runner.invoke(args=["subjects", "import", str(incident_id), str(_write(
+        tmp_path, "quote.csv", "external_id,email,country\n" + "\n".join(rows) + "\n"))])
+    assert result.exit_code != 0 and "line 7: a quoted field runs on to line 9" in result.output
+    assert _count(session, DataSubject) == 0 and _count(session, SubjectImport) == 0
+
+
 def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: Any, session: Session) -> None:
     user = make_user("responder")
     incident_id = _incident(client, user)

@@ -2,7 +2,8 @@
 
 Row-level problems never raise: they come back as :class:`~app.subjects.model.Rejection` or
 :class:`~app.subjects.model.Issue` values. Only problems that make the whole file unusable raise
-:class:`SubjectFileError`, before any row is read.
+:class:`SubjectFileError`, before any row is read, or while reading when the file's structure is broken
+(a stray quote that swallows the records after it), in which case the import writes nothing.
 """
 
 from __future__ import annotations

@@ -95,6 +95,11 @@ class SubjectReader:
                     yield Rejection.of(start, f"unreadable CSV record ({exc})")
                     continue
                 end = reader.line_num
+                if end > start and _swallows_records(record, self.delimiter or ",", width):
+                    raise SubjectFileError(
+                        f"line {start}: a quoted field runs on to line {end} and holds what look like whole records "
+                        "(an opening quote without its closing quote?): fix the quoting and import again; "
+                        "nothing was imported")
                 if not "".join(record).strip():  # blank record: every field empty or whitespace
                     continue
                 if len(record) != width and not _trailing_blanks_only(record, width):
@@ -107,6 +112,14 @@ class SubjectReader:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
                     yield _jsonl_record(number, line, self.header_map)
+
+
+def _swallows_records(record: list[str], delimiter: str, width: int) -> bool:
+    """True when a field of a multi-line record has a line holding a whole record's delimiters (``width - 1``, at
+    least 2): a stray opening quote made the reader take the lines after it, other people's rows, as one field.
+    A real multi-line value (an address on two lines) holds a delimiter rarely, never a record's worth."""
+    least = max(width - 1, 2)  # a two-column file's value may hold one delimiter on a line of its own
+    return any(line.count(delimiter) >= least for field in record if "\n" in field for line in field.split("\n"))
 
 
 def expand(item: CompactItem, positions: tuple[tuple[int, str], ...]) -> ReadItem:

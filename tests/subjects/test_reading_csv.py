@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+import pytest
+
 from app.subjects import RawRow, Rejection, open_subject_file
+from app.subjects.errors import SubjectFileError
 
 
 def write(tmp_path: Path, text: str, name: str = "subjects.csv") -> Path:
@@ -88,3 +91,24 @@ def test_reader_streams_and_can_be_iterated_twice(tmp_path: Path) -> None:
     first = iter(reader)
     assert next(first) == RawRow(2, {"email": "p0@mail.de"})
     assert sum(1 for _ in reader) == 100
+
+
+def test_a_stray_opening_quote_that_swallows_records_stops_the_file(tmp_path: Path) -> None:
+    """Row 3's unclosed quote made the reader take rows 4-11 into its name, up to the quote in row 12, and
+    join row 3's id to row 12's contacts. The file is refused, naming the lines; nothing silently vanishes."""
+    rows = [f"{i},Person {i},p{i}@example.com,+4915112340{i:03d},DE" for i in range(1, 15)]
+    rows[2] = '3,"Smith, John,p3@example.com,+4915112340003,DE'
+    rows[10] = '11,Bob "the builder" Jones,p11@example.com,+4915112340011,DE'
+    path = write(tmp_path, "external_id,full_name,email,phone,country\n" + "\n".join(rows) + "\n")
+    with pytest.raises(SubjectFileError, match=r"^line 4: a quoted field runs on to line 12 .*opening quote"):
+        list(open_subject_file(path))
+    body = 'email,full_name,country\na@example.com,"Ann,DE\nb@example.com,Bob,DE\nc@example.com,Cy,DE\n'
+    unterminated = write(tmp_path, body, "open.csv")
+    with pytest.raises(SubjectFileError, match=r"^line 2: a quoted field runs on to line 4"):
+        list(open_subject_file(unterminated))
+
+
+def test_a_value_on_several_lines_is_still_read(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,address_line1,city\na@example.com,"1 Main St\nFlat 2, rear",Springfield\n')
+    assert list(open_subject_file(path)) == [
+        RawRow(2, {"email": "a@example.com", "address_line1": "1 Main St\nFlat 2, rear", "city": "Springfield"})]
