@@ -13,6 +13,8 @@ from pathlib import Path
 
 import charset_normalizer
 
+from app.subjects.errors import SubjectFileError
+
 SAMPLE_BYTES = 64 * 1024
 """Bytes handed to charset-normalizer / read for sniffing."""
 
@@ -33,6 +35,8 @@ def detect_encoding(path: Path) -> str:
 
     Raises:
         OSError: the file cannot be read.
+        SubjectFileError: the file is UTF-8 (accented text before the first bad byte decodes as UTF-8) with
+            a byte that is not: read in a legacy encoding, every accent would be silently garbled.
     """
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
@@ -43,6 +47,7 @@ def detect_encoding(path: Path) -> str:
     bad = first_invalid_utf8(path)
     if bad is None:
         return "utf-8"
+    _refuse_damaged_utf8(path, bad)
     with path.open("rb") as handle:
         handle.seek(max(0, bad - SAMPLE_BYTES // 2))
         window = handle.read(SAMPLE_BYTES)
@@ -69,6 +74,21 @@ def first_invalid_utf8(path: Path) -> int | None:
     except UnicodeDecodeError:
         return offset
     return None
+
+
+def _refuse_damaged_utf8(path: Path, bad: int) -> None:
+    """Raise ``SubjectFileError`` naming the line of byte ``bad`` when non-ASCII text before it is valid UTF-8."""
+    utf8 = False
+    lines = 1
+    with path.open("rb") as handle:
+        left = bad
+        while left > 0 and (chunk := handle.read(min(_CHUNK, left))):
+            left -= len(chunk)
+            utf8 = utf8 or not chunk.isascii()
+            lines += chunk.count(b"\n")
+    if utf8:
+        raise SubjectFileError(f"line {lines}: a byte that is not UTF-8 in a file whose earlier text is UTF-8 (the "
+                               "file mixes encodings?): save the file as UTF-8 and import again; nothing was imported")
 
 
 def _guess_legacy(sample: bytes) -> str:

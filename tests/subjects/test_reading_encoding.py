@@ -61,3 +61,15 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
     path.write_bytes(b"")
     with pytest.raises(SubjectFileError, match="empty"):
         open_subject_file(path)
+
+
+def test_utf8_file_with_one_foreign_byte_is_refused_by_its_line(tmp_path: Path) -> None:
+    """3,000 UTF-8 rows with accents and one stray byte were read as ISO 8859-10: every 'Renée' garbled, unsaid."""
+    rows = "".join(f"{i},Renée{i},u{i}@example.com\n" for i in range(3000))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(("external_id,full_name,email\n" + rows).encode() + b"3000,Ren\xff,x@example.com\n")
+    with pytest.raises(SubjectFileError, match=r"^line 3002: a byte that is not UTF-8 .*mixes encodings"):
+        open_subject_file(path)
+    ascii_then_latin = tmp_path / "latin.csv"  # no UTF-8 text before the byte: a legacy file, read as one
+    ascii_then_latin.write_bytes(b"external_id,full_name,email\n1,Ann,a@example.com\n2,Ren\xe9e,r@example.com\n")
+    assert open_subject_file(ascii_then_latin).encoding == "cp1252"
