@@ -200,12 +200,14 @@ SETTINGS: tuple[Setting, ...] = (
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Read every ``SETTINGS`` entry from ``environ`` (default ``os.environ``) into a Flask config dict.
 
-    Unset variables take their default; integers are converted (``ValueError`` names the variable).
+    Unset variables, and variables set to blank text (``VAR=`` in a compose file or an env file), take their
+    default; integers are converted (``ValueError`` names the variable).
     """
     env = os.environ if environ is None else environ
     config: dict[str, Any] = {}
     for setting in SETTINGS:
-        raw = env.get(setting.env, setting.default)
+        raw = env.get(setting.env) or None
+        raw = setting.default if raw is None or not raw.strip() else raw
         if raw is None:
             continue
         if setting.kind is dict:

@@ -113,6 +113,21 @@ def test_importing_twice_changes_nothing(client: FlaskClient, make_user: Any, ru
     assert _count(session, SubjectIdentifier) == idents
 
 
+def test_letter_only_rows_are_matched_by_name_and_address(client: FlaskClient, make_user: Any,
+                                                         runner: FlaskCliRunner, tmp_path: Path,
+                                                         session: Session) -> None:
+    """Rows with no external id, email or phone were stored again on every import of the same file."""
+    incident_id = _incident(client, make_user("responder"))
+    body = ("full_name,address_line1,city,postal_code,country\nAnna Post,1 Main St,Springfield,12345,US\n"
+            "Ben Post,1 Main St,Springfield,12345,US\nANNA POST,1 main st,Springfield,12345,US\n")
+    first = _import(runner, incident_id, _write(tmp_path, "letters.csv", body))
+    assert (first["imported"], first["merged_duplicates"]) == (2, 1)  # Anna twice in the file; Ben shares her home
+    again = _import(runner, incident_id, _write(tmp_path, "letters.csv", body))
+    assert (again["imported"], again["already_known"]) == (0, 2)
+    assert _count(session, DataSubject) == 2 and _count(session, IncidentSubject) == 2
+    assert service.reach(session, incident_id=incident_id).unreachable == 0  # both have a postal address
+
+
 def test_bridging_row_merges_two_known_subjects(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                                 tmp_path: Path, session: Session) -> None:
     incident_id = _incident(client, make_user("responder"))

@@ -215,9 +215,14 @@ def load_mapping(path: Path) -> dict[str, str]:
     JSON is used for ``.json`` files, YAML otherwise (YAML also reads JSON).
 
     Raises:
-        SubjectFileError: the file is not valid JSON/YAML or not a flat object of strings.
+        SubjectFileError: the file is not UTF-8, not valid JSON/YAML, not a flat object of strings, or maps
+            one header to two columns.
     """
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        message = f"mapping file {path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise SubjectFileError(message) from exc
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
@@ -226,4 +231,10 @@ def load_mapping(path: Path) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         raise SubjectFileError(f"mapping file {path.name}: expected an object of column: header strings")
+    taken: dict[str, str] = {}
+    for column, header in data.items():
+        if header in taken:
+            raise SubjectFileError(f"mapping file {path.name}: header {header!r} is mapped to both {taken[header]} "
+                                   f"and {column}; a header feeds one column", column=column)
+        taken[header] = column
     return {str(k): str(v) for k, v in data.items()}

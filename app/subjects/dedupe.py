@@ -5,7 +5,11 @@ Two records are the same person when they share any identity key:
 * ``external_id`` - scoped by ``source_system`` (``crm`` #42 and ``billing`` #42 are different
   people unless something else links them);
 * ``email`` - the whole address case-folded (``John@X.com`` == ``john@x.com``);
-* ``phone`` - E.164.
+* ``phone`` - E.164;
+* ``name_address`` - only for a row with none of those: the case-folded full name and deliverable postal
+  address together (a file of letter recipients has nothing else; without it, importing the file twice stored
+  everyone twice). Two such rows match only each other: a later row of the same person that has an email is
+  not linked to them by name and address.
 
 :func:`dedupe_keys` gives the blind-index form of those keys for database look-ups. Merging happens once,
 on encrypted and indexed subjects: :func:`app.subjects.store.merge_groups` within a chunk (union-find over
@@ -27,7 +31,7 @@ def external_key(source_system: str | None, external_id: str) -> str:
 
 def identity_keys(row: NormalisedRow) -> list[tuple[str, str]]:
     """Plain ``(kind, normal form)`` identity keys of a row, in this order: ``external_id``, ``email``,
-    ``phone`` (each when present).
+    ``phone`` (each when present); else ``name_address`` when the row has a full name and a deliverable address.
 
     Contains contact data: never log it. Use :func:`dedupe_keys` for anything stored.
     """
@@ -36,11 +40,15 @@ def identity_keys(row: NormalisedRow) -> list[tuple[str, str]]:
         keys.append(("email", row.email.casefold()))
     if row.phone:
         keys.append(("phone", row.phone))
+    address = row.address
+    if not keys and row.full_name and address.is_deliverable:
+        parts = (row.full_name, address.line1, address.line2, address.city, address.postal_code, address.country)
+        keys.append(("name_address", KEY_SEPARATOR.join((part or "").casefold() for part in parts)))
     return keys
 
 
 def dedupe_keys(item: NormalisedRow, index: BlindIndex) -> list[str]:
-    """Blind-index identity keys as ``"<kind>:<32 hex>"`` (kind = external_id, email or phone).
+    """Blind-index identity keys as ``"<kind>:<32 hex>"`` (kind: see :func:`identity_keys`).
 
     Two items are the same person iff their lists share an element. The purpose label given to
     :meth:`BlindIndex.digest` is the kind, so the same text under two kinds never collides.

@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime
 
-MATCHING_KINDS = ("external_id", "email", "phone")
+MATCHING_KINDS = ("external_id", "email", "phone", "name_address")
 CONTACT_KINDS = ("email", "phone", "push", "address")
 
 
@@ -60,10 +60,11 @@ def _not_null_index(column: str) -> Index:
 
 
 class SubjectIdentifier(SQLModel, table=True):
-    """An identifier or contact of a subject: ``kind`` is ``external_id``, ``email``, ``phone``, ``push`` or
-    ``address``; ``digest`` its blind index; ``value_enc`` the encrypted value; ``source_system`` where it
-    came from. ``external_id``, ``email`` and ``phone`` digests identify one person (de-duplication) and are
-    looked up by ``digest_key`` (:func:`digest_key`)."""
+    """An identifier or contact of a subject: ``kind`` is ``external_id``, ``email``, ``phone``, ``push``,
+    ``address`` or ``name_address`` (the name-and-address identity of a row with no other key, see
+    :mod:`app.subjects.dedupe`; no channel uses it); ``digest`` its blind index; ``value_enc`` the encrypted
+    value; ``source_system`` where it came from. ``MATCHING_KINDS`` digests identify one person
+    (de-duplication) and are looked up by ``digest_key`` (:func:`digest_key`)."""
 
     __tablename__ = "subject_identifier"
     __table_args__ = (

@@ -110,11 +110,11 @@ def prepare(row: NormalisedRow, *, cipher: FieldCipher, index: BlindIndex) -> Pr
     system's file named, with or without an external id.
     """
     encrypt = cipher.encrypt
-    present = [value for value in (row.external_id, row.email, row.phone) if value]
+    shown = {"external_id": row.external_id, "email": row.email, "phone": row.phone}  # name_address: the key
     identifiers: list[Identifier] = []
-    for (kind, key), value in zip(identity_keys(row), present, strict=True):
+    for kind, key in identity_keys(row):
         digest, prefix = index.digest_and_prefix(kind, key)
-        identifiers.append((kind, digest, prefix, encrypt(value), None))
+        identifiers.append((kind, digest, prefix, encrypt(shown.get(kind) or key), None))
     if row.push_subscription:
         push = row.push_subscription
         identifiers.append(("push", index.digest("push", push), None, encrypt(push), None))

@@ -100,3 +100,14 @@ def test_a_german_export_with_bom_and_semicolons_keeps_its_contacts(tmp_path: Pa
     assert row.values == {"given_name": "Jan", "family_name": "Jung", "email": "jan@example.de",
                           "phone": "030 1234567", "address_line1": "Invalidenstraße 116", "postal_code": "10115",
                           "city": "Berlin", "country": "DE", "preferred_language": "de"}
+
+
+def test_a_mapping_file_that_feeds_one_header_to_two_columns_or_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    both = tmp_path / "both.yaml"
+    both.write_text("email: E\nphone: E\n", encoding="utf-8")
+    with pytest.raises(SubjectFileError, match=r"header 'E' is mapped to both email and phone"):
+        load_mapping(both)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("email: Adresse électronique\n".encode("cp1252"))
+    with pytest.raises(SubjectFileError, match=r"latin.yaml: not UTF-8 text"):
+        load_mapping(latin)

@@ -45,6 +45,7 @@ def test_import_processes_auto_starts_workers_only_for_large_files_on_several_cp
 
     assert from_environment({})["IMPORT_PROCESSES"] == "auto"
     assert from_environment({"BREACH_NOTIFY_IMPORT_PROCESSES": "3"})["IMPORT_PROCESSES"] == 3
+    assert from_environment({"BREACH_NOTIFY_IMPORT_PROCESSES": " "})["IMPORT_PROCESSES"] == "auto"  # blank: unset
     for bad in ("0", "two", "-1"):
         with pytest.raises(ValueError, match="BREACH_NOTIFY_IMPORT_PROCESSES must be `auto`"):
             from_environment({"BREACH_NOTIFY_IMPORT_PROCESSES": bad})
