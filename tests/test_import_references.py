@@ -173,6 +173,26 @@ def test_two_imports_at_once_store_each_person_once(session: Session, engine: En
     assert _count(session, DataSubject) == 40 and _count(session, IncidentSubject) == 40
 
 
+def test_an_import_that_cannot_get_sqlites_write_lock_says_so(session: Session, engine: Engine,
+                                                              tmp_path: Path) -> None:
+    """SQLite: another writer holds the database past the busy timeout: a Conflict naming the cause, nothing
+    written (it was a raw "database is locked" traceback). PostgreSQL waits on the import lock instead."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single writer lock; PostgreSQL imports wait for each other (test above)")
+    incident_id = _incident(session)
+    session.commit()
+    path = tmp_path / "one.csv"
+    path.write_text("email\na@example.org\n", encoding="utf-8")
+    with engine.connect() as other:
+        other.exec_driver_sql("BEGIN IMMEDIATE")
+        session.connection().exec_driver_sql("PRAGMA busy_timeout = 100")
+        with pytest.raises(Conflict, match="busy with another write"):
+            service.import_file(session, clock=FixedClock(AFTER_LAPTOP), actor="test", path=path,
+                                keys=load_keys(None, tmp_path), rejects_dir=tmp_path, incident_id=incident_id)
+        other.exec_driver_sql("ROLLBACK")
+    assert _count(session, DataSubject) == 0
+
+
 def test_a_failing_multi_row_insert_rolls_back_the_whole_transaction(session: Session) -> None:
     """SQLite's bulk inserts are ``INSERT OR ROLLBACK`` (no statement journal): a duplicate in a batch undoes
     the transaction, earlier writes included. PostgreSQL's COPY fails the transaction as a whole anyway."""

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Integer, func, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from app.audit import service as audit
 from app.clock import Clock
 from app.crypto import Keys
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
 from app.incidents import service as incidents
 from app.subjects import bulk, places, store
 from app.subjects.errors import SubjectFileError
@@ -164,7 +165,7 @@ def import_file(
     run = SubjectImport(incident_id=incident_id, filename=(filename or path.name)[:300], file_format=reader.format,
                         encoding=reader.encoding, actor=actor, started_at=now)
     session.add(run)
-    session.flush()
+    _first_write(session)
     rejects = _Rejects(rejects_dir / f"import-{run.id}-rejects.csv")
     try:
         with bulk.page_cache(session, cache_mib), bulk_gc():
@@ -189,6 +190,21 @@ def import_file(
     return ImportSummary(run.id or 0, run.rows_read, run.imported, run.merged_duplicates, run.already_known,
                          run.linked, run.rejected, run.warnings, run.rejects_file,
                          tuple(reader.header_map.unmapped))
+
+
+def _first_write(session: Session) -> None:
+    """Flush the import's run record, its first write. On SQLite that takes the database's one write lock, after
+    waiting up to the busy timeout (30 s) for another writer, e.g. a second import; raises ``Conflict`` saying
+    so when the wait runs out (it was a raw "database is locked" traceback)."""
+    try:
+        session.flush()
+    except OperationalError as exc:
+        session.rollback()
+        if "locked" not in str(exc.orig):
+            raise
+        raise Conflict("the database is busy with another write (another import?): nothing was imported; "
+                       "import again when it has finished",
+                       details=[{"path": "database", "reason": "locked by another writer"}]) from exc
 
 
 def _run(session: Session, run: SubjectImport, reader: Any, rejects: _Rejects, *, keys: Keys, now: dt.datetime,
