@@ -206,8 +206,9 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     config: dict[str, Any] = {}
     for setting in SETTINGS:
-        raw = env.get(setting.env) or None
-        raw = setting.default if raw is None or not raw.strip() else raw
+        raw = env.get(setting.env)
+        if raw is None or not raw.strip():
+            raw = setting.default
         if raw is None:
             continue
         if setting.kind is dict:

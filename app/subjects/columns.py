@@ -137,8 +137,8 @@ def match_headers(
             (the reader rejects a record that has both).
 
     Raises:
-        SubjectFileError: a mapping names an unknown column or a header the file lacks; two
-            headers fold to the same name or map to the same column; or no contact column
+        SubjectFileError: a mapping names an unknown column or a header the file lacks, or feeds one header
+            to two columns; two headers fold to the same name or map to the same column; or no contact column
             (email, phone, push_subscription, address_line1) is present.
     """
     overrides = _resolve_overrides(headers, mapping or {})
@@ -205,6 +205,10 @@ def _resolve_overrides(headers: Sequence[str], mapping: Mapping[str, str]) -> di
                 f"mapping for {canonical!r} names header {source!r}, which the file does not have",
                 column=canonical,
             )
+        taken = next((column for column, header in resolved.items() if header == actual), None)
+        if taken is not None:
+            raise SubjectFileError(f"mapping: header {actual!r} is mapped to both {taken} and {canonical}; a header "
+                                   "feeds one column", column=canonical)
         resolved[canonical] = actual
     return resolved
 
@@ -215,8 +219,7 @@ def load_mapping(path: Path) -> dict[str, str]:
     JSON is used for ``.json`` files, YAML otherwise (YAML also reads JSON).
 
     Raises:
-        SubjectFileError: the file is not UTF-8, not valid JSON/YAML, not a flat object of strings, or maps
-            one header to two columns.
+        SubjectFileError: the file is not UTF-8, not valid JSON/YAML, or not a flat object of strings.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -231,10 +234,4 @@ def load_mapping(path: Path) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         raise SubjectFileError(f"mapping file {path.name}: expected an object of column: header strings")
-    taken: dict[str, str] = {}
-    for column, header in data.items():
-        if header in taken:
-            raise SubjectFileError(f"mapping file {path.name}: header {header!r} is mapped to both {taken[header]} "
-                                   f"and {column}; a header feeds one column", column=column)
-        taken[header] = column
     return {str(k): str(v) for k, v in data.items()}

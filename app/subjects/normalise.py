@@ -74,10 +74,9 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
         if (value := text.get(column)) is not None and len(value) > limit:
             issues.add(column, IssueKind.rejected, f"longer than {limit} characters ({len(value)})")
             text[column] = None
-    if any("\x00" in value for value in text.values() if value):  # PostgreSQL text cannot hold NUL
-        for column in [column for column, value in text.items() if value and "\x00" in value]:
-            issues.add(column, IssueKind.rejected, NUL_REASON)
-            text[column] = None
+    for column in [column for column, value in text.items() if value and "\x00" in value]:  # PostgreSQL refuses NUL
+        issues.add(column, IssueKind.rejected, NUL_REASON)
+        text[column] = None
     country = _country(text.get("country"), issues)
     address = _address(text, country, issues)
     phone = _phone(text.get("phone"), country, default_country, issues)
