@@ -4,12 +4,15 @@ Usage: .venv/bin/python bench/import_subjects.py --rows 100000,1000000 --db sqli
 
 For each size: writes a realistic CSV (seeded Faker pools; ~5% dirty rows: bad emails, spreadsheet-damaged
 phones, unknown categories, ragged rows; ~3% duplicates of earlier people with another contact), then runs,
-each in its own process so peak RSS is that run's alone:
+each in its own process so its memory is that run's alone:
   * ``ceiling``: csv.reader + executemany of the raw strings into a plain table (10k rows per batch);
   * ``import``: ``app.subjects.service.import_file`` into a migrated database (normalise, encrypt, index,
     de-duplicate, link to an incident).
-Prints one JSON line per run: rows, seconds, rows/s, peak RSS (MiB), rejected, our/ceiling ratio, CPU seconds of
-the importing process, its workers and (PostgreSQL) the server process serving it.
+Prints one JSON line per run: rows, seconds, rows/s, rejected, our/ceiling ratio, CPU seconds of the importing
+process, its workers and (PostgreSQL) the server process serving it, and peak memory of the importing process
+and its workers together (``peak_rss_mib``: summed RSS, an upper bound; ``peak_pss_mib``: summed PSS, shared pages
+split; ``peak_rss_largest_mib``: the largest single process; see bench/memory.py). The database server's own
+memory is not counted.
 PostgreSQL: BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test); a database is created
 and dropped per run.
 """
@@ -32,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from memory import TreePeak
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AREAS = (201, 202, 203, 205, 206, 207, 208, 209, 210, 212, 213, 214, 215, 216, 217, 218, 219, 224, 225, 228)
@@ -181,15 +187,15 @@ def _cpu() -> tuple[float, float]:
 
 
 def _measure(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    """Runs ``target`` in a fresh process; its result plus the peak memory of it and its workers together."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    result: dict[str, Any] = queue.get()
+    with TreePeak(proc.pid) as peak:
+        result: dict[str, Any] = queue.get()
     proc.join()
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result["peak_rss_mib"] = round(max(peak, before) / 1024, 1)
+    result.update(peak.figures())
     return result
 
 
