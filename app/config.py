@@ -72,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
             "`session_replication_role` (a superuser, or `GRANT SET ON PARAMETER session_replication_role` from "
             "PostgreSQL 15) imports faster: references are checked per chunk instead of per row "
             "(docs/performance.md).", AutoCount),
-    Setting("BREACH_NOTIFY_IMPORT_CACHE_MIB", "IMPORT_CACHE_MIB", "96",
+    Setting("BREACH_NOTIFY_IMPORT_CACHE_MIB", "IMPORT_CACHE_MIB", "64",
             "SQLite only: page cache of an import's connection, in MiB (the random blind-index look-ups of a "
             "large import miss SQLite's 2 MiB default); the importing process's memory grows by up to this. "
             "0 keeps the default.", int),
