@@ -299,8 +299,11 @@ def test_source_systems_reach_rows_without_external_ids_and_scope_evidence(
     result = runner.invoke(args=["subjects", "import-registry", str(_write(tmp_path, "reg.csv", registry))])
     assert result.exit_code == 0, result.output
     incident_id = _incident(client, make_user("responder"))
-    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "billing"])
-    assert "linked 2 subjects" in out.output
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", " Billing"])
+    assert "linked 2 subjects" in out.output  # systems match ignoring case and outer spaces, as in evidence
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "biling"])
+    assert out.exit_code != 0
+    assert "no subject in the registry comes from source system 'biling'; known systems: billing, crm" in out.output
     ids = _write(tmp_path, "ids.csv", "external_id\nC1\nC2\n")
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "external_id"])
     assert json.loads(out.output)["matched"] == 0  # an external id means nothing without its system

@@ -140,15 +140,35 @@ def identify(
 
 
 def select_source_system(session: Session, *, clock: Clock, actor: str, incident_id: int, source_system: str) -> int:
-    """Link every registry subject with an identifier from ``source_system``; returns new links; commits."""
+    """Link every registry subject with an identifier from ``source_system`` (matched ignoring case and outer
+    spaces, as evidence matches systems); returns new links; commits.
+
+    Raises ``NotFound`` for the incident, or ``InvalidInput`` naming the registry's systems when none matches
+    (a misspelt system would otherwise link nobody without a word).
+    """
     incidents.get(session, incident_id=incident_id)
+    spellings = _spellings(session, source_system)
     ids = set(session.execute(select(col(SubjectIdentifier.subject_id)).where(
-        col(SubjectIdentifier.source_system) == source_system)).scalars())
+        col(SubjectIdentifier.source_system).in_(spellings))).scalars())
     linked = store.link(session, incident_id=incident_id, subject_ids=ids, added_by="source", now=clock.now())
     _record(session, clock=clock, actor=actor, incident_id=incident_id, what=f"source system {source_system}",
             counts={"selected": len(ids), "linked": linked})
     session.commit()
     return linked
+
+
+def _spellings(session: Session, source_system: str) -> list[str]:
+    """The stored spellings of ``source_system`` (``CRM``, ``crm ``...); raises ``InvalidInput`` if none."""
+    known = sorted(session.execute(select(col(SubjectIdentifier.source_system)).where(
+        col(SubjectIdentifier.source_system).is_not(None)).distinct()).scalars())
+    wanted = source_system.strip().casefold()
+    spellings = [name for name in known if name.strip().casefold() == wanted]
+    if not spellings:
+        listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        raise InvalidInput(f"no subject in the registry comes from source system {source_system!r}; "
+                           f"known systems: {listed or 'none (no import named a source_system)'}",
+                           details=[{"path": "source_system", "reason": "unknown source system"}])
+    return spellings
 
 
 def _record(session: Session, *, clock: Clock, actor: str, incident_id: int, what: str, counts: dict[str, int]
