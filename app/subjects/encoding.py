@@ -29,7 +29,8 @@ def detect_encoding(path: Path) -> str:
     """The Python codec name to read ``path`` with.
 
     Returns ``utf-8-sig`` for a UTF-8 BOM (the BOM is then stripped and never sticks to the first
-    header), ``utf-16`` for a UTF-16 BOM, ``utf-8`` for valid UTF-8 (ASCII included), else
+    header), ``utf-16`` for a UTF-16 BOM, ``utf-16-le``/``utf-16-be`` for UTF-16 without one (see
+    :func:`_bomless_utf16`), ``utf-8`` for valid UTF-8 (ASCII included), else
     charset-normalizer's guess. Latin-1 guesses, and ties where Windows-1252 decodes the sample
     (almost) as cleanly, become ``cp1252`` (the WHATWG rule: spreadsheet exports say Latin-1 and mean it).
 
@@ -44,6 +45,8 @@ def detect_encoding(path: Path) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if utf16 := _bomless_utf16(head):
+        return utf16
     bad = first_invalid_utf8(path)
     if bad is None:
         return "utf-8"
@@ -52,6 +55,25 @@ def detect_encoding(path: Path) -> str:
         handle.seek(max(0, bad - SAMPLE_BYTES // 2))
         window = handle.read(SAMPLE_BYTES)
     return _guess_legacy(head if bad < SAMPLE_BYTES else head[: SAMPLE_BYTES // 2] + window)
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` when the sample ``head`` is UTF-16 text without a BOM, else None.
+
+    Text never holds NUL, but UTF-16 of Latin letters, digits and punctuation holds one in every two bytes:
+    after each such character (little-endian) or before it (big-endian). An ASCII-only UTF-16 file is also
+    valid UTF-8, full of NULs, so the UTF-8 check alone would read it with NUL-laced headers. Decides when at
+    least half of the sample's code units have that NUL and the other byte of the pairs is almost never NUL.
+    """
+    units = len(head) // 2
+    if units < 4:
+        return None
+    low_nul, high_nul = head[1 : units * 2 : 2].count(0), head[0 : units * 2 : 2].count(0)
+    if low_nul >= units / 2 and high_nul <= units / 100:
+        return "utf-16-le"
+    if high_nul >= units / 2 and low_nul <= units / 100:
+        return "utf-16-be"
+    return None
 
 
 def first_invalid_utf8(path: Path) -> int | None:

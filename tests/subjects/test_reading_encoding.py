@@ -73,3 +73,14 @@ def test_utf8_file_with_one_foreign_byte_is_refused_by_its_line(tmp_path: Path) 
     ascii_then_latin = tmp_path / "latin.csv"  # no UTF-8 text before the byte: a legacy file, read as one
     ascii_then_latin.write_bytes(b"external_id,full_name,email\n1,Ann,a@example.com\n2,Ren\xe9e,r@example.com\n")
     assert open_subject_file(ascii_then_latin).encoding == "cp1252"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_read_as_utf16(tmp_path: Path, encoding: str) -> None:
+    """All-ASCII UTF-16 without a BOM is valid UTF-8 full of NULs: it used to be read with NUL-laced headers."""
+    path = tmp_path / "export.csv"
+    path.write_bytes("external_id,full_name,email\nA1,Zoe Muller,z@mail.de\nA2,Zoë Ærø,ae@mail.de\n".encode(encoding))
+    reader = open_subject_file(path)
+    assert reader.encoding == encoding
+    assert reader.headers == ("external_id", "full_name", "email")
+    assert [row.values["full_name"] for row in rows(path)] == ["Zoe Muller", "Zoë Ærø"]
