@@ -261,10 +261,13 @@ class ShareInput(BaseModel):
 
 
 class ImportForm(BaseModel):
-    """Multipart: the subject ``file`` (CSV/JSONL) and an optional ISO ``default_country``."""
+    """Multipart: the subject ``file`` (CSV/JSONL), an optional ISO ``default_country`` and an optional
+    ``mapping`` (a JSON/YAML ``{column: header in the file}`` object, as a file part or text, overriding header
+    matching like the CLI's ``--mapping``). Other fields are refused (422)."""
 
     file: bytes
     default_country: str | None = None
+    mapping: bytes | None = None
 
 
 class IdentifyForm(BaseModel):

@@ -367,6 +367,11 @@ def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: A
     assert unknown.status_code == 422 and unknown.json["details"] == [
         {"path": "default_country", "reason": "unknown country"}]
     assert client.get(f"/api/incidents/{incident_id}/subjects", headers=bearer(user)).json["total"] == 5
+    misspelt = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                           data={"file": (io.BytesIO(MESSY.encode()), "messy.csv"), "default_contry": "US"},
+                           content_type="multipart/form-data")
+    assert misspelt.status_code == 422 and misspelt.json["details"] == [
+        {"path": "default_contry", "reason": "unknown field"}]
     empty = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                         data={"file": (io.BytesIO(b""), "../Patients 2026.CSV")}, content_type="multipart/form-data")
     assert empty.status_code == 422 and empty.json["message"] == "Patients_2026.csv is empty"  # their file, made safe
@@ -476,3 +481,52 @@ def test_import_page_cache_is_set_for_the_import_and_restored(session: Session) 
     assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before != -96 * 1024
     with bulk.page_cache(session, 0):
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+@pytest.mark.parametrize("as_file", [True, False])
+def test_api_upload_takes_a_mapping(client: FlaskClient, make_user: Any, session: Session, as_file: bool) -> None:
+    """The upload takes the CLI's --mapping as a ``mapping`` part (a JSON/YAML file, or its text); a bad one is
+    a 422 naming it, and nothing is imported."""
+    user = make_user("responder")
+    incident_id = _incident(client, user)
+    body = "Kundennummer,Mailadresse\nK1,k1@example.org\nK2,k2@example.org\n"
+
+    def upload(mapping: str) -> Any:
+        part = (io.BytesIO(mapping.encode()), "columns.json") if as_file else mapping
+        return client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                           data={"file": (io.BytesIO(body.encode()), "kunden.csv"), "mapping": part},
+                           content_type="multipart/form-data")
+
+    bad = upload('["external_id"]')
+    assert bad.status_code == 422 and bad.json["details"][0]["path"] == "mapping"
+    assert "expected an object of column: header strings" in bad.json["message"]
+    assert _count(session, DataSubject) == 0
+    good = upload('{"external_id": "Kundennummer", "email": "Mailadresse"}')
+    assert good.status_code == 201, good.json
+    assert good.json["imported"] == 2 and good.json["rejected"] == 0
+    assert good.json["ignored_columns"] == []
+
+
+def test_api_identify_by_evidence_and_by_source_system(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                       tmp_path: Path, session: Session) -> None:
+    registry = "external_id,email,source_system\n1,a@example.org,CRM\n2,b@example.org,shop\n"
+    imported = runner.invoke(args=["subjects", "import-registry", str(_write(tmp_path, "reg.csv", registry))])
+    assert imported.exit_code == 0, imported.output
+    user = make_user("responder")
+    incident_id = _incident(client, user)
+    url = f"/api/incidents/{incident_id}/subjects/identify"
+
+    def post(data: dict[str, Any]) -> Any:
+        return client.post(url, headers=bearer(user), data=data, content_type="multipart/form-data")
+
+    found = post({"file": (io.BytesIO(b"email\nA@example.org\nz@example.org\n"), "leak.csv"), "key": "email"})
+    assert found.status_code == 200 and found.json == {"records": 2, "matched": 1, "unmatched": 1, "invalid": 0,
+                                                       "linked": 1}
+    unknown = post({"source_system": "billing"})
+    assert unknown.status_code == 422
+    assert unknown.json["message"].endswith("known systems: CRM, shop")
+    assert post({"source_system": "Shop", "keys": "email"}).json["details"] == [
+        {"path": "keys", "reason": "unknown field"}]
+    selected = post({"source_system": "Shop"})
+    assert selected.status_code == 200 and selected.json == {"linked": 1}
+    assert service.reach(session, incident_id=incident_id).total == 2

@@ -221,17 +221,24 @@ def load_mapping(path: Path) -> dict[str, str]:
     Raises:
         SubjectFileError: the file is not UTF-8, not valid JSON/YAML, or not a flat object of strings.
     """
+    return parse_mapping(path.read_bytes(), name=path.name)
+
+
+def parse_mapping(raw: bytes, *, name: str) -> dict[str, str]:
+    """A mapping's bytes (an uploaded part, or a file's) as ``{canonical_column: source_header}``: JSON when
+    ``name`` ends in ``.json``, YAML otherwise (YAML also reads JSON). Raises ``SubjectFileError`` naming ``name``
+    as :func:`load_mapping` does."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        message = f"mapping file {path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        message = f"mapping file {name}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
         raise SubjectFileError(message) from exc
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if name.lower().endswith(".json") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SubjectFileError(f"mapping file {path.name}: cannot parse ({exc.__class__.__name__})") from exc
+        raise SubjectFileError(f"mapping file {name}: cannot parse ({exc.__class__.__name__})") from exc
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
-        raise SubjectFileError(f"mapping file {path.name}: expected an object of column: header strings")
+        raise SubjectFileError(f"mapping file {name}: expected an object of column: header strings")
     return {str(k): str(v) for k, v in data.items()}

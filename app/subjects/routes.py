@@ -20,10 +20,18 @@ from app.incidents import flows
 from app.incidents import service as incidents
 from app.openapi import IdentifyForm, ImportForm, document
 from app.subjects import evidence, service
+from app.subjects.columns import parse_mapping
+from app.subjects.errors import SubjectFileError
 from app.subjects.models import SubjectImport
 
 api = Blueprint("subjects_api", __name__, url_prefix="/api/incidents")
 ui = Blueprint("subjects_ui", __name__)
+
+
+IMPORT_FIELDS = frozenset({"file", "default_country", "mapping"})
+IDENTIFY_FIELDS = frozenset({"file", "key", "source_system", "default_country"})
+_PAGE_FIELDS = frozenset({"csrf_token"})  # the web page's form token
+MAPPING_MAX_BYTES = 64 * 1024
 
 
 def _ext(name: str) -> Any:
@@ -51,6 +59,34 @@ def uploaded(field: str = "file") -> Iterator[tuple[Path, str]]:
         yield path, upload.filename
 
 
+def refuse_unknown_fields(known: frozenset[str]) -> None:
+    """Raise ``InvalidInput`` naming each multipart field outside ``known``: a misspelt ``default_contry`` would
+    otherwise be ignored without a word (unknown JSON keys are refused the same way)."""
+    unknown = sorted((set(request.form) | set(request.files)) - known - _PAGE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: this takes "
+                           f"{', '.join(sorted(known))}", details=[{"path": f, "reason": "unknown field"}
+                                                                   for f in unknown])
+
+
+def _mapping() -> dict[str, str] | None:
+    """The ``mapping`` part, as the CLI's ``--mapping`` file: a JSON/YAML file part, or the same text as a plain
+    field; None without one. Raises ``InvalidInput`` (path ``mapping``) for one that cannot be used."""
+    part = request.files.get("mapping")
+    if part is not None and part.filename:
+        raw, name = part.stream.read(MAPPING_MAX_BYTES + 1), part.filename
+    elif request.form.get("mapping"):
+        raw, name = request.form["mapping"].encode(), "mapping"
+    else:
+        return None
+    try:
+        if len(raw) > MAPPING_MAX_BYTES:
+            raise SubjectFileError(f"mapping file {name}: over {MAPPING_MAX_BYTES // 1024} KiB")
+        return parse_mapping(raw, name=name)
+    except SubjectFileError as exc:
+        raise InvalidInput(str(exc), details=[{"path": "mapping", "reason": str(exc)}]) from exc
+
+
 def _server_processes(setting: str | int) -> int:
     """Uploads are imported inside the web server, whose threads make forking workers unsafe by default:
     ``auto`` means in-process here; a number set explicitly is honoured."""
@@ -60,10 +96,12 @@ def _server_processes(setting: str | int) -> int:
 def _import(incident_id: int) -> service.ImportSummary:
     allow_upload()
     form = request.form
+    refuse_unknown_fields(IMPORT_FIELDS)
+    mapping = _mapping()
     with uploaded() as (path, name):
         summary = service.import_file(
             get_session(), clock=_ext("clock"), actor=g.user.actor, path=path, filename=name, keys=_ext("keys"),
-            rejects_dir=Path(current_app.instance_path) / "imports", incident_id=incident_id,
+            rejects_dir=Path(current_app.instance_path) / "imports", incident_id=incident_id, mapping=mapping,
             default_country=(form.get("default_country") or "").strip().upper() or None,
             processes=_server_processes(current_app.config["IMPORT_PROCESSES"]),
             cache_mib=current_app.config["IMPORT_CACHE_MIB"])
@@ -76,8 +114,9 @@ def _import(incident_id: int) -> service.ImportSummary:
 @document(form=ImportForm, ok=201, tag="subjects")
 @requires(RESPOND)
 def api_import(incident_id: int) -> tuple[Response, int]:
-    """Multipart ``file`` (CSV/JSONL) [+ ``default_country``] -> the import summary (201); its
-    ``rejects_file`` is where to download the rejects report (:func:`api_rejects`), not a path on the server."""
+    """Multipart ``file`` (CSV/JSONL) [+ ``default_country``, ``mapping``] -> the import summary (201); its
+    ``rejects_file`` is where to download the rejects report (:func:`api_rejects`), not a path on the server.
+    Any other field is refused (422)."""
     summary = _import(incident_id).as_dict()
     if summary.get("rejects_file"):
         summary["rejects_file"] = url_for("subjects_api.api_rejects", incident_id=incident_id,
@@ -92,6 +131,7 @@ def api_identify(incident_id: int) -> Response:
     """Multipart evidence ``file`` + ``key`` (external_id|email|phone), or ``source_system`` alone."""
     allow_upload()
     session, form = get_session(), request.form
+    refuse_unknown_fields(IDENTIFY_FIELDS)
     if form.get("source_system") and "file" not in request.files:
         linked = evidence.select_source_system(session, clock=_ext("clock"), actor=g.user.actor,
                                                incident_id=incident_id, source_system=form["source_system"])
