@@ -454,6 +454,10 @@ def test_import_statistics_let_lookups_use_the_digest_key(session: Session) -> N
         distinct = session.execute(text("SELECT n_distinct FROM pg_stats WHERE tablename = 'subject_identifier' "
                                         "AND attname = 'digest_key'")).scalar_one()
         assert distinct == -1  # every key distinct, as counted in this uncommitted transaction
+        sampled = session.execute(text("SELECT array_length(histogram_bounds, 1) FROM pg_stats WHERE "
+                                       "tablename = 'subject_identifier' AND attname = 'digest_key'")).scalar_one()
+        assert sampled == bulk.ANALYZE_TARGET + 1  # the small sample, not the default's 101 bounds
+        assert session.execute(text("SHOW default_statistics_target")).scalar_one() == "100"  # reset after
         session.execute(text("SET LOCAL enable_seqscan = off"))  # a table this small is cheaper to scan
         plan = "\n".join(session.execute(text(f"EXPLAIN {query}")).scalars())
         assert "ix_subject_identifier_digest_key" in plan, plan

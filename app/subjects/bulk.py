@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     import psycopg
 
 ANALYZE_FIRST = 2000
+ANALYZE_TARGET = 10
 ANALYZED_TABLES = "data_subject, subject_identifier, incident_subject"
 
 
@@ -300,8 +301,11 @@ class Statistics:
 
     Call :meth:`wrote` after each chunk; it runs ``ANALYZE`` on the subject tables the first time the
     import has written ``ANALYZE_FIRST`` rows and again each time that count doubles (about
-    log2(rows / 2000) times per import, ~0.1-0.3 s each). No-op on SQLite (its planner uses the index
-    whatever the table size).
+    log2(rows / 2000) times per import). Each samples ``ANALYZE_TARGET`` x 300 rows per table, not the default
+    30,000: the plans only need the tables' sizes and that the look-up keys are distinct, and at a million
+    people one ANALYZE took 0.43-0.53 s at the default against 0.044 s (the import waits for it). Autovacuum
+    analyzes the tables fully after the commit. No-op on SQLite (its planner uses the index whatever the table
+    size).
     """
 
     written: int = 0
@@ -313,4 +317,6 @@ class Statistics:
         if self.written >= self.next_at:
             self.next_at = 2 * self.written
             if is_postgres(session):
+                session.execute(text(f"SET LOCAL default_statistics_target = {ANALYZE_TARGET}"))
                 session.execute(text(f"ANALYZE {ANALYZED_TABLES}"))
+                session.execute(text("RESET default_statistics_target"))
