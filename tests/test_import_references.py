@@ -42,6 +42,19 @@ def _incident(session: Session) -> int:
     return incident.id
 
 
+def _in_substitute_pool(session: Session, incident_id: int, subject_id: int) -> None:
+    """A dispatch record referring to ``subject_id``: a finished run's substitute-notice pool entry (flushed)."""
+    from app.dispatch.models import DispatchRun, SubstitutePoolEntry
+
+    run = DispatchRun(incident_id=incident_id, state="finished", regime="gdpr", channel_order=["email"], versions={},
+                      plan={}, created_by="test", created_at=NOW, updated_at=NOW)
+    session.add(run)
+    session.flush()
+    session.add(SubstitutePoolEntry(run_id=run.id, incident_id=incident_id, subject_id=subject_id, kind="unreachable",
+                                    reason="test", added_at=NOW))
+    session.flush()
+
+
 def test_links_to_a_missing_incident_or_subject_are_refused(session: Session) -> None:
     incident_id = _incident(session)
     sid = _subject(session)
@@ -71,20 +84,38 @@ def test_new_contacts_for_a_subject_that_vanished_are_refused(session: Session) 
 def test_a_merge_never_removes_a_subject_other_records_refer_to(session: Session) -> None:
     """A dispatch record (here the substitute-notice pool) pointing at a subject stops a merge that would delete
     it, with a clear error instead of an orphan (SQLite's enforcement may be off during an import)."""
-    from app.dispatch.models import DispatchRun, SubstitutePoolEntry
-
     incident_id = _incident(session)
     keep, other = _subject(session), _subject(session)
-    run = DispatchRun(incident_id=incident_id, state="finished", regime="gdpr", channel_order=["email"], versions={},
-                      plan={}, created_by="test", created_at=NOW, updated_at=NOW)
-    session.add(run)
-    session.flush()
-    session.add(SubstitutePoolEntry(run_id=run.id, incident_id=incident_id, subject_id=other, kind="unreachable",
-                               reason="test", added_at=NOW))
-    session.flush()
+    _in_substitute_pool(session, incident_id, other)
     with pytest.raises(Conflict, match="substitute_pool records refer to one of them"):
         store.merge_subjects(session, keep, [other], NOW)
     session.rollback()
+
+
+def test_an_import_merging_two_people_keeps_the_one_dispatch_records_refer_to(session: Session,
+                                                                              tmp_path: Path) -> None:
+    """Two stored people, the later one already in a dispatch run's records; a row naming both (its email is
+    one's, its phone the other's) merges them into the referenced one. Keeping the older id, as before, was
+    refused."""
+    incident_id = _incident(session)
+    keys = load_keys(None, tmp_path)
+
+    def run_import(name: str, body: str) -> service.ImportSummary:
+        path = tmp_path / name
+        path.write_text(body, encoding="utf-8")
+        return service.import_file(session, clock=FixedClock(AFTER_LAPTOP), actor="test", path=path, keys=keys,
+                                   rejects_dir=tmp_path, incident_id=incident_id)
+
+    run_import("first.csv", "email,phone\na@example.org,\n,+4915112345678\n")
+    older, newer = sorted(session.execute(text("SELECT id FROM data_subject")).scalars())
+    _in_substitute_pool(session, incident_id, newer)
+    session.commit()
+    summary = run_import("bridge.csv", "email,phone\na@example.org,+4915112345678\n")
+    assert summary.merged_duplicates == 1
+    assert list(session.execute(text("SELECT id FROM data_subject")).scalars()) == [newer]
+    owners = session.execute(text("SELECT DISTINCT subject_id FROM subject_identifier")).scalars()
+    assert list(owners) == [newer]
+    assert older != newer
 
 
 def test_sqlite_enforcement_is_off_only_for_the_import_and_back_after(session: Session, tmp_path: Path) -> None:

@@ -106,11 +106,13 @@ def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datet
             continue
         target = ids[0]
         if len(ids) > 1:
-            store.merge_subjects(session, target, ids[1:], now)
+            target = store.merge_target(session, ids)
+            others = [sid for sid in ids if sid != target]
+            store.merge_subjects(session, target, others, now)
             owners.update({k: target for k, v in owners.items() if v in ids})
-            moved.update({k: target for k, v in moved.items() if v in ids} | dict.fromkeys(ids[1:], target))
-            created.discard(ids[1:])
-            duplicates += len(ids) - 1  # one person stored more than once (by this import or before it)
+            moved.update({k: target for k, v in moved.items() if v in ids} | dict.fromkeys(others, target))
+            created.discard(others)
+            duplicates += len(others)  # one person stored more than once (by this import or before it)
         known.append((target, item))
         duplicates, before = duplicates + (target in created), before + (target not in created)
     # rows queued for a subject that a later row of the chunk merged away go to the subject that kept it

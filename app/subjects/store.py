@@ -316,17 +316,36 @@ def merge_subjects(session: Session, target: int, others: Sequence[int], now: dt
     session.execute(delete(DataSubject).where(col(DataSubject.id).in_(others)))
 
 
-def _require_unreferenced(session: Session, subject_ids: Sequence[int]) -> None:
-    """Raise ``Conflict`` if a row of any table other than identifiers and incident links (which a merge
-    moves) refers to one of ``subject_ids``: a merge must not leave dispatch records pointing nowhere. Checked
-    here because an import may write with SQLite's foreign-key enforcement off (:func:`bulk.references_per_chunk`)."""
+def merge_target(session: Session, subject_ids: Sequence[int]) -> int:
+    """The subject a merge of ``subject_ids`` (ascending) keeps: the one that dispatch records refer to when only
+    one is, so that the merge can go ahead (it cannot remove a subject such records name); else the lowest id,
+    the oldest. Where several are referred to, :func:`merge_subjects` refuses whichever is kept."""
+    referenced = _referenced(session, subject_ids)
+    return next(iter(referenced)) if len(referenced) == 1 else subject_ids[0]
+
+
+def _referenced(session: Session, subject_ids: Sequence[int]) -> dict[int, str]:
+    """Subject id -> a table (other than identifiers and incident links, which a merge moves) with rows that
+    refer to it, for those of ``subject_ids`` any such row refers to."""
+    found: dict[int, str] = {}
     for table in SQLModel.metadata.sorted_tables:
         for key in table.foreign_keys:
             if key.column.table is not SUBJECTS or table is IDENTIFIERS or table is LINKS:
                 continue
-            if session.execute(select(key.parent).where(key.parent.in_(subject_ids)).limit(1)).first():
-                raise Conflict(f"these people cannot be merged: {table.name} records refer to one of them",
-                               details=[{"path": table.name, "reason": "refers to a subject the merge removes"}])
+            for sid in session.execute(select(key.parent).where(key.parent.in_(subject_ids)).distinct()).scalars():
+                found.setdefault(sid, table.name)
+    return found
+
+
+def _require_unreferenced(session: Session, subject_ids: Sequence[int]) -> None:
+    """Raise ``Conflict`` if a row of any table other than identifiers and incident links (which a merge
+    moves) refers to one of ``subject_ids``: a merge must not leave dispatch records pointing nowhere. Checked
+    here because an import may write with SQLite's foreign-key enforcement off (:func:`bulk.references_per_chunk`)."""
+    if referenced := _referenced(session, subject_ids):
+        table = next(iter(referenced.values()))
+        raise Conflict(f"these people cannot be merged: {table} records refer to one of them that the merge would "
+                       "remove (when several have such records, each was handled as a separate person)",
+                       details=[{"path": table, "reason": "refers to a subject the merge removes"}])
 
 
 def link(session: Session, *, incident_id: int, subject_ids: Iterable[int], added_by: str, now: dt.datetime,
