@@ -2,8 +2,9 @@
 
 A chunk of checked rows is encrypted and merged (:func:`prepare`, :func:`merge_groups`), its blind-index keys
 looked up in one query per kind, and then: new people are inserted in bulk; people already known get the
-union of their contacts and categories; rows that connect two known subjects merge them into the older one.
-Nothing here commits: the import runs in one transaction.
+union of their contacts and categories; rows that connect two known subjects merge them into the older one, or
+into the one dispatch records name (:func:`merge_target`). Nothing here commits: the import runs in one
+transaction.
 """
 
 from __future__ import annotations
