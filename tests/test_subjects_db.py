@@ -286,7 +286,7 @@ def test_identify_from_evidence_and_source_system(client: FlaskClient, make_user
                               "--default-country", "DE"])
     assert json.loads(out.output)["matched"] == 1
     out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "hr"])
-    assert "linked 1" in out.output
+    assert "selected 1 subject from hr: 1 newly linked" in out.output
     assert service.reach(session, incident_id=incident_id).total == 3
 
 
@@ -300,7 +300,9 @@ def test_source_systems_reach_rows_without_external_ids_and_scope_evidence(
     assert result.exit_code == 0, result.output
     incident_id = _incident(client, make_user("responder"))
     out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", " Billing"])
-    assert "linked 2 subjects" in out.output  # systems match ignoring case and outer spaces, as in evidence
+    assert "selected 2 subjects from Billing: 2 newly linked" in out.output  # case and outer spaces ignored
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "billing"])
+    assert "selected 2 subjects from billing: 0 newly linked" in out.output  # linked before
     out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "biling"])
     assert out.exit_code != 0
     assert "no subject in the registry comes from source system 'biling'; known systems: billing, crm" in out.output
@@ -310,6 +312,12 @@ def test_source_systems_reach_rows_without_external_ids_and_scope_evidence(
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "external_id",
                               "--source-system", "CRM"])
     assert json.loads(out.output) == {"records": 2, "matched": 1, "unmatched": 1, "invalid": 0, "linked": 1}
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "external_id",
+                              "--source-system", "CMR"])  # misspelt: it used to match nobody without a word
+    assert out.exit_code != 0 and "source system 'CMR'; known systems: billing, crm" in out.output
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "email",
+                              "--source-system", "crm"])
+    assert out.exit_code != 0 and "--source-system scopes external ids only" in out.output
     bad = _write(tmp_path, "bad.jsonl", '{"email": "s1@example.com"}\n[1]\n')
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(bad), "--key", "email"])
     assert out.exit_code != 0 and "unreadable at record 2: a JSON list, not an object" in out.output
@@ -532,5 +540,5 @@ def test_api_identify_by_evidence_and_by_source_system(client: FlaskClient, make
     assert post({"source_system": "Shop", "keys": "email"}).json["details"] == [
         {"path": "keys", "reason": "unknown field"}]
     selected = post({"source_system": "Shop"})
-    assert selected.status_code == 200 and selected.json == {"linked": 1}
+    assert selected.status_code == 200 and selected.json == {"selected": 1, "linked": 1}
     assert service.reach(session, incident_id=incident_id).total == 2

@@ -119,9 +119,10 @@ def identify(incident_id: int, evidence_file: Path | None, key: str | None, sour
     app, session = current_app, get_session()
     try:
         if source_system and evidence_file is None:
-            linked = evidence.select_source_system(session, clock=app.extensions["clock"], actor=cli_actor(),
+            counts = evidence.select_source_system(session, clock=app.extensions["clock"], actor=cli_actor(),
                                                    incident_id=incident_id, source_system=source_system)
-            click.echo(f"linked {plural(linked, 'subject')} from {source_system}")
+            click.echo(f"selected {plural(counts['selected'], 'subject')} from {source_system.strip()}: "
+                       f"{counts['linked']} newly linked")
         elif evidence_file is not None and key:
             result = evidence.identify(session, clock=app.extensions["clock"], actor=cli_actor(),
                                        incident_id=incident_id, keys=app.extensions["keys"], path=evidence_file,

@@ -99,12 +99,15 @@ def identify(
     ``source_system``: for ``key`` ``external_id``, the system whose ids the evidence lists, for records that
     name none (an external id is unique only within its system, and is matched with it).
 
-    Raises ``InvalidInput`` for an unknown key or a file without that column, ``NotFound``.
+    Raises ``InvalidInput`` for an unknown key, a file without that column, a ``source_system`` no import used
+    or given with another key; ``NotFound``.
     """
     if key not in KEYS:
         raise InvalidInput(f"--key must be one of {', '.join(KEYS)}", details=[{"path": "key", "reason": key}])
     default_country = places.checked_country(default_country)
     incidents.get(session, incident_id=incident_id)
+    if source_system is not None:
+        _system_for_evidence(session, key, source_system)
     index, now = keys.blind_index(), clock.now()
     records = matched = invalid = linked = 0
     digests: list[str] = []
@@ -139,9 +142,11 @@ def identify(
     return summary
 
 
-def select_source_system(session: Session, *, clock: Clock, actor: str, incident_id: int, source_system: str) -> int:
+def select_source_system(session: Session, *, clock: Clock, actor: str, incident_id: int, source_system: str
+                         ) -> dict[str, int]:
     """Link every registry subject with an identifier from ``source_system`` (matched ignoring case and outer
-    spaces, as evidence matches systems); returns new links; commits.
+    spaces, as evidence matches systems); returns ``{"selected": subjects from it, "linked": new links}`` (those
+    linked before are selected, not linked again); commits.
 
     Raises ``NotFound`` for the incident, or ``InvalidInput`` naming the registry's systems when none matches
     (a misspelt system would otherwise link nobody without a word).
@@ -151,16 +156,27 @@ def select_source_system(session: Session, *, clock: Clock, actor: str, incident
     ids = set(session.execute(select(col(SubjectIdentifier.subject_id)).where(
         col(SubjectIdentifier.source_system).in_(spellings))).scalars())
     linked = store.link(session, incident_id=incident_id, subject_ids=ids, added_by="source", now=clock.now())
+    counts = {"selected": len(ids), "linked": linked}
     _record(session, clock=clock, actor=actor, incident_id=incident_id, what=f"source system {source_system}",
-            counts={"selected": len(ids), "linked": linked})
+            counts=counts)
     session.commit()
-    return linked
+    return counts
+
+
+def _system_for_evidence(session: Session, key: str, source_system: str) -> None:
+    """Refuse a ``source_system`` that cannot scope the evidence: with a key other than ``external_id`` (emails and
+    phones are matched whatever system they came from) or one no import used (a misspelt system matched nobody)."""
+    if key != "external_id":
+        raise InvalidInput(f"--source-system scopes external ids only: with --key {key} the evidence is matched "
+                           "whatever system the subjects came from; leave it out",
+                           details=[{"path": "source_system", "reason": f"not used with key {key}"}])
+    _spellings(session, source_system)
 
 
 def _spellings(session: Session, source_system: str) -> list[str]:
     """The stored spellings of ``source_system`` (``CRM``, ``crm ``...); raises ``InvalidInput`` if none."""
     known = sorted(session.execute(select(col(SubjectIdentifier.source_system)).where(
-        col(SubjectIdentifier.source_system).is_not(None)).distinct()).scalars())
+        col(SubjectIdentifier.source_system).is_not(None)).distinct()).scalars(), key=lambda n: (n.casefold(), n))
     wanted = source_system.strip().casefold()
     spellings = [name for name in known if name.strip().casefold() == wanted]
     if not spellings:

@@ -133,9 +133,9 @@ def api_identify(incident_id: int) -> Response:
     session, form = get_session(), request.form
     refuse_unknown_fields(IDENTIFY_FIELDS)
     if form.get("source_system") and "file" not in request.files:
-        linked = evidence.select_source_system(session, clock=_ext("clock"), actor=g.user.actor,
-                                               incident_id=incident_id, source_system=form["source_system"])
-        result: dict[str, Any] = {"linked": linked}
+        result: dict[str, Any] = evidence.select_source_system(session, clock=_ext("clock"), actor=g.user.actor,
+                                                               incident_id=incident_id,
+                                                               source_system=form["source_system"])
     else:
         with uploaded() as (path, _name):
             result = evidence.identify(session, clock=_ext("clock"), actor=g.user.actor, incident_id=incident_id,
