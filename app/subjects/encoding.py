@@ -60,20 +60,26 @@ def detect_encoding(path: Path) -> str:
 def _bomless_utf16(head: bytes) -> str | None:
     """``utf-16-le`` or ``utf-16-be`` when the sample ``head`` is UTF-16 text without a BOM, else None.
 
-    Text never holds NUL, but UTF-16 of Latin letters, digits and punctuation holds one in every two bytes:
-    after each such character (little-endian) or before it (big-endian). An ASCII-only UTF-16 file is also
-    valid UTF-8, full of NULs, so the UTF-8 check alone would read it with NUL-laced headers. Decides when at
-    least half of the sample's code units have that NUL and the other byte of the pairs is almost never NUL.
+    Text in UTF-8 or a legacy encoding holds no NUL bytes (a stray one at most). UTF-16 holds one in every code
+    unit below U+0100: a CSV's delimiters, line breaks, digits and Latin letters, after the character's byte
+    (little-endian, odd offsets) or before it (big-endian, even offsets); units such as U+4E00 (一) put theirs on
+    the other side. Decides for UTF-16 when at least one code unit in 16 holds a NUL, at least 80% of the NULs
+    sit on one side, and the sample decodes as UTF-16 in that order into text with a line break (UTF-8 with a
+    few stray NULs decodes, as UTF-16, into text without one). Without this, an all-ASCII UTF-16 file
+    (valid UTF-8, full of NULs) was read with NUL-laced headers, and mostly-CJK text could look like damaged UTF-8.
     """
     units = len(head) // 2
-    if units < 4:
+    odd, even = head[1 : units * 2 : 2].count(0), head[0 : units * 2 : 2].count(0)
+    if units < 2 or odd + even < max(units / 16, 2):
         return None
-    low_nul, high_nul = head[1 : units * 2 : 2].count(0), head[0 : units * 2 : 2].count(0)
-    if low_nul >= units / 2 and high_nul <= units / 100:
-        return "utf-16-le"
-    if high_nul >= units / 2 and low_nul <= units / 100:
-        return "utf-16-be"
-    return None
+    encoding = "utf-16-le" if odd >= 0.8 * (odd + even) else "utf-16-be" if even >= 0.8 * (odd + even) else None
+    if encoding is None:
+        return None
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head[: units * 2])
+    except UnicodeDecodeError:
+        return None
+    return encoding if "\n" in text or "\r" in text else None  # a stray NUL in UTF-8 decodes to no line break
 
 
 def first_invalid_utf8(path: Path) -> int | None:

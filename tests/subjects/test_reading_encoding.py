@@ -84,3 +84,24 @@ def test_utf16_without_bom_is_read_as_utf16(tmp_path: Path, encoding: str) -> No
     assert reader.encoding == encoding
     assert reader.headers == ("external_id", "full_name", "email")
     assert [row.values["full_name"] for row in rows(path)] == ["Zoe Muller", "Zoë Ærø"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_mostly_chinese_utf16_without_bom_is_read_as_utf16(tmp_path: Path, encoding: str) -> None:
+    """黄 is C4 9E in UTF-16LE, valid UTF-8 (Ğ): such a file was refused as damaged UTF-8; names such as 一 hold a
+    NUL in the other byte of their unit and made all-ASCII bytes read as UTF-8 with NUL-laced headers."""
+    lines = ["full_name,email,address_line1,city,country"]
+    lines += [f"{name},h{i}@x.cn,北京市朝阳区建国门外大街一号国贸大厦二十层,北京市,CN"
+              for i, name in enumerate(["黄伟", "张三", "刘一", "丁一", "张一一", "王二"] * 3)]
+    path = tmp_path / "kunden.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    reader = open_subject_file(path)
+    assert reader.encoding == encoding
+    assert reader.headers == ("full_name", "email", "address_line1", "city", "country")
+    assert [row.values["full_name"] for row in rows(path)][:5] == ["黄伟", "张三", "刘一", "丁一", "张一一"]
+
+
+def test_utf8_with_stray_nul_bytes_stays_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes("full_name,email\nAl\x00ice,a@mail.de\nBob\x00,b@mail.de\nZoë,z@mail.de\n".encode())
+    assert open_subject_file(path).encoding == "utf-8"
