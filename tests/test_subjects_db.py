@@ -128,6 +128,30 @@ def test_letter_only_rows_are_matched_by_name_and_address(client: FlaskClient, m
     assert service.reach(session, incident_id=incident_id).unreachable == 0  # both have a postal address
 
 
+def test_rows_without_contacts_are_matched_again_and_a_country_alone_is_refused(
+        client: FlaskClient, make_user: Any, runner: FlaskCliRunner, tmp_path: Path, session: Session) -> None:
+    """A name alone, a name with a city, a push subscription alone: stored again on every import of the same
+    file (the unreachable count grew each time). A row with only a country identifies no one: refused."""
+    from tests.subjects.test_dedupe import PUSH
+
+    incident_id = _incident(client, make_user("responder"))
+    other_push = PUSH.replace("/abc", "/xyz")
+    body = ("full_name,city,country,push_subscription\nNo Contact Person,,DE,\nCity Person,Lyon,FR,\n"
+            f",,,{_csv_cell(PUSH)}\n,,,{_csv_cell(other_push)}\n,,FR,\n")
+    first = _import(runner, incident_id, _write(tmp_path, "nc.csv", body))
+    assert (first["imported"], first["rejected"]) == (4, 1)  # two devices are two people; the country-only row
+    again = _import(runner, incident_id, _write(tmp_path, "nc.csv", body))
+    assert (again["imported"], again["already_known"], again["rejected"]) == (0, 4, 1)
+    assert _count(session, DataSubject) == 4
+    assert service.reach(session, incident_id=incident_id).unreachable == 2
+    report = Path(again["rejects_file"]).read_text()
+    assert "6,,rejected,\"nothing identifying left: no external_id, name, contact, street or postal code\"" in report
+
+
+def _csv_cell(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
 def test_bridging_row_merges_two_known_subjects(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
                                                 tmp_path: Path, session: Session) -> None:
     incident_id = _incident(client, make_user("responder"))

@@ -6,10 +6,12 @@ Two records are the same person when they share any identity key:
   people unless something else links them);
 * ``email`` - the whole address case-folded (``John@X.com`` == ``john@x.com``);
 * ``phone`` - E.164;
-* ``name_address`` - only for a row with none of those: the case-folded full name and deliverable postal
-  address together (a file of letter recipients has nothing else; without it, importing the file twice stored
-  everyone twice). Two such rows match only each other: a later row of the same person that has an email is
-  not linked to them by name and address.
+* ``name_address`` - only for a row with none of those: the case-folded full name and postal address parts
+  together (a file of letter recipients has nothing else; without it, importing the file twice stored
+  everyone twice), with the push subscription too when the row has one and not both a name and a deliverable
+  address. Two such rows match only each other: a later row of the same person that has an email is not
+  linked to them by name and address. Rows alike in all of that are one person: two rows giving only the same
+  name are merged (and counted as merged duplicates), since nothing in the file tells them apart.
 
 :func:`dedupe_keys` gives the blind-index form of those keys for database look-ups. Merging happens once,
 on encrypted and indexed subjects: :func:`app.subjects.store.merge_groups` within a chunk (union-find over
@@ -31,7 +33,8 @@ def external_key(source_system: str | None, external_id: str) -> str:
 
 def identity_keys(row: NormalisedRow) -> list[tuple[str, str]]:
     """Plain ``(kind, normal form)`` identity keys of a row, in this order: ``external_id``, ``email``,
-    ``phone`` (each when present); else ``name_address`` when the row has a full name and a deliverable address.
+    ``phone`` (each when present); else ``name_address`` when the row has a full name, a street line, a postal
+    code or a push subscription (see the module's notes).
 
     Contains contact data: never log it. Use :func:`dedupe_keys` for anything stored.
     """
@@ -41,8 +44,10 @@ def identity_keys(row: NormalisedRow) -> list[tuple[str, str]]:
     if row.phone:
         keys.append(("phone", row.phone))
     address = row.address
-    if not keys and row.full_name and address.is_deliverable:
-        parts = (row.full_name, address.line1, address.line2, address.city, address.postal_code, address.country)
+    if not keys and (row.full_name or address.line1 or address.postal_code or row.push_subscription):
+        parts = [row.full_name, address.line1, address.line2, address.city, address.postal_code, address.country]
+        if row.push_subscription and not (row.full_name and address.is_deliverable):  # as before, without push
+            parts.append(row.push_subscription)
         keys.append(("name_address", KEY_SEPARATOR.join((part or "").casefold() for part in parts)))
     return keys
 

@@ -64,7 +64,8 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
     Returns:
         A :class:`NormalisedRow` whose ``issues`` list every dropped or reinterpreted value and
         warnings, or a :class:`Rejection` for an empty record or one with nothing identifying
-        (no external_id, name, contact or address). Never raises for bad data.
+        (no external_id, name, contact, street line or postal code: a country or city alone tells no one apart,
+        and could not be matched again on the next import). Never raises for bad data.
     """
     text = {column: clean_text(value) for column, value in raw.values.items()}
     if not any(text.values()):
@@ -94,9 +95,9 @@ def normalise_row(raw: RawRow, *, default_country: str | None) -> Outcome:
         data_categories=_categories(text.get("data_categories"), issues),
         jurisdiction=resolve_jurisdiction(country, address.subdivision, phone),
     )
-    if not (row.external_id or row.full_name or row.reachable or not address.is_empty):
-        return Rejection.of(raw.line, "nothing identifying left: no external_id, name, contact or address",
-                            tuple(issues))
+    if not (row.external_id or row.full_name or row.reachable or address.line1 or address.postal_code):
+        return Rejection.of(raw.line, "nothing identifying left: no external_id, name, contact, street or postal "
+                            "code", tuple(issues))
     if not row.reachable:
         issues.add(None, IssueKind.warning, UNREACHABLE)
     return _with_issues(row, issues)
