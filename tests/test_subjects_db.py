@@ -404,6 +404,10 @@ def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: A
                            content_type="multipart/form-data")
     assert misspelt.status_code == 422 and misspelt.json["details"] == [
         {"path": "default_contry", "reason": "unknown field"}]
+    twice = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                        data={"file": [(io.BytesIO(MESSY.encode()), "a.csv"), (io.BytesIO(MESSY.encode()), "b.csv")]},
+                        content_type="multipart/form-data")  # one of them used to be dropped without a word
+    assert twice.status_code == 422 and twice.json["details"] == [{"path": "file", "reason": "given more than once"}]
     empty = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                         data={"file": (io.BytesIO(b""), "../Patients 2026.CSV")}, content_type="multipart/form-data")
     assert empty.status_code == 422 and empty.json["message"] == "Patients_2026.csv is empty"  # their file, made safe
@@ -527,8 +531,8 @@ def test_api_upload_takes_a_mapping(client: FlaskClient, make_user: Any, session
     incident_id = _incident(client, user)
     body = "Kundennummer,Mailadresse\nK1,k1@example.org\nK2,k2@example.org\n"
 
-    def upload(mapping: str) -> Any:
-        part = (io.BytesIO(mapping.encode()), "columns.json") if as_file else mapping
+    def upload(mapping: str) -> Any:  # as a file part, sent with an empty file name (it used to be ignored)
+        part = (io.BytesIO(mapping.encode()), "") if as_file else mapping
         return client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                            data={"file": (io.BytesIO(body.encode()), "kunden.csv"), "mapping": part},
                            content_type="multipart/form-data")

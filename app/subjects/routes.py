@@ -60,21 +60,28 @@ def uploaded(field: str = "file") -> Iterator[tuple[Path, str]]:
 
 
 def refuse_unknown_fields(known: frozenset[str]) -> None:
-    """Raise ``InvalidInput`` naming each multipart field outside ``known``: a misspelt ``default_contry`` would
-    otherwise be ignored without a word (unknown JSON keys are refused the same way)."""
-    unknown = sorted((set(request.form) | set(request.files)) - known - _PAGE_FIELDS)
-    if unknown:
-        raise InvalidInput(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: this takes "
-                           f"{', '.join(sorted(known))}", details=[{"path": f, "reason": "unknown field"}
-                                                                   for f in unknown])
+    """Raise ``InvalidInput`` naming each multipart field outside ``known``, or given more than once: a misspelt
+    ``default_contry`` would otherwise be ignored without a word (unknown JSON keys are refused the same way),
+    and of two ``file`` parts one would be dropped."""
+    given = [*request.form.keys(), *request.files.keys()]
+    unknown = sorted(set(given) - known - _PAGE_FIELDS)
+    repeated = sorted(f for f in set(given) & known
+                      if len(request.form.getlist(f)) + len(request.files.getlist(f)) > 1)
+    problems = [(f, "unknown field") for f in unknown[:20]] + [(f, "given more than once") for f in repeated]
+    if problems:
+        listed = "; ".join(f"{f}: {reason}" for f, reason in problems)
+        more = f" (and {len(unknown) - 20} more unknown)" if len(unknown) > 20 else ""
+        raise InvalidInput(f"{listed}{more}: this takes each of {', '.join(sorted(known))} once",
+                           details=[{"path": f[:100], "reason": reason} for f, reason in problems])
 
 
 def _mapping() -> dict[str, str] | None:
     """The ``mapping`` part, as the CLI's ``--mapping`` file: a JSON/YAML file part, or the same text as a plain
     field; None without one. Raises ``InvalidInput`` (path ``mapping``) for one that cannot be used."""
     part = request.files.get("mapping")
-    if part is not None and part.filename:
-        raw, name = part.stream.read(MAPPING_MAX_BYTES + 1), part.filename
+    raw = part.stream.read(MAPPING_MAX_BYTES + 1) if part is not None else b""
+    if part is not None and (raw or part.filename):  # a part sent with an empty file name still counts
+        name = part.filename or "mapping"
     elif request.form.get("mapping"):
         raw, name = request.form["mapping"].encode(), "mapping"
     else:
