@@ -50,7 +50,7 @@ class HttpPeer:
     def __init__(self, wsgi_app: Callable[..., Any], *, host: str = LOOPBACK, port: int = 0) -> None:
         require_loopback(host)
         self.host = host
-        self.port = port or free_port(host)
+        self.port, self._chosen = port or free_port(host), not port
         self._app = wsgi_app
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -61,10 +61,21 @@ class HttpPeer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        """Listen and serve in a background thread (idempotent)."""
+        """Listen and serve in a background thread (idempotent). A port this peer chose itself that another
+        program took in the meantime (:func:`free_port` is only a snapshot) is chosen again, up to five times:
+        ``url`` is final once this returns."""
         if self._server is not None:
             return
-        self._server = make_server(self.host, self.port, self._app, threaded=True, request_handler=_QuietHandler)
+        for attempt in range(5):
+            try:
+                self._server = make_server(self.host, self.port, self._app, threaded=True,
+                                           request_handler=_QuietHandler)
+                break
+            except SystemExit:  # werkzeug exits when the port is in use
+                if not self._chosen or attempt == 4:
+                    raise
+                self.port = free_port(self.host)
+        assert self._server is not None
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"sandbox-http-{self.port}", daemon=True)
