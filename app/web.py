@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response
 
@@ -24,6 +24,12 @@ class IdConverter(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+def _id_beyond_range(path: str) -> bool:
+    """True when a segment of ``path`` is a number above ``MAX_ID``: :class:`IdConverter` refused it, so no rule
+    matched; a 404 whatever the method."""
+    return any(part.isascii() and part.isdigit() and int(part) > MAX_ID for part in path.split("/"))
 
 
 def register_converters(app: Flask) -> None:
@@ -68,6 +74,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
+        if isinstance(exc, MethodNotAllowed) and _id_beyond_range(request.path):
+            exc = NotFound()  # werkzeug answers 405 when a rule for another method has the same path
         error = BreachNotifyError(exc.description or exc.name)
         error.status, error.code = exc.code or 500, exc.name.lower().replace(" ", "_")
         return render_error(error)
