@@ -570,3 +570,16 @@ def test_api_identify_by_evidence_and_by_source_system(client: FlaskClient, make
     selected = post({"source_system": "Shop"})
     assert selected.status_code == 200 and selected.json == {"selected": 1, "linked": 1}
     assert service.reach(session, incident_id=incident_id).total == 2
+
+
+def test_source_systems_match_in_any_unicode_form(client: FlaskClient, make_user: Any, runner: FlaskCliRunner,
+                                                  tmp_path: Path) -> None:
+    """Imports store a system name in NFC; a decomposed é typed or exported elsewhere matched nothing."""
+    registry = "external_id,email,source_system\nE1,e1@example.org,\u00e9cole\n"
+    assert runner.invoke(args=["subjects", "import-registry", str(_write(tmp_path, "r.csv", registry))]).exit_code == 0
+    incident_id = _incident(client, make_user("responder"))
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), "--source-system", "E\u0301COLE"])
+    assert "selected 1 subject from E\u0301COLE: 1 newly linked" in out.output
+    ids = _write(tmp_path, "ids.csv", "external_id,source_system\nE1,e\u0301cole \n")
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "external_id"])
+    assert json.loads(out.output)["matched"] == 1

@@ -22,9 +22,9 @@ from app.errors import InvalidInput
 from app.incidents import service as incidents
 from app.subjects import places, store
 from app.subjects.columns import SYNONYMS, header_key
-from app.subjects.dedupe import KEY_SEPARATOR
+from app.subjects.dedupe import external_key
 from app.subjects.encoding import detect_encoding, sniff_delimiter
-from app.subjects.fields import check_email, check_phone
+from app.subjects.fields import check_email, check_phone, clean_text
 from app.subjects.models import SubjectIdentifier
 
 KEYS = ("external_id", "email", "phone")
@@ -87,7 +87,7 @@ def _plain(key: str, value: str, system: str, default_country: str | None) -> st
     if key == "phone":
         phone, _ = check_phone(value, default_country)
         return phone
-    return f"{system.strip().casefold()}{KEY_SEPARATOR}{value}"
+    return external_key(clean_text(system), clean_text(value) or value)  # as the import keys it
 
 
 def identify(
@@ -177,8 +177,8 @@ def _spellings(session: Session, source_system: str) -> list[str]:
     """The stored spellings of ``source_system`` (``CRM``, ``crm ``...); raises ``InvalidInput`` if none."""
     known = sorted(session.execute(select(col(SubjectIdentifier.source_system)).where(
         col(SubjectIdentifier.source_system).is_not(None)).distinct()).scalars(), key=lambda n: (n.casefold(), n))
-    wanted = source_system.strip().casefold()
-    spellings = [name for name in known if name.strip().casefold() == wanted]
+    wanted = (clean_text(source_system) or "").casefold()  # as imports store names: spaces collapsed, NFC
+    spellings = [name for name in known if (clean_text(name) or "").casefold() == wanted]
     if not spellings:
         listed = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
         raise InvalidInput(f"no subject in the registry comes from source system {source_system!r}; "
