@@ -540,6 +540,8 @@ def test_api_upload_takes_a_mapping(client: FlaskClient, make_user: Any, session
     bad = upload('["external_id"]')
     assert bad.status_code == 422 and bad.json["details"][0]["path"] == "mapping"
     assert "expected an object of column: header strings" in bad.json["message"]
+    missing = upload('{"email": "Mail"}')  # a header the file lacks: the mapping is at fault, not the file
+    assert missing.status_code == 422 and missing.json["details"][0]["path"] == "mapping"
     assert _count(session, DataSubject) == 0
     good = upload('{"external_id": "Kundennummer", "email": "Mailadresse"}')
     assert good.status_code == 201, good.json

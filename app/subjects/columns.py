@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import yaml
 
@@ -191,26 +192,38 @@ def _reject_duplicate_headers(headers: Iterable[str]) -> None:
 
 
 def _resolve_overrides(headers: Sequence[str], mapping: Mapping[str, str]) -> dict[str, str]:
+    """``{canonical column: the file's header}`` for a mapping; its columns match ignoring case, spaces, ``-``
+    and ``_`` as headers do. Raises ``SubjectFileError`` (part ``mapping``) for an unknown column, a header the
+    file lacks, or a header fed to two columns."""
     by_key = {header_key(h): h for h in headers}
+    canonical_by_key = {header_key(c): c for c in CANONICAL_COLUMNS}
     resolved: dict[str, str] = {}
-    for canonical, source in mapping.items():
-        if canonical not in CANONICAL_COLUMNS:
-            raise SubjectFileError(
-                f"mapping names unknown column {canonical!r}; known: {', '.join(CANONICAL_COLUMNS)}",
-                column=canonical,
-            )
+    for given, source in mapping.items():
+        canonical = canonical_by_key.get(header_key(given))
+        if canonical is None:
+            raise SubjectFileError(f"mapping names unknown column {given!r}; known: {', '.join(CANONICAL_COLUMNS)}",
+                                   column=given, part="mapping")
+        if canonical in resolved:
+            raise SubjectFileError(f"mapping gives column {canonical!r} twice", column=canonical, part="mapping")
         actual: str | None = source if source in headers else by_key.get(header_key(source))
         if actual is None:
-            raise SubjectFileError(
-                f"mapping for {canonical!r} names header {source!r}, which the file does not have",
-                column=canonical,
-            )
+            raise SubjectFileError(f"mapping for {canonical!r} names header {source!r}, which the file does not have",
+                                   column=canonical, part="mapping")
         taken = next((column for column, header in resolved.items() if header == actual), None)
         if taken is not None:
             raise SubjectFileError(f"mapping: header {actual!r} is mapped to both {taken} and {canonical}; a header "
-                                   "feeds one column", column=canonical)
+                                   "feeds one column", column=canonical, part="mapping")
         resolved[canonical] = actual
     return resolved
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict; raises ``SubjectFileError`` for a key given twice (``json`` keeps the
+    last one without a word)."""
+    keys = [key for key, _ in pairs]
+    if repeated := sorted({key for key in keys if keys.count(key) > 1}):
+        raise SubjectFileError(f"mapping gives {', '.join(map(repr, repeated))} more than once", part="mapping")
+    return dict(pairs)
 
 
 def load_mapping(path: Path) -> dict[str, str]:
@@ -232,13 +245,15 @@ def parse_mapping(raw: bytes, *, name: str) -> dict[str, str]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         message = f"mapping file {name}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        raise SubjectFileError(message) from exc
+        raise SubjectFileError(message, part="mapping") from exc
     try:
-        data = json.loads(text) if name.lower().endswith(".json") else yaml.safe_load(text)
+        is_json = name.lower().endswith(".json")
+        data = json.loads(text, object_pairs_hook=_unique_keys) if is_json else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SubjectFileError(f"mapping file {name}: cannot parse ({exc.__class__.__name__})") from exc
+        raise SubjectFileError(f"mapping file {name}: cannot parse ({exc.__class__.__name__})",
+                               part="mapping") from exc
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
-        raise SubjectFileError(f"mapping file {name}: expected an object of column: header strings")
+        raise SubjectFileError(f"mapping file {name}: expected an object of column: header strings", part="mapping")
     return {str(k): str(v) for k, v in data.items()}

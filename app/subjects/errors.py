@@ -17,8 +17,10 @@ class SubjectFileError(ValueError):
 
     Attributes:
         column: the header or canonical column concerned, when there is one.
+        part: what is at fault: ``file`` (the subject file) or ``mapping`` (the mapping that overrides
+            header matching); an API error names it as the path.
     """
 
-    def __init__(self, message: str, *, column: str | None = None) -> None:
+    def __init__(self, message: str, *, column: str | None = None, part: str = "file") -> None:
         super().__init__(message)
-        self.column = column
+        self.column, self.part = column, part

@@ -87,7 +87,7 @@ class _Rejects:
 
 
 def _file_error(exc: SubjectFileError) -> InvalidInput:
-    return InvalidInput(str(exc), details=[{"path": "file", "reason": str(exc)}])
+    return InvalidInput(str(exc), details=[{"path": exc.part, "reason": str(exc)}])
 
 
 def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime, created: bulk.IdRuns,

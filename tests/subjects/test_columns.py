@@ -111,3 +111,17 @@ def test_a_mapping_file_that_feeds_one_header_to_two_columns_or_is_not_utf8_is_r
     latin.write_bytes("email: Adresse électronique\n".encode("cp1252"))
     with pytest.raises(SubjectFileError, match=r"latin.yaml: not UTF-8 text"):
         load_mapping(latin)
+
+
+def test_mapping_columns_match_like_headers_and_repeats_are_refused(tmp_path: Path) -> None:
+    """``{"E-Mail": ...}`` names the email column as a header "E-Mail" would; a column given twice (two
+    spellings, or one JSON key twice, which ``json`` would silently resolve to the last) is refused."""
+    header_map = match_headers(["Mail Adresse", "Handy"], {"E-Mail": "Mail Adresse", "PHONE": "handy"})
+    assert dict(header_map.by_source) == {"Mail Adresse": "email", "Handy": "phone"}
+    with pytest.raises(SubjectFileError, match="mapping gives column 'email' twice") as raised:
+        match_headers(["A", "B"], {"email": "A", "Email": "B"})
+    assert raised.value.part == "mapping"
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"email": "A", "email": "B"}', encoding="utf-8")
+    with pytest.raises(SubjectFileError, match="mapping gives 'email' more than once"):
+        load_mapping(twice)
