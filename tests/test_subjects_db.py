@@ -438,6 +438,9 @@ def test_upload_page_shows_summary_and_rejects_link(app: Flask, client: FlaskCli
     assert report.status_code == 200 and report.get_data(as_text=True).startswith("line,column,kind,reason")
     detail = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "US-CA 1" in detail
+    refused = client.post(page_url, data={"csrf_token": token, "file": (io.BytesIO(b""), "empty.csv")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 422 and "empty.csv is empty" in refused.get_data(as_text=True)
 
 
 def _bulk_subjects(session: Session, count: int) -> list[int]:

@@ -165,8 +165,9 @@ def api_reach(incident_id: int) -> Response:
 
 @ui.route("/incidents/<int:incident_id>/subjects", methods=["GET", "POST"])
 @requires(READ)
-def page(incident_id: int) -> str | Response:
-    """Upload form (responders) with the last summary, and the incident's imports."""
+def page(incident_id: int) -> str | Response | tuple[str, int]:
+    """Upload form (responders) with the last summary, and the incident's imports; a refused upload shows its
+    error on the page, with the API's status (422)."""
     session = get_session()
     incident = incidents.get(session, incident_id=incident_id)
     summary, error = None, None
@@ -178,10 +179,11 @@ def page(incident_id: int) -> str | Response:
         except InvalidInput as exc:
             session.rollback()
             error = exc.message
-    return render_template("subjects/page.html", incident=incident, summary=summary, error=error,
+    html = render_template("subjects/page.html", incident=incident, summary=summary, error=error,
                            reach=service.reach(session, incident_id=incident_id),
                            affected=service.affected(session, incident_id=incident_id),
                            imports=service.imports_for(session, incident_id=incident_id))
+    return (html, 422) if error else html
 
 
 @ui.get("/imports/<int:import_id>/rejects.csv")
