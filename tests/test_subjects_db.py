@@ -567,6 +567,8 @@ def test_api_identify_by_evidence_and_by_source_system(client: FlaskClient, make
     found = post({"file": (io.BytesIO(b"email\nA@example.org\nz@example.org\n"), "leak.csv"), "key": "email"})
     assert found.status_code == 200 and found.json == {"records": 2, "matched": 1, "unmatched": 1, "invalid": 0,
                                                        "linked": 1}
+    nothing = post({"source_system": " "})
+    assert nothing.status_code == 422 and nothing.json["message"].startswith("give an evidence file with its key")
     unknown = post({"source_system": "billing"})
     assert unknown.status_code == 422
     assert unknown.json["message"].endswith("known systems: CRM, shop")

@@ -139,6 +139,9 @@ def api_identify(incident_id: int) -> Response:
     allow_upload()
     session, form = get_session(), request.form
     refuse_unknown_fields(IDENTIFY_FIELDS)
+    if "file" not in request.files and not (form.get("source_system") or "").strip():
+        raise InvalidInput("give an evidence file with its key (external_id, email or phone), or a source_system "
+                           "to select every subject from it", details=[{"path": "file", "reason": "missing"}])
     if form.get("source_system") and "file" not in request.files:
         result: dict[str, Any] = evidence.select_source_system(session, clock=_ext("clock"), actor=g.user.actor,
                                                                incident_id=incident_id,
