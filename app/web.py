@@ -63,7 +63,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Any:
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = request.max_content_length or app.config.get("MAX_CONTENT_LENGTH")
+        length = request.content_length
+        if length is not None and limit is not None and length <= limit:  # werkzeug's cap on multipart parts
+            return render_error(PayloadTooLarge(f"request has more than {request.max_form_parts} form fields"))
         return render_error(PayloadTooLarge(f"request body over the limit of {limit} bytes"))
 
     @app.errorhandler(CSRFError)

@@ -404,6 +404,10 @@ def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: A
                            content_type="multipart/form-data")
     assert misspelt.status_code == 422 and misspelt.json["details"] == [
         {"path": "default_contry", "reason": "unknown field"}]
+    crowded = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
+                          data={"file": (io.BytesIO(MESSY.encode()), "messy.csv"),
+                                **{f"x{i}": "1" for i in range(1100)}}, content_type="multipart/form-data")
+    assert crowded.status_code == 413 and crowded.json["message"] == "request has more than 1000 form fields"
     twice = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                         data={"file": [(io.BytesIO(MESSY.encode()), "a.csv"), (io.BytesIO(MESSY.encode()), "b.csv")]},
                         content_type="multipart/form-data")  # one of them used to be dropped without a word
@@ -415,7 +419,7 @@ def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: A
     big = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                       data={"file": (io.BytesIO(b"email\n" + b"z@example.org\n" * 100), "big.csv")},
                       content_type="multipart/form-data")
-    assert big.status_code == 413
+    assert big.status_code == 413 and big.json["message"] == "request body over the limit of 200 bytes"
     assert _count(session, SubjectImport) == 1
 
 
