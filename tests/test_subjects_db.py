@@ -342,6 +342,8 @@ def test_source_systems_reach_rows_without_external_ids_and_scope_evidence(
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "email",
                               "--source-system", "crm"])
     assert out.exit_code != 0 and "--source-system scopes external ids only" in out.output
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "email"])
+    assert out.exit_code != 0 and "evidence file has no email column (headers: external_id)" in out.output
     bad = _write(tmp_path, "bad.jsonl", '{"email": "s1@example.com"}\n[1]\n')
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(bad), "--key", "email"])
     assert out.exit_code != 0 and "unreadable at record 2: a JSON list, not an object" in out.output
