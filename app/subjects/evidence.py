@@ -145,9 +145,10 @@ def identify(
 
 def select_source_system(session: Session, *, clock: Clock, actor: str, incident_id: int, source_system: str
                          ) -> dict[str, int]:
-    """Link every registry subject with an identifier from ``source_system`` (matched ignoring case and outer
-    spaces, as evidence matches systems); returns ``{"selected": subjects from it, "linked": new links}`` (those
-    linked before are selected, not linked again); commits.
+    """Link every registry subject with an identifier from ``source_system`` (matched as imports store names:
+    case, repeated or outer spaces and Unicode form ignored, as evidence matches systems); returns
+    ``{"selected": subjects from it, "linked": new links}`` (those linked before are selected, not linked again);
+    commits.
 
     Raises ``NotFound`` for the incident, or ``InvalidInput`` naming the registry's systems when none matches
     (a misspelt system would otherwise link nobody without a word).
