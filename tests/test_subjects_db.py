@@ -344,6 +344,11 @@ def test_source_systems_reach_rows_without_external_ids_and_scope_evidence(
     assert out.exit_code != 0 and "--source-system scopes external ids only" in out.output
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(ids), "--key", "email"])
     assert out.exit_code != 0 and "evidence file has no email column (headers: external_id)" in out.output
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes("email\nzoë@example.com\n".encode() + b"j\xf6rg@example.com\n")
+    out = runner.invoke(args=["subjects", "identify", str(incident_id), str(mixed), "--key", "email"])
+    assert out.exit_code != 0 and "save the file as UTF-8 and try again" in out.output
+    assert "imported" not in out.output  # identify imports nothing; the import's own answer says so
     bad = _write(tmp_path, "bad.jsonl", '{"email": "s1@example.com"}\n[1]\n')
     out = runner.invoke(args=["subjects", "identify", str(incident_id), str(bad), "--key", "email"])
     assert out.exit_code != 0 and "unreadable at record 2: a JSON list, not an object" in out.output
@@ -416,7 +421,7 @@ def test_api_upload_and_size_limit(app: Flask, client: FlaskClient, make_user: A
     assert twice.status_code == 422 and twice.json["details"] == [{"path": "file", "reason": "given more than once"}]
     empty = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                         data={"file": (io.BytesIO(b""), "../Patients 2026.CSV")}, content_type="multipart/form-data")
-    assert empty.status_code == 422 and empty.json["message"] == "Patients_2026.csv is empty"  # their file, made safe
+    assert empty.status_code == 422 and empty.json["message"] == "Patients_2026.csv is empty; nothing was imported"
     app.config["UPLOAD_MAX_BYTES"] = 200
     big = client.post(f"/api/incidents/{incident_id}/subjects/import", headers=bearer(user),
                       data={"file": (io.BytesIO(b"email\n" + b"z@example.org\n" * 100), "big.csv")},

@@ -116,7 +116,7 @@ def _refuse_damaged_utf8(path: Path, bad: int) -> None:
             lines += chunk.count(b"\n")
     if utf8:
         raise SubjectFileError(f"line {lines}: a byte that is not UTF-8 in a file whose earlier text is UTF-8 (the "
-                               "file mixes encodings?): save the file as UTF-8 and import again; nothing was imported")
+                               "file mixes encodings?): save the file as UTF-8 and try again")
 
 
 def _guess_legacy(sample: bytes) -> str:

@@ -98,8 +98,7 @@ class SubjectReader:
                 if end > start and _swallows_records(record, self.delimiter or ",", width):
                     raise SubjectFileError(
                         f"line {start}: a quoted field runs on to line {end} and holds what look like whole records "
-                        "(an opening quote without its closing quote?): fix the quoting and import again; "
-                        "nothing was imported")
+                        "(an opening quote without its closing quote?): fix the quoting and try again")
                 if not "".join(record).strip():  # blank record: every field empty or whitespace
                     continue
                 if len(record) != width and not _trailing_blanks_only(record, width):

@@ -87,7 +87,8 @@ class _Rejects:
 
 
 def _file_error(exc: SubjectFileError) -> InvalidInput:
-    return InvalidInput(str(exc), details=[{"path": exc.part, "reason": str(exc)}])
+    """The import's answer to a file or mapping it cannot use: the reason, and that nothing was written."""
+    return InvalidInput(f"{exc}; nothing was imported", details=[{"path": exc.part, "reason": str(exc)}])
 
 
 def _store_chunk(session: Session, prepared: list[store.Prepared], now: dt.datetime, created: bulk.IdRuns,
