@@ -43,11 +43,10 @@ class IdentifySummary:
 
 
 def _column(headers: list[str], key: str) -> str:
-    for header in headers:
-        if header_key(header) == header_key(key) or SYNONYMS.get(header_key(header)) == key:
-            return header
-    named = SYNONYMS.get(header_key(headers[0]), header_key(headers[0])) if len(headers) == 1 else None
-    if len(headers) == 1 and named not in KEYS:  # a bare list under a header of its own ("Leaked")
+    named = [SYNONYMS.get(header_key(header)) for header in headers]  # the canonical column each names, if any
+    if key in named:
+        return headers[named.index(key)]
+    if len(headers) == 1 and named[0] not in KEYS:  # a bare list under a header of its own ("Leaked")
         return headers[0]
     raise InvalidInput(f"evidence file has no {key} column (headers: {', '.join(headers)})",
                        details=[{"path": "file", "reason": f"no {key} column"}])
